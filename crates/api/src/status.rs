@@ -1,0 +1,163 @@
+//! `Canary.status`: every bit of rollout progress lives here, so a restarted controller resumes
+//! at the same step. Flagger's fields keep their names and meanings; the rest are ours (see the
+//! status contract in DESIGN.md). Timers are stored as timestamps, never as "seconds left".
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The most analysis records kept in `status.analysisHistory`; older ones are dropped first.
+pub const ANALYSIS_HISTORY_LIMIT: usize = 20;
+
+/// Flagger's phases, with the same spelling. An absent phase means "not seen yet".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum CanaryPhase {
+    Initializing,
+    Initialized,
+    Waiting,
+    Progressing,
+    WaitingPromotion,
+    Promoting,
+    Finalising,
+    Succeeded,
+    Failed,
+    Terminating,
+    Terminated,
+}
+
+impl CanaryPhase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Initializing => "Initializing",
+            Self::Initialized => "Initialized",
+            Self::Waiting => "Waiting",
+            Self::Progressing => "Progressing",
+            Self::WaitingPromotion => "WaitingPromotion",
+            Self::Promoting => "Promoting",
+            Self::Finalising => "Finalising",
+            Self::Succeeded => "Succeeded",
+            Self::Failed => "Failed",
+            Self::Terminating => "Terminating",
+            Self::Terminated => "Terminated",
+        }
+    }
+}
+
+impl std::fmt::Display for CanaryPhase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CanaryStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<CanaryPhase>,
+    #[serde(default)]
+    pub failed_checks: i32,
+    #[serde(default)]
+    pub canary_weight: i32,
+    #[serde(default)]
+    pub iterations: i32,
+    /// `"configmap/<name>"` / `"secret/<name>"` → checksum of its data, as in Flagger.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tracked_configs: BTreeMap<String, String>,
+    /// Hash of the target's pod template (plus tracked configs) the current analysis is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_applied_spec: Option<String>,
+    /// Hash of the revision that the primary runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_promoted_spec: Option<String>,
+    /// When the phase last changed (Flagger updates this on every tick; we don't: Flagger #1696).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<Time>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<CanaryCondition>,
+
+    // ---- beyond Flagger ----
+    /// `metadata.generation` of the spec the controller last acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// One human sentence: what is happening now, or why it stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// When the last analysis step ran; the next one is due `interval` later. Stored so that a
+    /// restarted controller neither skips nor repeats a step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_step_time: Option<Time>,
+    /// The last manual request (`fledge.dev/request` annotation value and its time) that the
+    /// controller carried out, so a request is acted on once even if the annotation lingers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_request: Option<String>,
+    /// Bounded history of the latest analysis checks, newest last
+    /// (at most [`ANALYSIS_HISTORY_LIMIT`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub analysis_history: Vec<AnalysisRecord>,
+
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_affinity_cookie: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_session_affinity_cookie: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_session_affinity_cookie: Option<String>,
+}
+
+/// A status condition with the fields kstatus, Flux and `kubectl wait` read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CanaryCondition {
+    /// `Promoted` (Flagger), `Ready`, `Reconciling` or `Stalled`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// `True`, `False` or `Unknown`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_update_time: Option<Time>,
+    /// Changes only when `status` changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}
+
+/// What one analysis check found. Kept on the Canary so `kubectl describe` shows why a release
+/// was held, promoted or rolled back.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisRecord {
+    pub time: Time,
+    /// `metric` or `webhook`.
+    pub kind: String,
+    /// The metric's or webhook's name.
+    pub name: String,
+    /// The measured value, if there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// The bounds it was judged against, human-readable (e.g. `>= 99`, `<= 500`, `99..101`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<String>,
+    pub verdict: Verdict,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// The outcome of one check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum Verdict {
+    /// Within bounds (or the webhook said yes).
+    Pass,
+    /// Out of bounds, or an error: counts toward the failed-checks threshold.
+    Fail,
+    /// No data and the metric's policy says skip: neither pass nor fail.
+    Skipped,
+    /// Fewer samples than `minSampleCount`: neither pass nor fail, and the release does not
+    /// advance on it.
+    Inconclusive,
+}

@@ -1,0 +1,1 @@
+//! fledge-core (placeholder; see DESIGN.md).

@@ -1,0 +1,5 @@
+fn main() {
+    rustls::crypto::ring::default_provider()
+        .install_default()
+        .ok();
+}

@@ -1,0 +1,1 @@
+//! fledge-metrics (placeholder; see DESIGN.md).

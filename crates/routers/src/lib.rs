@@ -1,0 +1,1 @@
+//! fledge-routers (placeholder; see DESIGN.md).

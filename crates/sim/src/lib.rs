@@ -1,0 +1,1 @@
+//! fledge-sim (placeholder; see DESIGN.md).
