@@ -1,0 +1,111 @@
+use serde_json::{Value, json};
+
+use super::*;
+
+fn deploy() -> Value {
+    json!({"metadata": {"name": "podinfo"}, "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "c", "image": "img:1"}]}}}})
+}
+
+#[test]
+fn operations_apply_in_order() {
+    let cases: Vec<(Value, &str, Value)> = vec![
+        // kubectl patch --type json -p '[{"op":"replace","path":"/spec/replicas","value":5}]'
+        (
+            json!([{"op": "replace", "path": "/spec/replicas", "value": 5}]),
+            "/spec/replicas",
+            json!(5),
+        ),
+        (
+            json!([{"op": "add", "path": "/metadata/labels", "value": {"a": "b"}}]),
+            "/metadata/labels/a",
+            json!("b"),
+        ),
+        (
+            json!([{"op": "remove", "path": "/spec/replicas"}]),
+            "/spec/replicas",
+            Value::Null,
+        ),
+        (
+            json!([{"op": "add", "path": "/spec/template/spec/containers/-", "value": {"name": "d"}}]),
+            "/spec/template/spec/containers/1/name",
+            json!("d"),
+        ),
+        (
+            json!([{"op": "test", "path": "/spec/replicas", "value": 2}, {"op": "replace", "path": "/spec/replicas", "value": 3}]),
+            "/spec/replicas",
+            json!(3),
+        ),
+        (
+            json!([{"op": "copy", "from": "/metadata/name", "path": "/spec/name"}]),
+            "/spec/name",
+            json!("podinfo"),
+        ),
+        (
+            json!([{"op": "move", "from": "/spec/replicas", "path": "/spec/count"}]),
+            "/spec/count",
+            json!(2),
+        ),
+        // A path segment with '/' is escaped as ~1 (annotations with prefixes).
+        (
+            json!([{"op": "add", "path": "/metadata/annotations", "value": {}},
+                   {"op": "add", "path": "/metadata/annotations/fledge.dev~1pause", "value": "true"}]),
+            "/metadata/annotations/fledge.dev~1pause",
+            json!("true"),
+        ),
+    ];
+    for (patch, pointer, want) in cases {
+        let out = apply(&deploy(), &patch).unwrap_or_else(|e| panic!("{patch}: {e}"));
+        assert_eq!(
+            out.pointer(pointer).cloned().unwrap_or(Value::Null),
+            want,
+            "{patch}"
+        );
+    }
+}
+
+#[test]
+fn failing_test_is_its_own_error() {
+    let patch = json!([{"op": "replace", "path": "/spec/replicas", "value": 9},
+                       {"op": "test", "path": "/spec/replicas", "value": 2}]);
+    let err = apply(&deploy(), &patch).unwrap_err();
+    assert_eq!(
+        err,
+        Error::TestFailed {
+            operation: 1,
+            path: "/spec/replicas".into()
+        }
+    );
+    assert!(
+        err.to_string()
+            .contains("test operation 1 failed at /spec/replicas"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_paths_are_invalid_and_bad_bodies_bad_requests() {
+    let invalid = [
+        json!([{"op": "replace", "path": "/spec/missing/x", "value": 1}]),
+        json!([{"op": "remove", "path": "/metadata/labels"}]),
+        json!([{"op": "add", "path": "/spec/template/spec/containers/7", "value": {}}]),
+    ];
+    for patch in invalid {
+        assert!(
+            matches!(apply(&deploy(), &patch), Err(Error::Invalid(_))),
+            "{patch}"
+        );
+    }
+    let bad = [
+        json!({"op": "add"}),
+        json!([{"op": "frobnicate", "path": "/a"}]),
+        json!([{"path": "/a"}]),
+    ];
+    for patch in bad {
+        match apply(&deploy(), &patch) {
+            Err(Error::BadRequest(msg)) => {
+                assert!(msg.starts_with("json patch: invalid body"), "{msg}")
+            }
+            other => panic!("{patch}: {other:?}"),
+        }
+    }
+}
