@@ -1,5 +1,81 @@
-fn main() {
-    rustls::crypto::ring::default_provider()
-        .install_default()
-        .ok();
+//! fledge-loadtester: a Flagger-compatible webhook service. It runs commands (`hey`, `bash`,
+//! `kubectl`) and a native HTTP load generator for canary analysis, and answers manual approval
+//! gates and rollback flags, so that Canary manifests written for Flagger's load tester work
+//! unchanged.
+//!
+//! It must never block the server while a command runs and never panic on a request: every bad
+//! request gets a 4xx with a message naming the field to fix.
+
+mod args;
+mod exec;
+mod gates;
+mod metrics;
+mod server;
+mod tasks;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use args::{Args, LogFormat};
+use server::AppState;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let args = Args::parse();
+    init_logging(&args)?;
+
+    let state = Arc::new(AppState::new(args.timeout, args.namespace_regexp.clone()));
+    let addr = SocketAddr::new(args.address, args.port);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr} (set --port or --address)"))?;
+    let local = listener.local_addr().context("reading the bound address")?;
+    tracing::info!(
+        timeout_s = args.timeout.as_secs_f64(),
+        namespace_regexp = args.namespace_regexp.as_ref().map(|r| r.as_str()),
+        "listening on http://{local}"
+    );
+    axum::serve(listener, server::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn init_logging(args: &Args) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_new(&args.log_level)
+        .with_context(|| format!("invalid --log-level {:?}", args.log_level))?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match args.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
 }
