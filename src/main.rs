@@ -2,6 +2,7 @@
 //! module under `cmd/`; this file only parses arguments and dispatches.
 
 mod cmd;
+mod controller;
 
 use std::process::ExitCode;
 
