@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+pub use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -62,6 +62,11 @@ pub struct CanaryStatus {
     pub canary_weight: i32,
     #[serde(default)]
     pub iterations: i32,
+    /// Traffic is mirrored to the canary right now (the mirror pre-stage of a canary release,
+    /// or a mirrored blue/green run). Flagger reads this back from the router; we keep it here
+    /// so the status alone says what the routes should be.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mirrored: bool,
     /// `"configmap/<name>"` / `"secret/<name>"` → checksum of its data, as in Flagger.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tracked_configs: BTreeMap<String, String>,
