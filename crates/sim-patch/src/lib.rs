@@ -11,6 +11,8 @@
 mod error;
 pub mod jsonpatch;
 pub mod merge;
+pub mod schema;
 pub mod selector;
+pub mod strategic;
 
 pub use error::{Error, FieldConflict};
