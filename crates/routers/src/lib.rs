@@ -1,1 +1,127 @@
-//! fledge-routers (placeholder; see DESIGN.md).
+//! fledge-routers: traffic providers behind one small trait, [`Router`] (Flagger's
+//! `pkg/router` interface: reconcile, set routes, get routes, finalize), one module per provider.
+//!
+//! Every provider builds its objects with pure functions (`service`, `gatewayapi::route`) and
+//! does I/O only in its `Router` impl, which compares the desired object with the live one and
+//! writes only when they differ: the controller's write budget is a few requests per step.
+//!
+//! This crate never decides *when* weights change (that is `fledge-core`'s job), never touches
+//! Deployments, and never shares code with the simulated cluster, which checks its output.
+
+mod error;
+pub mod gatewayapi;
+pub mod kubernetes;
+pub mod meta;
+pub mod service;
+
+use async_trait::async_trait;
+use fledge_api::Canary;
+
+pub use error::{RouterError, SUPPORTED_PROVIDERS};
+pub use gatewayapi::GatewayApiRouter;
+pub use kubernetes::KubernetesRouter;
+pub use meta::{CANARY_LABEL, DEFAULT_SELECTOR_LABELS, FLUX_ANNOTATIONS, TargetWorkload};
+pub use service::{ServiceSet, build_services, merge_for_takeover};
+
+/// Traffic split between primary and canary. `primary + canary == 100` for every provider.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Routes {
+    pub primary: i32,
+    pub canary: i32,
+    /// Traffic is also mirrored to the canary (responses ignored).
+    pub mirrored: bool,
+}
+
+impl Routes {
+    /// All traffic on the primary: the state before and after a release.
+    pub const PRIMARY: Routes = Routes {
+        primary: 100,
+        canary: 0,
+        mirrored: false,
+    };
+
+    /// `canary`% to the canary, the rest to the primary.
+    pub fn canary_weight(canary: i32) -> Routes {
+        Routes {
+            primary: 100 - canary,
+            canary,
+            mirrored: false,
+        }
+    }
+}
+
+/// Whether a write created or replaced an object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteAction {
+    Created,
+    Updated,
+    Deleted,
+}
+
+/// One write a router made, for Events and the controller's write accounting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Write {
+    pub action: WriteAction,
+    /// `Service`, `HTTPRoute`, ...
+    pub kind: &'static str,
+    pub name: String,
+}
+
+impl std::fmt::Display for Write {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let action = match self.action {
+            WriteAction::Created => "created",
+            WriteAction::Updated => "updated",
+            WriteAction::Deleted => "deleted",
+        };
+        write!(f, "{} {} {action}", self.kind, self.name)
+    }
+}
+
+/// A traffic provider. Every method is idempotent: calling it again with the same input makes
+/// no further writes. The returned [`Write`]s say what was written (empty: nothing was).
+#[async_trait]
+pub trait Router: Send + Sync {
+    /// The provider name as in `spec.provider`.
+    fn provider(&self) -> &'static str;
+
+    /// Creates or updates the Services and routing objects for `canary`, keeping the current
+    /// traffic split. Needs the target's selector label and pod spec (port discovery).
+    async fn reconcile(
+        &self,
+        canary: &Canary,
+        target: &TargetWorkload<'_>,
+    ) -> Result<Vec<Write>, RouterError>;
+
+    /// Moves traffic to `routes`. The caller checks `primary + canary == 100`.
+    async fn set_routes(&self, canary: &Canary, routes: Routes) -> Result<Vec<Write>, RouterError>;
+
+    /// Reads the traffic split back from the live routing object.
+    async fn get_routes(&self, canary: &Canary) -> Result<Routes, RouterError>;
+
+    /// For `revertOnDeletion`: points the apex Service back at the target's own pods and
+    /// deletes the generated routing objects. Call it before removing the finalizer.
+    async fn finalize(
+        &self,
+        canary: &Canary,
+        target: &TargetWorkload<'_>,
+    ) -> Result<Vec<Write>, RouterError>;
+}
+
+/// The router for a provider name as written in `spec.provider` or `--mesh-provider`.
+pub fn router_for(provider: &str, client: kube::Client) -> Result<Box<dyn Router>, RouterError> {
+    match provider {
+        "kubernetes" => Ok(Box::new(KubernetesRouter::new(client))),
+        "gatewayapi:v1" => Ok(Box::new(GatewayApiRouter::new(
+            client,
+            gatewayapi::ApiVersion::V1,
+        ))),
+        "gatewayapi:v1beta1" => Ok(Box::new(GatewayApiRouter::new(
+            client,
+            gatewayapi::ApiVersion::V1beta1,
+        ))),
+        other => Err(RouterError::UnsupportedProvider {
+            provider: other.to_string(),
+        }),
+    }
+}
