@@ -1,0 +1,473 @@
+//! The simulated Deployment controller's decisions: which ReplicaSets and pods a Deployment
+//! should have now, and the status (replica counts, `Available` and `Progressing` conditions
+//! with the real controller's reasons and messages) to report. Pure: the caller passes the
+//! observed objects, the time, the pods' start times and the RNG, and writes the result.
+//!
+//! Simplification of the rolling update: the new ReplicaSet is created at full size at once,
+//! and the old ones are scaled to zero when all of its pods are ready (Recreate: at once). So a
+//! bad image leaves the old pods serving, as a stuck real rollout would.
+
+use std::collections::HashMap;
+
+use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentCondition, DeploymentStatus, ReplicaSet, ReplicaSetSpec, ReplicaSetStatus,
+};
+use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+    LabelSelector, ObjectMeta, OwnerReference, Time,
+};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use crate::scenario::Scenario;
+
+use super::pods::{self, TEMPLATE_HASH_LABEL};
+
+const REVISION_ANNOTATION: &str = "deployment.kubernetes.io/revision";
+const DEFAULT_PROGRESS_DEADLINE_SECONDS: i32 = 600;
+
+/// What the caller knows about one Deployment.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub deployment: Deployment,
+    /// ReplicaSets controlled by the Deployment.
+    pub replica_sets: Vec<ReplicaSet>,
+    /// Pods controlled by those ReplicaSets.
+    pub pods: Vec<Pod>,
+}
+
+/// Everything the Deployment should own now, with statuses, and when to look again.
+#[derive(Debug, Clone)]
+pub struct Desired {
+    pub replica_sets: Vec<ReplicaSet>,
+    pub pods: Vec<Pod>,
+    pub status: DeploymentStatus,
+    /// The next time something changes without any event (a pod gets ready, a deadline).
+    pub wake_at: Option<Timestamp>,
+}
+
+/// Start times of pods, keyed by `namespace/name`. Kept in memory with sub-second precision
+/// because stored timestamps are whole seconds; a pod missing here falls back to its
+/// `creationTimestamp`, then to `now`.
+pub type StartTimes = HashMap<String, Timestamp>;
+
+fn key(namespace: &str, name: &str) -> String {
+    format!("{namespace}/{name}")
+}
+
+fn rs_hash(rs: &ReplicaSet) -> Option<&str> {
+    rs.metadata
+        .labels
+        .as_ref()?
+        .get(TEMPLATE_HASH_LABEL)
+        .map(String::as_str)
+}
+
+fn rs_replicas(rs: &ReplicaSet) -> i32 {
+    rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0)
+}
+
+fn revision(rs: &ReplicaSet) -> i64 {
+    rs.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(REVISION_ANNOTATION))
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0)
+}
+
+fn owned_by(pod: &Pod, rs: &ReplicaSet) -> bool {
+    pod.metadata.owner_references.iter().flatten().any(|o| {
+        o.kind == "ReplicaSet"
+            && o.controller == Some(true)
+            && Some(&o.name) == rs.metadata.name.as_ref()
+    })
+}
+
+fn new_replica_set(
+    d: &Deployment,
+    template: &PodTemplateSpec,
+    hash: &str,
+    revision: i64,
+    replicas: i32,
+) -> ReplicaSet {
+    let name = format!("{}-{hash}", d.metadata.name.as_deref().unwrap_or_default());
+    let labels = pods::hashed_labels(template, hash);
+    let mut selector = d
+        .spec
+        .as_ref()
+        .map(|s| s.selector.clone())
+        .unwrap_or_default();
+    selector
+        .match_labels
+        .get_or_insert_with(Default::default)
+        .insert(TEMPLATE_HASH_LABEL.into(), hash.into());
+    let mut tmpl = template.clone();
+    tmpl.metadata.get_or_insert_with(Default::default).labels = Some(labels.clone());
+    ReplicaSet {
+        metadata: ObjectMeta {
+            name: Some(name),
+            namespace: d.metadata.namespace.clone(),
+            labels: Some(labels),
+            annotations: Some([(REVISION_ANNOTATION.to_string(), revision.to_string())].into()),
+            owner_references: Some(vec![OwnerReference {
+                api_version: "apps/v1".into(),
+                kind: "Deployment".into(),
+                name: d.metadata.name.clone().unwrap_or_default(),
+                uid: d.metadata.uid.clone().unwrap_or_default(),
+                controller: Some(true),
+                block_owner_deletion: Some(true),
+            }]),
+            ..ObjectMeta::default()
+        },
+        spec: Some(ReplicaSetSpec {
+            replicas: Some(replicas),
+            min_ready_seconds: None,
+            selector,
+            template: Some(tmpl),
+        }),
+        status: None,
+    }
+}
+
+/// `maxUnavailable` resolved against `replicas` the way the real controller does.
+fn max_unavailable(d: &Deployment, replicas: i32) -> i32 {
+    let Some(strategy) = d.spec.as_ref().and_then(|s| s.strategy.as_ref()) else {
+        return replicas / 4;
+    };
+    if strategy.type_.as_deref() == Some("Recreate") || replicas == 0 {
+        return 0;
+    }
+    let ru = strategy.rolling_update.as_ref();
+    let resolve = |v: Option<&IntOrString>, round_up: bool| -> i32 {
+        match v {
+            None => {
+                if round_up {
+                    (replicas + 3) / 4
+                } else {
+                    replicas / 4
+                }
+            }
+            Some(IntOrString::Int(n)) => *n,
+            Some(IntOrString::String(s)) => {
+                let pct = s.trim_end_matches('%').parse::<i64>().unwrap_or(25);
+                let scaled = i64::from(replicas) * pct;
+                let v = if round_up {
+                    (scaled + 99) / 100
+                } else {
+                    scaled / 100
+                };
+                i32::try_from(v).unwrap_or(i32::MAX)
+            }
+        }
+    };
+    let surge = resolve(ru.and_then(|r| r.max_surge.as_ref()), true);
+    let unavailable = resolve(ru.and_then(|r| r.max_unavailable.as_ref()), false);
+    if surge == 0 && unavailable == 0 {
+        1
+    } else {
+        unavailable.min(replicas)
+    }
+}
+
+fn started_at(pod: &Pod, starts: &StartTimes, now: Timestamp) -> Timestamp {
+    let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
+    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    starts
+        .get(&key(ns, name))
+        .copied()
+        .or_else(|| pod.metadata.creation_timestamp.as_ref().map(|t| t.0))
+        .unwrap_or(now)
+}
+
+/// Computes what `obs.deployment` should own at `now`. New pods get start time `now`, recorded
+/// in `starts`; their names come from `rng`.
+pub fn desired(
+    obs: &Observed,
+    scenario: &Scenario,
+    now: Timestamp,
+    starts: &mut StartTimes,
+    rng: &mut fastrand::Rng,
+) -> Desired {
+    let d = &obs.deployment;
+    let spec = d.spec.clone().unwrap_or_default();
+    let replicas = spec.replicas.unwrap_or(1).max(0);
+    let template = spec.template.clone();
+    let hash = pods::template_hash(&template);
+    let namespace = d.metadata.namespace.clone().unwrap_or_default();
+
+    let mut replica_sets = obs.replica_sets.clone();
+    replica_sets.sort_by_key(revision);
+    let created_new = !replica_sets
+        .iter()
+        .any(|rs| rs_hash(rs) == Some(hash.as_str()));
+    if created_new {
+        let next = replica_sets.iter().map(revision).max().unwrap_or(0) + 1;
+        replica_sets.push(new_replica_set(d, &template, &hash, next, replicas));
+    }
+
+    // Existing pods per ReplicaSet with a status recomputed for `now`.
+    let mut per_rs: Vec<Vec<Pod>> = replica_sets
+        .iter()
+        .map(|rs| {
+            let mut mine: Vec<Pod> = obs
+                .pods
+                .iter()
+                .filter(|p| owned_by(p, rs))
+                .cloned()
+                .collect();
+            for p in &mut mine {
+                let start = started_at(p, starts, now);
+                p.status = Some(pods::pod_status(p, start, now, scenario));
+            }
+            mine
+        })
+        .collect();
+
+    let new_idx = replica_sets
+        .iter()
+        .position(|rs| rs_hash(rs) == Some(hash.as_str()))
+        .unwrap_or(replica_sets.len() - 1);
+    let new_ready = per_rs[new_idx].iter().filter(|p| pods::is_ready(p)).count();
+    let recreate = spec.strategy.as_ref().and_then(|s| s.type_.as_deref()) == Some("Recreate");
+    let new_complete = new_ready >= usize::try_from(replicas).unwrap_or(0);
+
+    for (i, rs) in replica_sets.iter_mut().enumerate() {
+        let want = if i == new_idx {
+            replicas
+        } else if recreate || new_complete {
+            0
+        } else {
+            rs_replicas(rs)
+        };
+        rs.spec.get_or_insert_with(Default::default).replicas = Some(want);
+        let want = usize::try_from(want).unwrap_or(0);
+        let mine = &mut per_rs[i];
+        // Scale down not-ready pods first, then the newest names (any stable order will do).
+        mine.sort_by_key(|p| (!pods::is_ready(p), p.metadata.name.clone()));
+        mine.truncate(want);
+        while mine.len() < want {
+            let name = format!(
+                "{}-{}",
+                rs.metadata.name.as_deref().unwrap_or_default(),
+                pods::pod_suffix(rng)
+            );
+            let mut pod = pods::new_pod(rs, name.clone());
+            starts.insert(key(&namespace, &name), now);
+            pod.status = Some(pods::pod_status(&pod, now, now, scenario));
+            mine.push(pod);
+        }
+        mine.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        let count = i32::try_from(mine.len()).unwrap_or(i32::MAX);
+        let ready = i32::try_from(mine.iter().filter(|p| pods::is_ready(p)).count()).unwrap_or(0);
+        rs.status = Some(ReplicaSetStatus {
+            replicas: count,
+            fully_labeled_replicas: Some(count),
+            ready_replicas: Some(ready),
+            available_replicas: Some(ready),
+            observed_generation: Some(rs.metadata.generation.unwrap_or(1)),
+            ..ReplicaSetStatus::default()
+        });
+    }
+
+    let count = |v: &[Pod], ready_only: bool| {
+        i32::try_from(
+            v.iter()
+                .filter(|p| !ready_only || pods::is_ready(p))
+                .count(),
+        )
+        .unwrap_or(0)
+    };
+    let total: i32 = per_rs.iter().map(|v| count(v, false)).sum();
+    let ready: i32 = per_rs.iter().map(|v| count(v, true)).sum();
+    let updated = count(&per_rs[new_idx], false);
+    let new_rs_name = replica_sets[new_idx]
+        .metadata
+        .name
+        .clone()
+        .unwrap_or_default();
+
+    let mut status = DeploymentStatus {
+        observed_generation: d.metadata.generation,
+        replicas: nonzero(total),
+        updated_replicas: nonzero(updated),
+        ready_replicas: nonzero(ready),
+        available_replicas: nonzero(ready),
+        unavailable_replicas: nonzero((replicas - ready).max(0)),
+        ..DeploymentStatus::default()
+    };
+    let old = d.status.clone().unwrap_or_default();
+    let mut conditions = old.conditions.clone().unwrap_or_default();
+
+    let min_available = replicas - max_unavailable(d, replicas);
+    set_condition(
+        &mut conditions,
+        "Available",
+        ready >= min_available,
+        if ready >= min_available {
+            (
+                "MinimumReplicasAvailable",
+                "Deployment has minimum availability.".to_string(),
+            )
+        } else {
+            (
+                "MinimumReplicasUnavailable",
+                "Deployment does not have minimum availability.".to_string(),
+            )
+        },
+        now,
+        false,
+    );
+
+    let deadline = spec
+        .progress_deadline_seconds
+        .unwrap_or(DEFAULT_PROGRESS_DEADLINE_SECONDS);
+    let complete = updated == replicas && total == replicas && ready == replicas;
+    let progressed = updated > old.updated_replicas.unwrap_or(0)
+        || total - updated < old.replicas.unwrap_or(0) - old.updated_replicas.unwrap_or(0)
+        || ready > old.ready_replicas.unwrap_or(0)
+        || ready > old.available_replicas.unwrap_or(0);
+    let current = conditions
+        .iter()
+        .find(|c| c.type_ == "Progressing")
+        .cloned();
+    let timed_out = current.as_ref().is_some_and(|c| {
+        c.reason.as_deref() == Some("ProgressDeadlineExceeded")
+            || c.last_update_time
+                .as_ref()
+                .and_then(|t| {
+                    t.0.checked_add(SignedDuration::from_secs(deadline.into()))
+                        .ok()
+                })
+                .is_some_and(|end| end <= now)
+    });
+    let progressing = if created_new {
+        Some((
+            true,
+            "NewReplicaSetCreated",
+            format!("Created new replica set \"{new_rs_name}\""),
+            true,
+        ))
+    } else if complete {
+        Some((
+            true,
+            "NewReplicaSetAvailable",
+            format!("ReplicaSet \"{new_rs_name}\" has successfully progressed."),
+            false,
+        ))
+    } else if progressed {
+        Some((
+            true,
+            "ReplicaSetUpdated",
+            format!("ReplicaSet \"{new_rs_name}\" is progressing."),
+            true,
+        ))
+    } else if current.is_none() {
+        Some((
+            true,
+            "FoundNewReplicaSet",
+            format!("Found new replica set \"{new_rs_name}\""),
+            true,
+        ))
+    } else if timed_out {
+        Some((
+            false,
+            "ProgressDeadlineExceeded",
+            format!("ReplicaSet \"{new_rs_name}\" has timed out progressing."),
+            false,
+        ))
+    } else {
+        None
+    };
+    if let Some((ok, reason, message, touch)) = progressing {
+        set_condition(
+            &mut conditions,
+            "Progressing",
+            ok,
+            (reason, message),
+            now,
+            touch,
+        );
+    }
+    // Conditions in the real controller's order.
+    conditions.sort_by_key(|c| c.type_ != "Available");
+    status.conditions = Some(conditions);
+
+    let mut wake_at: Option<Timestamp> = None;
+    let mut wake = |t: Timestamp| {
+        if t > now {
+            wake_at = Some(wake_at.map_or(t, |w| w.min(t)));
+        }
+    };
+    for p in per_rs.iter().flatten() {
+        if let Some(t) = pods::ready_at(p, started_at(p, starts, now), scenario) {
+            wake(t);
+        }
+    }
+    let progress = status
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == "Progressing");
+    if !complete
+        && let Some(c) = progress
+        && c.reason.as_deref() != Some("ProgressDeadlineExceeded")
+        && let Some(t) = &c.last_update_time
+        && let Ok(end) = t.0.checked_add(SignedDuration::from_secs(deadline.into()))
+    {
+        wake(end);
+    }
+
+    Desired {
+        replica_sets,
+        pods: per_rs.into_iter().flatten().collect(),
+        status,
+        wake_at,
+    }
+}
+
+fn nonzero(n: i32) -> Option<i32> {
+    (n != 0).then_some(n)
+}
+
+/// Sets a condition the way the real controller does: timestamps move only when status (or,
+/// with `touch`, progress) changes, so recomputing an unchanged state writes nothing.
+fn set_condition(
+    conditions: &mut Vec<DeploymentCondition>,
+    type_: &str,
+    ok: bool,
+    (reason, message): (&str, String),
+    now: Timestamp,
+    touch: bool,
+) {
+    let status = if ok { "True" } else { "False" };
+    let existing = conditions.iter().position(|c| c.type_ == type_);
+    if let Some(i) = existing {
+        let c = &conditions[i];
+        if c.status == status && c.reason.as_deref() == Some(reason) && !touch {
+            return;
+        }
+        let transition = if c.status == status {
+            c.last_transition_time.clone()
+        } else {
+            Some(Time(now))
+        };
+        conditions[i] = DeploymentCondition {
+            type_: type_.into(),
+            status: status.into(),
+            reason: Some(reason.into()),
+            message: Some(message),
+            last_update_time: Some(Time(now)),
+            last_transition_time: transition,
+        };
+    } else {
+        conditions.push(DeploymentCondition {
+            type_: type_.into(),
+            status: status.into(),
+            reason: Some(reason.into()),
+            message: Some(message),
+            last_update_time: Some(Time(now)),
+            last_transition_time: Some(Time(now)),
+        });
+    }
+}
