@@ -1,0 +1,96 @@
+//! Manual requests: `promote`, `abort` and `retry`, written into the `fledge.dev/request`
+//! annotation as `<kind>` or `<kind>@<nonce>` (the CLI uses an RFC 3339 time as nonce, so
+//! asking twice is two requests). The whole value is stored in `status.lastHandledRequest`
+//! once carried out, so a lingering annotation is acted on exactly once. Parsing only.
+
+use std::fmt;
+
+/// The annotation a manual request is written to.
+pub const REQUEST_ANNOTATION: &str = "fledge.dev/request";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestKind {
+    /// Skip the rest of the analysis and promote the current revision.
+    Promote,
+    /// Roll back now.
+    Abort,
+    /// Run the failed revision again.
+    Retry,
+}
+
+impl RequestKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestKind::Promote => "promote",
+            RequestKind::Abort => "abort",
+            RequestKind::Retry => "retry",
+        }
+    }
+}
+
+impl fmt::Display for RequestKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManualRequest {
+    pub kind: RequestKind,
+    /// The annotation value as written.
+    pub raw: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error(
+        "annotation {REQUEST_ANNOTATION}: unknown request {0:?}; use promote, abort or retry, optionally followed by @<anything unique>"
+    )]
+    Unknown(String),
+}
+
+impl ManualRequest {
+    pub fn parse(raw: &str) -> Result<Self, RequestError> {
+        let kind = raw.split_once('@').map_or(raw, |(k, _)| k).trim();
+        let kind = match kind.to_ascii_lowercase().as_str() {
+            "promote" => RequestKind::Promote,
+            "abort" => RequestKind::Abort,
+            "retry" => RequestKind::Retry,
+            _ => return Err(RequestError::Unknown(raw.to_string())),
+        };
+        Ok(ManualRequest { kind, raw: raw.to_string() })
+    }
+
+    /// The annotation value for a new request, unique per `nonce`.
+    pub fn annotation_value(kind: RequestKind, nonce: &str) -> String {
+        format!("{kind}@{nonce}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_kinds_with_and_without_nonce() {
+        let cases = [
+            ("promote", Some(RequestKind::Promote)),
+            ("abort@2026-11-22T01:00:00Z", Some(RequestKind::Abort)),
+            ("Retry@x", Some(RequestKind::Retry)),
+            ("pause", None),
+            ("", None),
+            ("@promote", None),
+        ];
+        for (raw, want) in cases {
+            let got = ManualRequest::parse(raw).ok().map(|r| r.kind);
+            assert_eq!(got, want, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn annotation_value_round_trips() {
+        let v = ManualRequest::annotation_value(RequestKind::Retry, "2026-11-22T01:00:00Z");
+        assert_eq!(v, "retry@2026-11-22T01:00:00Z");
+        assert_eq!(ManualRequest::parse(&v).map(|r| r.kind), Ok(RequestKind::Retry));
+    }
+}
