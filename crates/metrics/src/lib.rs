@@ -1,1 +1,28 @@
-//! fledge-metrics (placeholder; see DESIGN.md).
+//! fledge-metrics: metric providers behind one trait (Prometheus today), the builtin
+//! `request-success-rate` / `request-duration` queries per traffic provider, rendering of
+//! MetricTemplate queries (through the API crate's one renderer), and the judgement of each
+//! value against thresholds, the "no data" policy and the minimum sample count.
+//!
+//! Flow for one analysis step: [`plan()`] (pure) → the controller builds [`Providers`] for the
+//! sources the plan names → [`analyze()`] (queries, concurrently) → one
+//! [`fledge_api::AnalysisRecord`] per metric for `status.analysisHistory`.
+//!
+//! This crate never talks to the Kubernetes API (the controller fetches templates and
+//! Secrets), never decides whether a release advances (crates/core does), and never counts an
+//! error or an unreachable provider as a pass.
+
+pub mod analyze;
+pub mod builtin;
+pub mod credentials;
+pub mod evaluate;
+pub mod plan;
+pub mod prometheus;
+pub mod provider;
+
+pub use analyze::{Providers, analyze, template_provider};
+pub use builtin::{Builtin, BuiltinQueries, NoBuiltinQueries, queries_for};
+pub use credentials::{Credentials, CredentialsError};
+pub use evaluate::{CheckResult, Criteria, QueryOutcome, evaluate};
+pub use plan::{PlanError, PlanProblem, PlannedCheck, PlannedQuery, QuerySource, TemplateKey, plan};
+pub use prometheus::{PrometheusConfig, PrometheusProvider};
+pub use provider::{BoxFuture, MetricProvider, ProviderError};

@@ -1,0 +1,133 @@
+//! One analysis step: run every planned metric check concurrently and return one
+//! [`AnalysisRecord`] per metric, in the Canary's order. Nothing stops on the first failure:
+//! every check is recorded, and the state machine (crates/core) decides what the step means.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fledge_api::{AnalysisRecord, MetricProviderType, MetricTemplate, Verdict};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+
+use crate::credentials::Credentials;
+use crate::evaluate::{QueryOutcome, evaluate};
+use crate::plan::{PlanError, PlannedCheck, PlannedQuery, QuerySource, TemplateKey};
+use crate::prometheus::{PrometheusConfig, PrometheusProvider};
+use crate::provider::{MetricProvider, ProviderError};
+
+/// The providers one canary's checks may use, built by the controller (it resolves Secrets and
+/// may cache providers across steps).
+#[derive(Clone, Default)]
+pub struct Providers {
+    /// For builtin metrics, inline queries and the builtin request count.
+    pub metrics_server: Option<Arc<dyn MetricProvider>>,
+    /// One entry per MetricTemplate the plan refers to; `Err` says why it could not be built
+    /// (e.g. its Secret is missing), and that message ends up in the failed check.
+    pub templates: BTreeMap<TemplateKey, Result<Arc<dyn MetricProvider>, String>>,
+}
+
+impl Providers {
+    fn get(&self, source: &QuerySource) -> Result<&Arc<dyn MetricProvider>, String> {
+        match source {
+            QuerySource::MetricsServer => self.metrics_server.as_ref().ok_or_else(|| {
+                "no metrics server is configured; set the Canary's spec.metricsServer or the \
+                 controller's --metrics-server"
+                    .to_string()
+            }),
+            QuerySource::Template(key) => match self.templates.get(key) {
+                Some(Ok(provider)) => Ok(provider),
+                Some(Err(e)) => Err(format!("provider of MetricTemplate {key}: {e}")),
+                None => Err(format!("no provider was set up for MetricTemplate {key}")),
+            },
+        }
+    }
+}
+
+/// Builds the provider a MetricTemplate describes. `credentials` come from the Secret in
+/// `spec.provider.secretRef` (see [`Credentials::from_secret_data`]); `timeout` bounds each
+/// query (Flagger: 5s, [`crate::prometheus::DEFAULT_TIMEOUT`]).
+pub fn template_provider(
+    template: &MetricTemplate,
+    credentials: Option<Credentials>,
+    timeout: Duration,
+) -> Result<Arc<dyn MetricProvider>, ProviderError> {
+    let spec = &template.spec.provider;
+    if spec.type_ != MetricProviderType::Prometheus {
+        return Err(ProviderError::Unsupported {
+            provider_type: serde_json::to_value(spec.type_)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_else(|| format!("{:?}", spec.type_)),
+        });
+    }
+    let config = PrometheusConfig {
+        address: spec.address.clone().unwrap_or_default(),
+        headers: spec
+            .headers
+            .iter()
+            .flat_map(|(name, values)| values.iter().map(move |v| (name.clone(), v.clone())))
+            .collect(),
+        credentials,
+        insecure_skip_verify: spec.insecure_skip_verify.unwrap_or(false),
+        timeout,
+    };
+    Ok(Arc::new(PrometheusProvider::new(config)?))
+}
+
+/// Runs every check of one analysis step concurrently, evaluated at `at` (also the records'
+/// time). A plan error or an unavailable provider is a failed check, never a skipped one.
+pub async fn analyze(
+    checks: &[Result<PlannedCheck, PlanError>],
+    providers: &Providers,
+    at: Timestamp,
+) -> Vec<AnalysisRecord> {
+    let runs = checks.iter().map(|check| async move {
+        match check {
+            Ok(check) => run_check(check, providers, at).await,
+            Err(e) => AnalysisRecord {
+                time: Time(at),
+                kind: "metric".into(),
+                name: e.metric.clone(),
+                value: None,
+                threshold: None,
+                verdict: Verdict::Fail,
+                message: Some(e.to_string()),
+            },
+        }
+    });
+    futures::future::join_all(runs).await
+}
+
+async fn run_check(check: &PlannedCheck, providers: &Providers, at: Timestamp) -> AnalysisRecord {
+    let count = async {
+        match &check.count {
+            Some(count) => Some(run_query(count, providers, at).await),
+            None => None,
+        }
+    };
+    let (outcome, count) = tokio::join!(run_query(&check.query, providers, at), count);
+    let result = evaluate(&check.criteria, &outcome, count.as_ref());
+    tracing::debug!(
+        metric = %check.criteria.name,
+        query = %check.query.query,
+        verdict = ?result.verdict,
+        message = %result.message,
+        "metric check"
+    );
+    result.into_record(&check.criteria.name, Time(at))
+}
+
+async fn run_query(query: &PlannedQuery, providers: &Providers, at: Timestamp) -> QueryOutcome {
+    let provider = match providers.get(&query.source) {
+        Ok(p) => p,
+        Err(e) => return QueryOutcome::Error(format!("{}: {e}", query.origin)),
+    };
+    match QueryOutcome::from(provider.query(&query.query, at).await) {
+        QueryOutcome::Error(e) => {
+            tracing::warn!(origin = %query.origin, query = %query.query, error = %e, "metric query failed");
+            QueryOutcome::Error(format!("{}: {e}", query.origin))
+        }
+        other => other,
+    }
+}

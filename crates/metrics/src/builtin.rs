@@ -1,0 +1,355 @@
+//! The builtin metrics `request-success-rate` (percent of non-5xx requests) and
+//! `request-duration` (milliseconds), and the request count used for `minSampleCount`, as
+//! PromQL templates per traffic provider. The success-rate and duration queries are Flagger's
+//! (`pkg/metrics/observers`), so thresholds tuned for Flagger keep their meaning; the only
+//! change is that durations are converted to milliseconds inside the query, so the recorded
+//! value is exactly what Prometheus returns. Every query selects the canary workload only:
+//! Prometheus regex matchers are anchored, so `{{ target }}` never matches `{{ target }}-primary`.
+//!
+//! This table is data. Rendering happens in [`crate::plan`] with the API's one renderer.
+
+use fledge_api::Provider;
+use fledge_api::analysis::{METRIC_REQUEST_DURATION, METRIC_REQUEST_SUCCESS_RATE};
+
+/// A builtin metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Builtin {
+    RequestSuccessRate,
+    RequestDuration,
+}
+
+impl Builtin {
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            METRIC_REQUEST_SUCCESS_RATE => Some(Self::RequestSuccessRate),
+            METRIC_REQUEST_DURATION => Some(Self::RequestDuration),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::RequestSuccessRate => METRIC_REQUEST_SUCCESS_RATE,
+            Self::RequestDuration => METRIC_REQUEST_DURATION,
+        }
+    }
+}
+
+/// The builtin query templates for one family of providers.
+#[derive(Debug, PartialEq, Eq)]
+pub struct BuiltinQueries {
+    /// Which metrics the queries read, for docs and messages (e.g. `istio`).
+    pub observer: &'static str,
+    pub success_rate: &'static str,
+    pub duration: &'static str,
+    /// Requests to the canary within `{{ interval }}`: the default count for `minSampleCount`.
+    pub request_count: &'static str,
+}
+
+impl BuiltinQueries {
+    pub fn query(&self, builtin: Builtin) -> &'static str {
+        match builtin {
+            Builtin::RequestSuccessRate => self.success_rate,
+            Builtin::RequestDuration => self.duration,
+        }
+    }
+}
+
+/// No builtin queries exist for this provider.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "fledge has no builtin metrics for provider {provider:?} (it has them for kubernetes, \
+     gatewayapi, istio, linkerd and nginx); use a MetricTemplate (spec.analysis.metrics[].templateRef)"
+)]
+pub struct NoBuiltinQueries {
+    pub provider: String,
+}
+
+/// The builtin queries for the traffic provider a canary uses (`spec.provider`, else the
+/// controller's `--mesh-provider`).
+pub fn queries_for(provider: Provider) -> Result<&'static BuiltinQueries, NoBuiltinQueries> {
+    match provider {
+        Provider::Kubernetes | Provider::GatewayApiV1 | Provider::GatewayApiV1beta1 => Ok(&HTTP),
+        Provider::Istio => Ok(&ISTIO),
+        Provider::Linkerd => Ok(&LINKERD),
+        Provider::Nginx => Ok(&NGINX),
+        other => Err(NoBuiltinQueries {
+            provider: other.as_str().to_string(),
+        }),
+    }
+}
+
+/// Metrics the application exposes itself (Flagger's `HttpObserver`, used for the kubernetes
+/// and Gateway API providers): a `http_request_duration_seconds` histogram with a `status`
+/// label, scraped with `kubernetes_namespace` and `kubernetes_pod_name` labels. The pod-name
+/// regex matches `<target>-<replicaset hash>-<pod suffix>` and not `<target>-primary-...`.
+pub const HTTP: BuiltinQueries = BuiltinQueries {
+    observer: "http (application metrics)",
+    success_rate: r#"
+sum(
+  rate(
+    http_request_duration_seconds_count{
+      kubernetes_namespace="{{ namespace }}",
+      kubernetes_pod_name=~"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)",
+      status!~"5.*"
+    }[{{ interval }}]
+  )
+)
+/
+sum(
+  rate(
+    http_request_duration_seconds_count{
+      kubernetes_namespace="{{ namespace }}",
+      kubernetes_pod_name=~"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"
+    }[{{ interval }}]
+  )
+)
+* 100"#,
+    duration: r#"
+histogram_quantile(
+  0.99,
+  sum(
+    rate(
+      http_request_duration_seconds_bucket{
+        kubernetes_namespace="{{ namespace }}",
+        kubernetes_pod_name=~"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"
+      }[{{ interval }}]
+    )
+  ) by (le)
+)
+* 1000"#,
+    request_count: r#"
+sum(
+  increase(
+    http_request_duration_seconds_count{
+      kubernetes_namespace="{{ namespace }}",
+      kubernetes_pod_name=~"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"
+    }[{{ interval }}]
+  )
+)"#,
+};
+
+/// Istio's standard metrics, as reported by the destination's sidecar.
+pub const ISTIO: BuiltinQueries = BuiltinQueries {
+    observer: "istio",
+    success_rate: r#"
+sum(
+  rate(
+    istio_requests_total{
+      reporter="destination",
+      destination_workload_namespace="{{ namespace }}",
+      destination_workload=~"{{ target }}",
+      response_code!~"5.*"
+    }[{{ interval }}]
+  )
+)
+/
+sum(
+  rate(
+    istio_requests_total{
+      reporter="destination",
+      destination_workload_namespace="{{ namespace }}",
+      destination_workload=~"{{ target }}"
+    }[{{ interval }}]
+  )
+)
+* 100"#,
+    duration: r#"
+histogram_quantile(
+  0.99,
+  sum(
+    rate(
+      istio_request_duration_milliseconds_bucket{
+        reporter="destination",
+        destination_workload_namespace="{{ namespace }}",
+        destination_workload=~"{{ target }}"
+      }[{{ interval }}]
+    )
+  ) by (le)
+)"#,
+    request_count: r#"
+sum(
+  increase(
+    istio_requests_total{
+      reporter="destination",
+      destination_workload_namespace="{{ namespace }}",
+      destination_workload=~"{{ target }}"
+    }[{{ interval }}]
+  )
+)"#,
+};
+
+/// Linkerd proxy metrics of inbound traffic. Linkerd classifies responses itself
+/// (`classification="failure"` is a 5xx or a gRPC error), so this is Flagger's definition of
+/// success, not a status-code filter.
+pub const LINKERD: BuiltinQueries = BuiltinQueries {
+    observer: "linkerd",
+    success_rate: r#"
+sum(
+  rate(
+    response_total{
+      namespace="{{ namespace }}",
+      deployment=~"{{ target }}",
+      classification!="failure",
+      direction="inbound"
+    }[{{ interval }}]
+  )
+)
+/
+sum(
+  rate(
+    response_total{
+      namespace="{{ namespace }}",
+      deployment=~"{{ target }}",
+      direction="inbound"
+    }[{{ interval }}]
+  )
+)
+* 100"#,
+    duration: r#"
+histogram_quantile(
+  0.99,
+  sum(
+    rate(
+      response_latency_ms_bucket{
+        namespace="{{ namespace }}",
+        deployment=~"{{ target }}",
+        direction="inbound"
+      }[{{ interval }}]
+    )
+  ) by (le)
+)"#,
+    request_count: r#"
+sum(
+  increase(
+    response_total{
+      namespace="{{ namespace }}",
+      deployment=~"{{ target }}",
+      direction="inbound"
+    }[{{ interval }}]
+  )
+)"#,
+};
+
+/// ingress-nginx controller metrics of requests through the canary Ingress (`canary!=""`).
+/// As in Flagger, the duration is the *average* upstream response time, not the P99.
+pub const NGINX: BuiltinQueries = BuiltinQueries {
+    observer: "nginx",
+    success_rate: r#"
+sum(
+  rate(
+    nginx_ingress_controller_requests{
+      namespace="{{ namespace }}",
+      ingress="{{ ingress }}",
+      canary!="",
+      status!~"5.*"
+    }[{{ interval }}]
+  )
+)
+/
+sum(
+  rate(
+    nginx_ingress_controller_requests{
+      namespace="{{ namespace }}",
+      ingress="{{ ingress }}",
+      canary!=""
+    }[{{ interval }}]
+  )
+)
+* 100"#,
+    duration: r#"
+sum(
+  rate(
+    nginx_ingress_controller_response_duration_seconds_sum{
+      namespace="{{ namespace }}",
+      ingress="{{ ingress }}",
+      canary!=""
+    }[{{ interval }}]
+  )
+)
+/
+sum(
+  rate(
+    nginx_ingress_controller_response_duration_seconds_count{
+      namespace="{{ namespace }}",
+      ingress="{{ ingress }}",
+      canary!=""
+    }[{{ interval }}]
+  )
+)
+* 1000"#,
+    request_count: r#"
+sum(
+  increase(
+    nginx_ingress_controller_requests{
+      namespace="{{ namespace }}",
+      ingress="{{ ingress }}",
+      canary!=""
+    }[{{ interval }}]
+  )
+)"#,
+};
+
+#[cfg(test)]
+mod tests {
+    use fledge_api::template::{Placeholder, placeholders};
+
+    use super::*;
+
+    #[test]
+    fn providers_map_to_their_observer() {
+        let cases = [
+            (Provider::Kubernetes, Some("http (application metrics)")),
+            (Provider::GatewayApiV1, Some("http (application metrics)")),
+            (Provider::GatewayApiV1beta1, Some("http (application metrics)")),
+            (Provider::Istio, Some("istio")),
+            (Provider::Linkerd, Some("linkerd")),
+            (Provider::Nginx, Some("nginx")),
+            (Provider::Contour, None),
+            (Provider::AppMesh, None),
+        ];
+        for (provider, want) in cases {
+            assert_eq!(
+                queries_for(provider).ok().map(|q| q.observer),
+                want,
+                "{provider:?}"
+            );
+        }
+        let err = queries_for(Provider::Traefik).unwrap_err().to_string();
+        assert!(
+            err.contains("\"traefik\"") && err.contains("MetricTemplate"),
+            "{err}"
+        );
+    }
+
+    /// Every builtin template parses with the API's renderer and only uses the canary's
+    /// namespace, its target or ingress, and the interval: no user variable can be missing.
+    #[test]
+    fn every_builtin_query_uses_known_placeholders_only() {
+        for queries in [&HTTP, &ISTIO, &LINKERD, &NGINX] {
+            for query in [queries.success_rate, queries.duration, queries.request_count] {
+                let used = placeholders(query).expect("builtin query must parse");
+                assert!(used.contains(&Placeholder::Namespace), "{query}");
+                assert!(used.contains(&Placeholder::Interval), "{query}");
+                assert!(
+                    used.iter().all(|p| matches!(
+                        p,
+                        Placeholder::Namespace
+                            | Placeholder::Target
+                            | Placeholder::Ingress
+                            | Placeholder::Interval
+                    )),
+                    "{query}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn builtin_names_round_trip() {
+        for b in [Builtin::RequestSuccessRate, Builtin::RequestDuration] {
+            assert_eq!(Builtin::from_name(b.name()), Some(b));
+        }
+        assert_eq!(Builtin::from_name("error-rate"), None);
+    }
+}
