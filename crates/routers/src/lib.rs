@@ -125,3 +125,27 @@ pub fn router_for(provider: &str, client: kube::Client) -> Result<Box<dyn Router
         }),
     }
 }
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    //! Fixtures shared by the unit tests: the manifests in `testdata/routers/`.
+
+    use fledge_api::Canary;
+    use k8s_openapi::api::apps::v1::Deployment;
+
+    pub fn read(file: &str) -> String {
+        let path = format!(
+            "{}/../../testdata/routers/{file}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    pub fn canary(file: &str) -> Canary {
+        serde_saphyr::from_str(&read(file)).unwrap()
+    }
+
+    pub fn deployment() -> Deployment {
+        serde_saphyr::from_str(&read("deployment.yaml")).unwrap()
+    }
+}

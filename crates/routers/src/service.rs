@@ -304,3 +304,7 @@ pub fn revert_apex(existing: &Service, canary: &Canary, target: &TargetWorkload<
     out
 }
 
+
+#[cfg(test)]
+#[path = "service_tests.rs"]
+mod tests;

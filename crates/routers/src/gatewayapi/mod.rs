@@ -86,7 +86,7 @@ impl GatewayApiRouter {
         existing: Option<DynamicObject>,
         routes: Routes,
     ) -> Result<Option<Write>, RouterError> {
-        let desired = desired_route(canary, &self.version.resource(), routes)?;
+        let desired = build_route(canary, self.version, routes)?;
         let api = self.routes_api(canary)?;
         let ns = canary_namespace(canary)?;
         let name = desired.name_any();
@@ -120,15 +120,16 @@ impl GatewayApiRouter {
     }
 }
 
-/// The full desired object: spec, apex metadata plus ours, and the owner reference.
-fn desired_route(
+/// The whole HTTPRoute for `canary` with split `routes`: the spec from [`build_route_spec`],
+/// `service.apex` labels and annotations plus ours, and the owner reference. Pure.
+pub fn build_route(
     canary: &Canary,
-    resource: &ApiResource,
+    version: ApiVersion,
     routes: Routes,
 ) -> Result<DynamicObject, RouterError> {
     let spec = build_route_spec(canary, routes)?;
     let apex = canary.spec.service.apex.as_ref();
-    let mut obj = DynamicObject::new(canary.spec.service_name(), resource)
+    let mut obj = DynamicObject::new(canary.spec.service_name(), &version.resource())
         .within(canary_namespace(canary)?);
     obj.metadata.labels = Some(generated_labels(canary, apex.map(|m| &m.labels), &[]));
     obj.metadata.annotations = Some(generated_annotations(apex.map(|m| &m.annotations)));

@@ -444,3 +444,7 @@ fn is_gateway_duration(s: &str) -> bool {
     (1..=4).contains(&parts)
 }
 
+
+#[cfg(test)]
+#[path = "route_tests.rs"]
+mod tests;
