@@ -27,7 +27,10 @@ impl KubernetesRouter {
     }
 
     fn services(&self, canary: &Canary) -> Result<Api<Service>, RouterError> {
-        Ok(Api::namespaced(self.client.clone(), canary_namespace(canary)?))
+        Ok(Api::namespaced(
+            self.client.clone(),
+            canary_namespace(canary)?,
+        ))
     }
 
     /// Creates or updates `<svc>-canary`, `<svc>-primary` and `<svc>` (in that order) and
@@ -163,7 +166,10 @@ impl Router for KubernetesRouter {
     /// switch (`status.canaryWeight == 100`): then the canary is what is being promoted and
     /// its checks must run. Without a routing object there is nothing else to read.
     async fn get_routes(&self, canary: &Canary) -> Result<Routes, RouterError> {
-        let switched = canary.status.as_ref().is_some_and(|s| s.canary_weight == 100);
+        let switched = canary
+            .status
+            .as_ref()
+            .is_some_and(|s| s.canary_weight == 100);
         Ok(if switched {
             Routes::canary_weight(100)
         } else {

@@ -68,7 +68,10 @@ impl<'a> TargetWorkload<'a> {
         Ok(Self {
             selector_key,
             selector_value,
-            pod_spec: deployment.spec.as_ref().and_then(|s| s.template.spec.as_ref()),
+            pod_spec: deployment
+                .spec
+                .as_ref()
+                .and_then(|s| s.template.spec.as_ref()),
         })
     }
 

@@ -8,8 +8,8 @@ use fledge_api::Canary;
 use fledge_api::service::CustomMetadata;
 use k8s_openapi::api::core::v1::{PodSpec, Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use kube::api::ObjectMeta;
 use kube::ResourceExt;
+use kube::api::ObjectMeta;
 
 use crate::RouterError;
 use crate::meta::{
@@ -303,7 +303,6 @@ pub fn revert_apex(existing: &Service, canary: &Canary, target: &TargetWorkload<
     }
     out
 }
-
 
 #[cfg(test)]
 #[path = "service_tests.rs"]

@@ -60,10 +60,17 @@ fn names_selectors_labels_and_owner_follow_flagger() {
         assert_eq!(selector(svc), map(&[("app", selects)]), "{name}");
         let labels = svc.metadata.labels.as_ref().unwrap();
         assert_eq!(labels.get("app").map(String::as_str), Some(name));
-        assert_eq!(labels.get(CANARY_LABEL).map(String::as_str), Some("podinfo"));
+        assert_eq!(
+            labels.get(CANARY_LABEL).map(String::as_str),
+            Some("podinfo")
+        );
         let annotations = svc.metadata.annotations.as_ref().unwrap();
         for (k, v) in FLUX_ANNOTATIONS {
-            assert_eq!(annotations.get(k).map(String::as_str), Some(v), "{name} {k}");
+            assert_eq!(
+                annotations.get(k).map(String::as_str),
+                Some(v),
+                "{name} {k}"
+            );
         }
         let owners = svc.metadata.owner_references.as_ref().unwrap();
         assert_eq!(owners.len(), 1);
@@ -98,7 +105,10 @@ fn service_metadata_goes_to_its_own_service_and_ours_wins() {
     let set = build(&canary);
     let labels = |s: &Service| s.metadata.labels.clone().unwrap();
     let annotations = |s: &Service| s.metadata.annotations.clone().unwrap();
-    assert_eq!(labels(&set.apex).get("team").map(String::as_str), Some("web"));
+    assert_eq!(
+        labels(&set.apex).get("team").map(String::as_str),
+        Some("web")
+    );
     assert_eq!(labels(&set.apex)[CANARY_LABEL], "podinfo");
     assert_eq!(annotations(&set.apex)["example.com/owner"], "web");
     assert_eq!(labels(&set.primary)["role"], "primary");
@@ -151,13 +161,22 @@ fn main_port_defaults_and_options() {
             let spec = svc.spec.as_ref().unwrap();
             let p = &spec.ports.as_ref().unwrap()[0];
             assert_eq!(
-                (p.name.as_deref().unwrap(), p.port, p.target_port.clone().unwrap()),
+                (
+                    p.name.as_deref().unwrap(),
+                    p.port,
+                    p.target_port.clone().unwrap()
+                ),
                 case.port,
                 "{}",
                 case.name
             );
             assert_eq!(p.protocol.as_deref(), Some("TCP"));
-            assert_eq!(p.app_protocol.as_deref(), case.app_protocol, "{}", case.name);
+            assert_eq!(
+                p.app_protocol.as_deref(),
+                case.app_protocol,
+                "{}",
+                case.name
+            );
             assert_eq!(spec.cluster_ip.as_deref(), case.cluster_ip, "{}", case.name);
             assert_eq!(
                 spec.traffic_distribution.as_deref(),
@@ -165,7 +184,12 @@ fn main_port_defaults_and_options() {
                 "{}",
                 case.name
             );
-            assert_eq!(spec.ports.as_ref().unwrap().len(), 1, "{}: no discovery", case.name);
+            assert_eq!(
+                spec.ports.as_ref().unwrap().len(),
+                1,
+                "{}: no discovery",
+                case.name
+            );
         }
     }
 }
@@ -211,19 +235,31 @@ fn port_discovery_table() {
             "target port number excludes the app port; unnamed get tcp-<container>-<idx>; sidecars skipped",
             "{port: 80, targetPort: 9898, portDiscovery: true}",
             [vec![app.clone()], sidecars.to_vec()].concat(),
-            vec![("dns", 5353, "UDP"), ("grpc", 9999, "TCP"), ("tcp-app-2", 9797, "TCP")],
+            vec![
+                ("dns", 5353, "UDP"),
+                ("grpc", 9999, "TCP"),
+                ("tcp-app-2", 9797, "TCP"),
+            ],
         ),
         (
             "target port by name",
             "{port: 80, targetPort: http, portDiscovery: true}",
             vec![app.clone()],
-            vec![("dns", 5353, "UDP"), ("grpc", 9999, "TCP"), ("tcp-app-2", 9797, "TCP")],
+            vec![
+                ("dns", 5353, "UDP"),
+                ("grpc", 9999, "TCP"),
+                ("tcp-app-2", 9797, "TCP"),
+            ],
         ),
         (
             "no target port: the service port number is excluded",
             "{port: 9898, portDiscovery: true}",
             vec![app.clone()],
-            vec![("dns", 5353, "UDP"), ("grpc", 9999, "TCP"), ("tcp-app-2", 9797, "TCP")],
+            vec![
+                ("dns", 5353, "UDP"),
+                ("grpc", 9999, "TCP"),
+                ("tcp-app-2", 9797, "TCP"),
+            ],
         ),
         (
             "a duplicate name across containers is dropped, first wins",
@@ -236,12 +272,7 @@ fn port_discovery_table() {
                 ("tcp-worker-0", 7000, "TCP"),
             ],
         ),
-        (
-            "discovery off",
-            "{port: 9898}",
-            vec![app.clone()],
-            vec![],
-        ),
+        ("discovery off", "{port: 9898}", vec![app.clone()], vec![]),
     ];
     for (name, yaml, containers, want) in cases {
         let mut canary = testutil::canary("canary-kubernetes.yaml");
@@ -260,7 +291,11 @@ fn port_discovery_table() {
             .into_iter()
             .skip(1)
             .map(|(n, p, t, proto)| {
-                assert_eq!(t, IntOrString::Int(p), "{name}: discovered targetPort = port");
+                assert_eq!(
+                    t,
+                    IntOrString::Int(p),
+                    "{name}: discovered targetPort = port"
+                );
                 (n, p, proto)
             })
             .collect();
@@ -269,7 +304,11 @@ fn port_discovery_table() {
             .map(|(n, p, proto)| (n.to_string(), p, proto.to_string()))
             .collect();
         assert_eq!(got, want, "{name}");
-        assert_eq!(ports(&set.apex), ports(&set.canary), "{name}: same ports everywhere");
+        assert_eq!(
+            ports(&set.apex),
+            ports(&set.canary),
+            "{name}: same ports everywhere"
+        );
     }
 }
 
@@ -328,8 +367,16 @@ fn takeover_keeps_node_ports_addresses_and_user_metadata() {
     let canary = testutil::canary("canary-kubernetes.yaml");
     let set = build(&canary);
     let cases = [
-        ("matched by name", node_port("http", 8080, 30080), Some(30080)),
-        ("matched by number", node_port("web", 80, 30081), Some(30081)),
+        (
+            "matched by name",
+            node_port("http", 8080, 30080),
+            Some(30080),
+        ),
+        (
+            "matched by number",
+            node_port("web", 80, 30081),
+            Some(30081),
+        ),
         ("no match", node_port("other", 81, 30082), None),
     ];
     for (name, existing_port, want_node_port) in cases {
@@ -352,7 +399,10 @@ fn takeover_keeps_node_ports_addresses_and_user_metadata() {
         assert_eq!(labels["team"], "web");
         let annotations = merged.metadata.annotations.as_ref().unwrap();
         assert!(annotations.contains_key("kubectl.kubernetes.io/last-applied-configuration"));
-        assert_eq!(annotations["kustomize.toolkit.fluxcd.io/reconcile"], "disabled");
+        assert_eq!(
+            annotations["kustomize.toolkit.fluxcd.io/reconcile"],
+            "disabled"
+        );
         assert_eq!(
             merged.metadata.owner_references, None,
             "a user's Service is never made ours: deleting the Canary must not delete it"
@@ -369,7 +419,11 @@ fn takeover_of_a_cluster_ip_service_drops_nothing_it_cannot_keep() {
     let merged = merge_for_takeover(&existing, &set.apex, &canary).unwrap();
     let spec = merged.spec.as_ref().unwrap();
     assert_eq!(spec.type_.as_deref(), Some("ClusterIP"));
-    assert_eq!(spec.ports.as_ref().unwrap()[0].node_port, None, "ClusterIP has no nodePorts");
+    assert_eq!(
+        spec.ports.as_ref().unwrap()[0].node_port,
+        None,
+        "ClusterIP has no nodePorts"
+    );
     assert_eq!(spec.cluster_ip.as_deref(), Some("10.96.0.10"));
 }
 
@@ -403,7 +457,10 @@ fn merge_is_a_no_op_on_what_fledge_wrote_and_idempotent() {
     let set = build(&canary);
     for desired in [&set.apex, &set.primary, &set.canary] {
         let stored = as_stored(desired);
-        assert_eq!(merge_for_takeover(&stored, desired, &canary).unwrap(), stored);
+        assert_eq!(
+            merge_for_takeover(&stored, desired, &canary).unwrap(),
+            stored
+        );
     }
     let existing = user_service(vec![node_port("http", 80, 30080)]);
     let once = merge_for_takeover(&existing, &set.apex, &canary).unwrap();
@@ -444,7 +501,10 @@ fn a_service_controlled_by_something_else_is_not_taken_over() {
     let err = merge_for_takeover(&existing, &set.apex, &canary)
         .unwrap_err()
         .to_string();
-    assert!(err.starts_with("service test/podinfo: is controlled by Canary other"), "{err}");
+    assert!(
+        err.starts_with("service test/podinfo: is controlled by Canary other"),
+        "{err}"
+    );
     assert!(err.contains("spec.service.name"), "{err}");
 }
 

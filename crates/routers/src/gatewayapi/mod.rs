@@ -161,7 +161,10 @@ fn same_route(existing: &DynamicObject, desired: &DynamicObject) -> bool {
     parse_spec(existing).is_some()
         && parse_spec(existing) == parse_spec(desired)
         && meta_eq(&existing.metadata.labels, &desired.metadata.labels)
-        && meta_eq(&existing.metadata.annotations, &desired.metadata.annotations)
+        && meta_eq(
+            &existing.metadata.annotations,
+            &desired.metadata.annotations,
+        )
 }
 
 #[async_trait]
@@ -223,7 +226,11 @@ impl Router for GatewayApiRouter {
             .and_then(|spec| routes_from_spec(&spec, &primary, &canary_svc))
             .ok_or_else(|| RouterError::Object {
                 kind: KIND,
-                object: format!("{}/{}", canary_namespace(canary).unwrap_or_default(), existing.name_any()),
+                object: format!(
+                    "{}/{}",
+                    canary_namespace(canary).unwrap_or_default(),
+                    existing.name_any()
+                ),
                 message: format!(
                     "has no rule with both backends {primary} and {canary_svc}; it was edited \
                      outside fledge: the next reconcile rewrites it"

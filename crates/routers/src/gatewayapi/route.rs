@@ -37,7 +37,10 @@ pub fn build_route_spec(canary: &Canary, routes: Routes) -> Result<HttpRouteSpec
                 .into(),
         ));
     }
-    if spec.analysis().is_some_and(|a| a.session_affinity.is_some()) {
+    if spec
+        .analysis()
+        .is_some_and(|a| a.session_affinity.is_some())
+    {
         return Err(invalid(
             "spec.analysis.sessionAffinity",
             "not supported by fledge's gatewayapi router yet; remove it".into(),
@@ -247,22 +250,26 @@ fn map_matches(
                 _ => {
                     return Err(invalid(
                         &at("method"),
-                        format!("Gateway API matches only an exact method, one of {}", METHODS.join(", ")),
+                        format!(
+                            "Gateway API matches only an exact method, one of {}",
+                            METHODS.join(", ")
+                        ),
                     ));
                 }
             }
         }
         for (name, value) in &req.headers {
-            m.headers
-                .push(value_match(name, value).ok_or_else(|| {
-                    invalid(&at(&format!("headers.{name}")), one_of_message())
-                })?);
+            m.headers.push(
+                value_match(name, value)
+                    .ok_or_else(|| invalid(&at(&format!("headers.{name}")), one_of_message()))?,
+            );
         }
         for (name, value) in &req.query_params {
-            m.query_params
-                .push(value_match(name, value).ok_or_else(|| {
+            m.query_params.push(
+                value_match(name, value).ok_or_else(|| {
                     invalid(&at(&format!("queryParams.{name}")), one_of_message())
-                })?);
+                })?,
+            );
         }
         out.push(m);
     }
@@ -418,10 +425,12 @@ fn timeouts(
     };
     let request = check("spec.service.timeout", &service.timeout)?;
     let backend_request = check("spec.service.backendTimeout", &service.backend_timeout)?;
-    Ok((request.is_some() || backend_request.is_some()).then_some(HttpRouteTimeouts {
-        request,
-        backend_request,
-    }))
+    Ok(
+        (request.is_some() || backend_request.is_some()).then_some(HttpRouteTimeouts {
+            request,
+            backend_request,
+        }),
+    )
 }
 
 /// Gateway API's `Duration`: `^([0-9]{1,5}(h|m|s|ms)){1,4}$`.
@@ -443,7 +452,6 @@ fn is_gateway_duration(s: &str) -> bool {
     }
     (1..=4).contains(&parts)
 }
-
 
 #[cfg(test)]
 #[path = "route_tests.rs"]

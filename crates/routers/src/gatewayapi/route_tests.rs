@@ -136,14 +136,38 @@ fn ab_testing_sends_matching_requests_to_the_weighted_rule_and_the_rest_to_prima
 #[test]
 fn istio_string_matches_map_to_gateway_api_matches() {
     let cases = [
-        ("{headers: {x-user: {exact: bob}}}", json!({"headers": [{"type": "Exact", "name": "x-user", "value": "bob"}]})),
-        ("{headers: {x-user: {prefix: a.b}}}", json!({"headers": [{"type": "RegularExpression", "name": "x-user", "value": "^a\\.b.*"}]})),
-        ("{headers: {x-user: {suffix: (1)}}}", json!({"headers": [{"type": "RegularExpression", "name": "x-user", "value": ".*\\(1\\)$"}]})),
-        ("{headers: {x-user: {}}}", json!({"headers": [{"type": "RegularExpression", "name": "x-user", "value": ".*"}]})),
-        ("{queryParams: {v: {exact: '2'}}}", json!({"queryParams": [{"type": "Exact", "name": "v", "value": "2"}]})),
-        ("{uri: {exact: /login}}", json!({"path": {"type": "Exact", "value": "/login"}})),
-        ("{uri: {regex: '/v[0-9]+/.*'}}", json!({"path": {"type": "RegularExpression", "value": "/v[0-9]+/.*"}})),
-        ("{uri: {suffix: .json}}", json!({"path": {"type": "RegularExpression", "value": ".*\\.json$"}})),
+        (
+            "{headers: {x-user: {exact: bob}}}",
+            json!({"headers": [{"type": "Exact", "name": "x-user", "value": "bob"}]}),
+        ),
+        (
+            "{headers: {x-user: {prefix: a.b}}}",
+            json!({"headers": [{"type": "RegularExpression", "name": "x-user", "value": "^a\\.b.*"}]}),
+        ),
+        (
+            "{headers: {x-user: {suffix: (1)}}}",
+            json!({"headers": [{"type": "RegularExpression", "name": "x-user", "value": ".*\\(1\\)$"}]}),
+        ),
+        (
+            "{headers: {x-user: {}}}",
+            json!({"headers": [{"type": "RegularExpression", "name": "x-user", "value": ".*"}]}),
+        ),
+        (
+            "{queryParams: {v: {exact: '2'}}}",
+            json!({"queryParams": [{"type": "Exact", "name": "v", "value": "2"}]}),
+        ),
+        (
+            "{uri: {exact: /login}}",
+            json!({"path": {"type": "Exact", "value": "/login"}}),
+        ),
+        (
+            "{uri: {regex: '/v[0-9]+/.*'}}",
+            json!({"path": {"type": "RegularExpression", "value": "/v[0-9]+/.*"}}),
+        ),
+        (
+            "{uri: {suffix: .json}}",
+            json!({"path": {"type": "RegularExpression", "value": ".*\\.json$"}}),
+        ),
         ("{method: {exact: POST}}", json!({"method": "POST"})),
     ];
     for (yaml, want) in cases {
@@ -161,13 +185,41 @@ fn istio_string_matches_map_to_gateway_api_matches() {
 #[test]
 fn what_gateway_api_cannot_express_is_an_error_naming_the_field() {
     let cases = [
-        ("service", "{authority: {exact: a.example.com}}", "spec.service.match[0].authority"),
-        ("service", "{scheme: {exact: https}}", "spec.service.match[0].scheme"),
-        ("service", "{sourceLabels: {app: x}}", "spec.service.match[0].sourceLabels"),
-        ("service", "{ignoreUriCase: true}", "spec.service.match[0].ignoreUriCase"),
-        ("service", "{method: {prefix: P}}", "spec.service.match[0].method"),
-        ("analysis", "{headers: {x: {exact: a, regex: b}}}", "spec.analysis.match[0].headers.x"),
-        ("analysis", "{withoutHeaders: {x: {exact: a}}}", "spec.analysis.match[0].withoutHeaders"),
+        (
+            "service",
+            "{authority: {exact: a.example.com}}",
+            "spec.service.match[0].authority",
+        ),
+        (
+            "service",
+            "{scheme: {exact: https}}",
+            "spec.service.match[0].scheme",
+        ),
+        (
+            "service",
+            "{sourceLabels: {app: x}}",
+            "spec.service.match[0].sourceLabels",
+        ),
+        (
+            "service",
+            "{ignoreUriCase: true}",
+            "spec.service.match[0].ignoreUriCase",
+        ),
+        (
+            "service",
+            "{method: {prefix: P}}",
+            "spec.service.match[0].method",
+        ),
+        (
+            "analysis",
+            "{headers: {x: {exact: a, regex: b}}}",
+            "spec.analysis.match[0].headers.x",
+        ),
+        (
+            "analysis",
+            "{withoutHeaders: {x: {exact: a}}}",
+            "spec.analysis.match[0].withoutHeaders",
+        ),
     ];
     for (place, yaml, field) in cases {
         let mut canary = testutil::canary("canary-gatewayapi-ab.yaml");
@@ -177,7 +229,10 @@ fn what_gateway_api_cannot_express_is_an_error_naming_the_field() {
             _ => canary.spec.analysis.as_mut().unwrap().r#match = vec![m],
         }
         let err = error(&canary);
-        assert!(err.starts_with(&format!("canary test/podinfo: {field}: ")), "{yaml}: {err}");
+        assert!(
+            err.starts_with(&format!("canary test/podinfo: {field}: ")),
+            "{yaml}: {err}"
+        );
     }
 }
 
@@ -194,7 +249,10 @@ fn spec_errors_name_the_field_and_the_fix() {
     let mut canary = testutil::canary("canary-gatewayapi.yaml");
     canary.spec.service.timeout = Some("1.5s".into());
     let err = error(&canary);
-    assert!(err.starts_with("canary test/podinfo: spec.service.timeout: Gateway API durations"), "{err}");
+    assert!(
+        err.starts_with("canary test/podinfo: spec.service.timeout: Gateway API durations"),
+        "{err}"
+    );
     assert!(err.contains("(got \"1.5s\")"), "{err}");
 
     let mut canary = testutil::canary("canary-gatewayapi.yaml");
@@ -208,11 +266,20 @@ fn backend_timeout_rewrite_and_service_mirror() {
     let mut canary = testutil::canary("canary-gatewayapi.yaml");
     canary.spec.service.headers = None;
     canary.spec.service.backend_timeout = Some("10s".into());
-    canary.spec.service.rewrite = Some(serde_saphyr::from_str("{uri: /v2, authority: api.internal, type: ReplacePrefixMatch}").unwrap());
-    canary.spec.service.mirror = vec![serde_saphyr::from_str("{backendRef: {name: shadow, port: 80}, fraction: {numerator: 5}}").unwrap()];
+    canary.spec.service.rewrite = Some(
+        serde_saphyr::from_str("{uri: /v2, authority: api.internal, type: ReplacePrefixMatch}")
+            .unwrap(),
+    );
+    canary.spec.service.mirror = vec![
+        serde_saphyr::from_str("{backendRef: {name: shadow, port: 80}, fraction: {numerator: 5}}")
+            .unwrap(),
+    ];
     let spec = spec_json(&canary, Routes::PRIMARY);
     let rule = &spec["rules"][0];
-    assert_eq!(rule["timeouts"], json!({"request": "30s", "backendRequest": "10s"}));
+    assert_eq!(
+        rule["timeouts"],
+        json!({"request": "30s", "backendRequest": "10s"})
+    );
     assert_eq!(
         rule["filters"],
         json!([
@@ -237,14 +304,21 @@ fn routes_from_a_route_without_both_backends_is_none() {
         "rules": [{"backendRefs": [{"name": "podinfo-primary", "weight": 100}]}]
     }))
     .unwrap();
-    assert_eq!(routes_from_spec(&spec, "podinfo-primary", "podinfo-canary"), None);
+    assert_eq!(
+        routes_from_spec(&spec, "podinfo-primary", "podinfo-canary"),
+        None
+    );
     let defaulted: HttpRouteSpec = serde_json::from_value(json!({
         "rules": [{"backendRefs": [{"name": "podinfo-primary"}, {"name": "podinfo-canary"}]}]
     }))
     .unwrap();
     assert_eq!(
         routes_from_spec(&defaulted, "podinfo-primary", "podinfo-canary"),
-        Some(Routes { primary: 1, canary: 1, mirrored: false }),
+        Some(Routes {
+            primary: 1,
+            canary: 1,
+            mirrored: false
+        }),
         "Gateway API's default weight is 1"
     );
 }

@@ -1,0 +1,185 @@
+//! The objects fledge generates, checked by validators nobody here wrote: HTTPRoutes against
+//! the official Gateway API CRD schema with `check-jsonschema`, Services against the upstream
+//! Kubernetes 1.32 OpenAPI with `kubernetes-validate`. Each test also feeds a deliberately
+//! broken object to prove the validator is really looking.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use fledge_api::Canary;
+use fledge_routers::gatewayapi::{ApiVersion, build_route};
+use fledge_routers::{DEFAULT_SELECTOR_LABELS, Routes, TargetWorkload, build_services};
+use k8s_openapi::api::apps::v1::Deployment;
+use serde_json::{Value, json};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixture<T: serde::de::DeserializeOwned>(file: &str) -> T {
+    let path = repo().join("testdata/routers").join(file);
+    serde_saphyr::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+fn run(program: &str, args: &[&OsStr], install: &str) -> Output {
+    Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program} ({e}); install it with: {install}"))
+}
+
+fn write_json(dir: &Path, name: &str, value: &Value) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, serde_json::to_vec_pretty(value).unwrap()).unwrap();
+    path
+}
+
+/// `spec.versions[name=v1].schema.openAPIV3Schema` of the official HTTPRoute CRD.
+fn httproute_schema(version: &str) -> Value {
+    let path = repo().join("../shared/crds/gateway-api-httproutes.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (the shared CRDs sit beside the repo)",
+            path.display()
+        )
+    });
+    let crd: Value = serde_saphyr::from_str(&text).unwrap();
+    crd["spec"]["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == version)
+        .map(|v| v["schema"]["openAPIV3Schema"].clone())
+        .unwrap_or_else(|| panic!("no {version} in {}", path.display()))
+}
+
+fn check_jsonschema(schema: &Path, instance: &Path) -> Output {
+    let args = [
+        OsStr::new("--schemafile"),
+        schema.as_os_str(),
+        instance.as_os_str(),
+    ];
+    run("check-jsonschema", &args, "pip install check-jsonschema")
+}
+
+#[test]
+fn generated_httproutes_validate_against_the_gateway_api_crd() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: Vec<(&str, &str, Routes)> = vec![
+        ("canary-gatewayapi.yaml", "initial", Routes::PRIMARY),
+        ("canary-gatewayapi.yaml", "step", Routes::canary_weight(30)),
+        (
+            "canary-gatewayapi.yaml",
+            "mirrored",
+            Routes {
+                primary: 100,
+                canary: 0,
+                mirrored: true,
+            },
+        ),
+        (
+            "canary-gatewayapi-ab.yaml",
+            "ab",
+            Routes::canary_weight(100),
+        ),
+    ];
+    for (version, api) in [("v1", ApiVersion::V1), ("v1beta1", ApiVersion::V1beta1)] {
+        let schema = write_json(
+            dir.path(),
+            &format!("schema-{version}.json"),
+            &httproute_schema(version),
+        );
+        for (file, name, routes) in &cases {
+            let canary: Canary = fixture(file);
+            let route = build_route(&canary, api, *routes).unwrap();
+            let value = serde_json::to_value(&route).unwrap();
+            assert_eq!(
+                value["apiVersion"],
+                format!("gateway.networking.k8s.io/{version}")
+            );
+            assert_eq!(value["kind"], "HTTPRoute");
+            let path = write_json(dir.path(), &format!("{name}-{version}.json"), &value);
+            let out = check_jsonschema(&schema, &path);
+            assert!(
+                out.status.success(),
+                "{file} {name} {version} is invalid:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+
+    // The validator must reject what the API server would: a weight above the maximum and a
+    // path match type that doesn't exist.
+    let schema = write_json(dir.path(), "schema.json", &httproute_schema("v1"));
+    let canary: Canary = fixture("canary-gatewayapi.yaml");
+    let good = serde_json::to_value(build_route(&canary, ApiVersion::V1, Routes::PRIMARY).unwrap())
+        .unwrap();
+    let breakages = [
+        ("/spec/rules/0/backendRefs/0/weight", json!(1_000_001)),
+        ("/spec/rules/0/matches/0/path/type", json!("Prefix")),
+    ];
+    for (pointer, bad) in breakages {
+        let mut broken = good.clone();
+        *broken.pointer_mut(pointer).unwrap() = bad;
+        let path = write_json(dir.path(), "broken.json", &broken);
+        let out = check_jsonschema(&schema, &path);
+        assert!(!out.status.success(), "{pointer} broken but accepted");
+        let report = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            report.contains("Schema validation errors"),
+            "{pointer}: {report}"
+        );
+    }
+}
+
+fn kubernetes_validate(file: &Path) -> Output {
+    let args = ["-m", "kubernetes_validate", "--strict", "-k", "1.32.0"].map(OsStr::new);
+    let args = [&args[..], &[file.as_os_str()]].concat();
+    run("python3", &args, "pip install kubernetes-validate")
+}
+
+#[test]
+fn generated_services_validate_against_kubernetes_1_32() {
+    let dir = tempfile::tempdir().unwrap();
+    let deployment: Deployment = fixture("deployment.yaml");
+    let target = TargetWorkload::from_deployment(&deployment, &DEFAULT_SELECTOR_LABELS).unwrap();
+    for file in ["canary-kubernetes.yaml", "canary-gatewayapi.yaml"] {
+        let mut canary: Canary = fixture(file);
+        // Exercise every optional field once.
+        canary.spec.service.headless = Some(file == "canary-kubernetes.yaml");
+        canary.spec.service.app_protocol = Some("http".into());
+        canary.spec.service.traffic_distribution = Some("PreferClose".into());
+        let set = build_services(&canary, &target).unwrap();
+        for svc in set.in_write_order() {
+            let mut value = serde_json::to_value(svc).unwrap();
+            value["apiVersion"] = json!("v1");
+            value["kind"] = json!("Service");
+            let name = svc.metadata.name.clone().unwrap();
+            let path = write_json(dir.path(), &format!("{file}-{name}.json"), &value);
+            let out = kubernetes_validate(&path);
+            assert!(
+                out.status.success(),
+                "{file} {name} is invalid:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+
+    let canary: Canary = fixture("canary-kubernetes.yaml");
+    let set = build_services(&canary, &target).unwrap();
+    let mut broken = serde_json::to_value(&set.apex).unwrap();
+    broken["apiVersion"] = json!("v1");
+    broken["kind"] = json!("Service");
+    broken["spec"]["ports"][0]["port"] = json!("eighty");
+    let path = write_json(dir.path(), "broken.json", &broken);
+    let out = kubernetes_validate(&path);
+    assert!(!out.status.success(), "a string port was accepted");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("did not validate"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
