@@ -1,6 +1,139 @@
 //! Traffic simulation: synthetic requests per Service, routed by the routing objects in the API
-//! to the pods that can serve them, with outcomes drawn from each image's profile and recorded
-//! by the exporter; plus a service proxy for real requests. It never changes API objects.
+//! ([`routing`]) to the pods that can serve them, with outcomes drawn from each image's profile
+//! ([`generator`]) and recorded by the [`Exporter`]; plus the HTTP face ([`proxy`]): `/metrics`
+//! and a service proxy that routes real requests the same way. It never changes API objects.
 
 pub mod generator;
+pub mod proxy;
 pub mod routing;
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::exporter::Exporter;
+use crate::scenario::ScenarioHandle;
+use crate::store::{GroupResource, Store, resources};
+
+use generator::{Generator, Served};
+use routing::World;
+
+/// Storage keys of the routing kinds the sim reads once their CRDs exist.
+pub const HTTPROUTES: GroupResource = GroupResource::of("gateway.networking.k8s.io", "httproutes");
+pub const VIRTUAL_SERVICES: GroupResource =
+    GroupResource::of("networking.istio.io", "virtualservices");
+pub const TRAFFIC_SPLITS: GroupResource = GroupResource::of("split.smi-spec.io", "trafficsplits");
+
+/// The traffic simulation: shared by the tick task and the HTTP handlers.
+#[derive(Debug)]
+pub struct Traffic {
+    store: Store,
+    scenario: ScenarioHandle,
+    exporter: Exporter,
+    generator: Mutex<Generator>,
+}
+
+fn typed_list<T: DeserializeOwned>(store: &Store, gr: &GroupResource) -> Vec<T> {
+    let (items, _) = store.list_arc(gr, None);
+    items
+        .iter()
+        .filter_map(|v| serde_json::from_value((**v).clone()).ok())
+        .collect()
+}
+
+fn raw_list(store: &Store, gr: &GroupResource) -> Vec<Value> {
+    store.list(gr, None)
+}
+
+impl Traffic {
+    /// The generator is seeded from the scenario's seed at this moment.
+    pub fn new(store: Store, scenario: ScenarioHandle) -> Arc<Self> {
+        let seed = scenario.with(|s| s.seed);
+        Arc::new(Traffic {
+            store,
+            scenario,
+            exporter: Exporter::new(),
+            generator: Mutex::new(Generator::new(seed)),
+        })
+    }
+
+    pub fn exporter(&self) -> &Exporter {
+        &self.exporter
+    }
+
+    pub fn scenario(&self) -> &ScenarioHandle {
+        &self.scenario
+    }
+
+    /// A snapshot of every object routing depends on.
+    pub fn world(&self) -> World {
+        World {
+            services: typed_list(&self.store, &resources::SERVICES),
+            ingresses: typed_list(&self.store, &resources::INGRESSES),
+            http_routes: raw_list(&self.store, &HTTPROUTES),
+            virtual_services: raw_list(&self.store, &VIRTUAL_SERVICES),
+            traffic_splits: raw_list(&self.store, &TRAFFIC_SPLITS),
+            deployments: typed_list(&self.store, &resources::DEPLOYMENTS),
+            pods: typed_list(&self.store, &resources::PODS),
+        }
+    }
+
+    fn generator(&self) -> std::sync::MutexGuard<'_, Generator> {
+        // The generator holds no invariant a panic elsewhere could break.
+        self.generator
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Generates and records `elapsed` worth of synthetic traffic.
+    pub fn tick(&self, elapsed: Duration) {
+        let world = self.world();
+        let scenario = self.scenario.snapshot();
+        let exporter = &self.exporter;
+        self.generator()
+            .tick(&world, &scenario, elapsed, &mut |s: &Served| {
+                exporter.record(&s.outcome())
+            });
+    }
+
+    /// Routes and records one real request to `namespace/service`; returns its fate.
+    pub fn serve(&self, namespace: &str, service: &str) -> Served {
+        let world = self.world();
+        let scenario = self.scenario.snapshot();
+        let (main, mirror) = self
+            .generator()
+            .serve_one(&world, &scenario, namespace, service);
+        self.exporter.record(&main.outcome());
+        if let Some(m) = mirror {
+            self.exporter.record(&m.outcome());
+        }
+        main
+    }
+
+    /// Whether a Service exists (the proxy answers only for those).
+    pub fn has_service(&self, namespace: &str, service: &str) -> bool {
+        self.store
+            .get_arc(&resources::SERVICES, namespace, service)
+            .is_some()
+    }
+
+    /// Generates synthetic traffic every scenario tick until `shutdown`, counting the time
+    /// that really passed so rates stay right when a tick runs late.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut last = Instant::now();
+        loop {
+            let tick = self.scenario.with(|s| s.tick);
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep_until(last + tick) => {}
+            }
+            let now = Instant::now();
+            self.tick(now - last);
+            last = now;
+        }
+    }
+}

@@ -1,0 +1,387 @@
+//! Table tests of the sim's own split computation per provider, and of how synthetic traffic
+//! is counted (exact shares) from the routes and the scenario's image profiles.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use fledge_sim::scenario::{ImageRule, Scenario, ServiceLoad};
+use fledge_sim::traffic::generator::{Generator, Served};
+use fledge_sim::traffic::routing::{self, Via, World};
+use serde_json::{Value, json};
+
+fn typed<T: serde::de::DeserializeOwned>(v: Value) -> T {
+    serde_json::from_value(v).unwrap()
+}
+
+fn service(name: &str, app: &str) -> Value {
+    json!({"metadata": {"name": name, "namespace": "test"},
+           "spec": {"selector": {"app": app}, "ports": [{"port": 80}]}})
+}
+
+fn deployment(name: &str, image: &str) -> Value {
+    json!({"metadata": {"name": name, "namespace": "test"},
+           "spec": {"selector": {"matchLabels": {"app": name}},
+                    "template": {"metadata": {"labels": {"app": name}},
+                                 "spec": {"containers": [{"name": "app", "image": image}]}}}})
+}
+
+fn pod(deploy: &str, suffix: &str, image: &str, ready: bool) -> Value {
+    let hash = "5d8f7c9b4";
+    json!({"metadata": {"name": format!("{deploy}-{hash}-{suffix}"), "namespace": "test",
+                        "labels": {"app": deploy, "pod-template-hash": hash},
+                        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                            "name": format!("{deploy}-{hash}"), "uid": "u", "controller": true}]},
+           "spec": {"containers": [{"name": "app", "image": image}]},
+           "status": {"phase": "Running",
+                      "conditions": [{"type": "Ready", "status": if ready {"True"} else {"False"}}]}})
+}
+
+/// Flagger's objects for `podinfo` with the kubernetes provider: apex and primary select the
+/// primary pods, `-canary` the canary pods.
+fn base_world(canary_ready: bool) -> World {
+    World {
+        services: vec![
+            typed(service("podinfo", "podinfo-primary")),
+            typed(service("podinfo-primary", "podinfo-primary")),
+            typed(service("podinfo-canary", "podinfo")),
+        ],
+        deployments: vec![
+            typed(deployment("podinfo-primary", "podinfo:1")),
+            typed(deployment("podinfo", "podinfo:2")),
+        ],
+        pods: vec![
+            typed(pod("podinfo-primary", "aaaaa", "podinfo:1", true)),
+            typed(pod("podinfo-primary", "bbbbb", "podinfo:1", true)),
+            typed(pod("podinfo", "ccccc", "podinfo:2", canary_ready)),
+        ],
+        ..World::default()
+    }
+}
+
+fn shares(world: &World) -> (Via, BTreeMap<String, f64>) {
+    let r = routing::route(world, "test", "podinfo");
+    let m = r
+        .backends
+        .iter()
+        .map(|b| (b.service.clone(), (b.share * 1000.0).round() / 1000.0))
+        .collect();
+    (r.via, m)
+}
+
+fn split(p: f64, c: f64) -> BTreeMap<String, f64> {
+    [
+        ("podinfo-primary".to_string(), p),
+        ("podinfo-canary".to_string(), c),
+    ]
+    .into()
+}
+
+fn ingress(name: &str, backend: &str, annotations: Value) -> Value {
+    json!({"metadata": {"name": name, "namespace": "test", "annotations": annotations},
+           "spec": {"rules": [{"host": "app.example.com", "http": {"paths": [
+               {"path": "/", "pathType": "Prefix",
+                "backend": {"service": {"name": backend, "port": {"number": 80}}}}]}}]}})
+}
+
+#[test]
+fn each_provider_splits_by_its_own_weights() {
+    let header_match = json!([{"headers": {"x-canary": {"exact": "insider"}}}]);
+    let cases: Vec<(&str, Box<dyn Fn(&mut World)>, Via, BTreeMap<String, f64>)> = vec![
+        (
+            "plain Service: the apex selector decides",
+            Box::new(|_| {}),
+            Via::Service,
+            [("podinfo".to_string(), 1.0)].into(),
+        ),
+        (
+            "NGINX canary Ingress at 20%",
+            Box::new(|w| {
+                w.ingresses = vec![
+                    typed(ingress("podinfo", "podinfo", json!({}))),
+                    typed(ingress(
+                        "podinfo-canary",
+                        "podinfo-canary",
+                        json!({"nginx.ingress.kubernetes.io/canary": "true",
+                               "nginx.ingress.kubernetes.io/canary-weight": "20"}),
+                    )),
+                ]
+            }),
+            Via::Ingress {
+                name: "podinfo".into(),
+                host: "app.example.com".into(),
+                path: "/".into(),
+            },
+            [
+                ("podinfo".to_string(), 0.8),
+                ("podinfo-canary".to_string(), 0.2),
+            ]
+            .into(),
+        ),
+        (
+            "NGINX canary Ingress with a weight total of 1000",
+            Box::new(|w| {
+                w.ingresses = vec![
+                    typed(ingress("podinfo", "podinfo", json!({}))),
+                    typed(ingress(
+                        "podinfo-canary",
+                        "podinfo-canary",
+                        json!({"nginx.ingress.kubernetes.io/canary": "true",
+                               "nginx.ingress.kubernetes.io/canary-weight": "50",
+                               "nginx.ingress.kubernetes.io/canary-weight-total": "1000"}),
+                    )),
+                ]
+            }),
+            Via::Ingress {
+                name: "podinfo".into(),
+                host: "app.example.com".into(),
+                path: "/".into(),
+            },
+            [
+                ("podinfo".to_string(), 0.95),
+                ("podinfo-canary".to_string(), 0.05),
+            ]
+            .into(),
+        ),
+        (
+            "HTTPRoute: header rule skipped, default rule weights",
+            Box::new(move |w| {
+                w.http_routes = vec![json!({
+                    "metadata": {"name": "podinfo", "namespace": "test"},
+                    "spec": {"rules": [
+                        {"matches": [{"headers": [{"name": "x-canary", "value": "insider"}]}],
+                         "backendRefs": [{"name": "podinfo-canary", "port": 80}]},
+                        {"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                         "backendRefs": [{"name": "podinfo-primary", "port": 80, "weight": 80},
+                                         {"name": "podinfo-canary", "port": 80, "weight": 20}]}]}})]
+            }),
+            Via::HttpRoute("podinfo".into()),
+            split(0.8, 0.2),
+        ),
+        (
+            "HTTPRoute attached to the Service (GAMMA), default weight 1",
+            Box::new(|w| {
+                w.http_routes = vec![json!({
+                    "metadata": {"name": "mesh-route", "namespace": "test"},
+                    "spec": {"parentRefs": [{"kind": "Service", "name": "podinfo"}],
+                             "rules": [{"backendRefs": [{"name": "podinfo-primary", "port": 80},
+                                                        {"name": "podinfo-canary", "port": 80}]}]}})]
+            }),
+            Via::HttpRoute("mesh-route".into()),
+            split(0.5, 0.5),
+        ),
+        (
+            "Istio VirtualService: A/B route skipped, weights of the default route",
+            Box::new(move |w| {
+                w.virtual_services = vec![json!({
+                    "metadata": {"name": "podinfo", "namespace": "test"},
+                    "spec": {"hosts": ["podinfo", "app.example.com"], "http": [
+                        {"match": header_match, "route": [{"destination": {"host": "podinfo-canary"}}]},
+                        {"route": [
+                            {"destination": {"host": "podinfo-primary", "port": {"number": 80}}, "weight": 60},
+                            {"destination": {"host": "podinfo-canary.test.svc.cluster.local"}, "weight": 40}]}]}})]
+            }),
+            Via::VirtualService("podinfo".into()),
+            split(0.6, 0.4),
+        ),
+        (
+            "SMI TrafficSplit v1alpha2 integer weights",
+            Box::new(|w| {
+                w.traffic_splits = vec![json!({
+                    "metadata": {"name": "podinfo", "namespace": "test"},
+                    "spec": {"service": "podinfo", "backends": [
+                        {"service": "podinfo-primary", "weight": 90},
+                        {"service": "podinfo-canary", "weight": 10}]}})]
+            }),
+            Via::TrafficSplit("podinfo".into()),
+            split(0.9, 0.1),
+        ),
+        (
+            "SMI TrafficSplit v1alpha1 quantity weights",
+            Box::new(|w| {
+                w.traffic_splits = vec![json!({
+                    "metadata": {"name": "podinfo", "namespace": "test"},
+                    "spec": {"service": "podinfo.test.svc.cluster.local", "backends": [
+                        {"service": "podinfo-primary", "weight": "700m"},
+                        {"service": "podinfo-canary", "weight": "300m"}]}})]
+            }),
+            Via::TrafficSplit("podinfo".into()),
+            split(0.7, 0.3),
+        ),
+        (
+            "TrafficSplit wins over a VirtualService for the same Service",
+            Box::new(|w| {
+                w.traffic_splits = vec![json!({
+                    "metadata": {"name": "podinfo", "namespace": "test"},
+                    "spec": {"service": "podinfo", "backends": [
+                        {"service": "podinfo-primary", "weight": 100},
+                        {"service": "podinfo-canary", "weight": 0}]}})];
+                w.virtual_services = vec![json!({
+                    "metadata": {"name": "podinfo", "namespace": "test"},
+                    "spec": {"hosts": ["podinfo"], "http": [{"route": [
+                        {"destination": {"host": "podinfo-canary"}, "weight": 100}]}]}})];
+            }),
+            Via::TrafficSplit("podinfo".into()),
+            split(1.0, 0.0),
+        ),
+        (
+            "objects in another namespace are ignored",
+            Box::new(|w| {
+                w.traffic_splits = vec![json!({
+                    "metadata": {"name": "podinfo", "namespace": "other"},
+                    "spec": {"service": "podinfo", "backends": [
+                        {"service": "podinfo-canary", "weight": 100}]}})];
+            }),
+            Via::Service,
+            [("podinfo".to_string(), 1.0)].into(),
+        ),
+    ];
+    for (name, setup, via, want) in cases {
+        let mut w = base_world(true);
+        setup(&mut w);
+        let (got_via, got) = shares(&w);
+        assert_eq!(got_via, via, "{name}");
+        assert_eq!(got, want, "{name}");
+    }
+}
+
+#[test]
+fn mirrors_are_reported_with_their_percentage() {
+    let mut w = base_world(true);
+    w.virtual_services = vec![json!({
+        "metadata": {"name": "podinfo", "namespace": "test"},
+        "spec": {"hosts": ["podinfo"], "http": [{
+            "route": [{"destination": {"host": "podinfo-primary"}, "weight": 100},
+                      {"destination": {"host": "podinfo-canary"}, "weight": 0}],
+            "mirror": {"host": "podinfo-canary"}, "mirrorPercentage": {"value": 50.0}}]}})];
+    let m = routing::route(&w, "test", "podinfo").mirror.unwrap();
+    assert_eq!((m.service.as_str(), m.share), ("podinfo-canary", 0.5));
+
+    w.virtual_services.clear();
+    w.http_routes = vec![json!({
+        "metadata": {"name": "podinfo", "namespace": "test"},
+        "spec": {"rules": [{"backendRefs": [{"name": "podinfo-primary", "port": 80}],
+            "filters": [{"type": "RequestMirror",
+                         "requestMirror": {"backendRef": {"name": "podinfo-canary", "port": 80}}}]}]}})];
+    let m = routing::route(&w, "test", "podinfo").mirror.unwrap();
+    assert_eq!((m.service.as_str(), m.share), ("podinfo-canary", 1.0));
+}
+
+#[test]
+fn endpoints_are_the_ready_pods_the_selector_picks() {
+    let w = base_world(false);
+    let primary = routing::endpoints(&w, "test", "podinfo-primary");
+    assert_eq!(primary.deployment.as_deref(), Some("podinfo-primary"));
+    let names: Vec<_> = primary.ready.iter().map(|e| e.pod.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "podinfo-primary-5d8f7c9b4-aaaaa",
+            "podinfo-primary-5d8f7c9b4-bbbbb"
+        ]
+    );
+    assert_eq!(
+        primary.ready[0].deployment.as_deref(),
+        Some("podinfo-primary")
+    );
+    assert_eq!(primary.ready[0].image, "podinfo:1");
+    let canary = routing::endpoints(&w, "test", "podinfo-canary");
+    assert!(canary.ready.is_empty());
+    assert_eq!(canary.deployment.as_deref(), Some("podinfo"));
+    assert_eq!(
+        routing::endpoints(&w, "test", "missing"),
+        Default::default()
+    );
+}
+
+fn scenario_70_percent_canary() -> Scenario {
+    let mut canary = ImageRule::new("podinfo:2").unwrap();
+    canary.success_rate = 0.7;
+    Scenario {
+        images: vec![canary],
+        services: vec![ServiceLoad {
+            name: "podinfo".into(),
+            namespace: "test".into(),
+            rps: 50.0,
+        }],
+        ..Scenario::default()
+    }
+}
+
+/// Runs `seconds` of 100ms ticks and counts (deployment, code) pairs.
+fn run_ticks(w: &World, s: &Scenario, seconds: u32) -> BTreeMap<(String, u16), u64> {
+    let mut g = Generator::new(1);
+    let mut counts = BTreeMap::new();
+    for _ in 0..seconds * 10 {
+        g.tick(w, s, Duration::from_millis(100), &mut |r: &Served| {
+            *counts
+                .entry((r.deployment.clone().unwrap_or_default(), r.code))
+                .or_insert(0) += 1;
+        });
+    }
+    counts
+}
+
+#[test]
+fn synthetic_traffic_is_counted_in_exact_shares() {
+    let mut w = base_world(true);
+    w.ingresses = vec![
+        typed(ingress("podinfo", "podinfo", json!({}))),
+        typed(ingress(
+            "podinfo-canary",
+            "podinfo-canary",
+            json!({"nginx.ingress.kubernetes.io/canary": "true",
+                   "nginx.ingress.kubernetes.io/canary-weight": "20"}),
+        )),
+    ];
+    let counts = run_ticks(&w, &scenario_70_percent_canary(), 10);
+    let want: BTreeMap<(String, u16), u64> = [
+        (("podinfo-primary".to_string(), 200), 400),
+        (("podinfo".to_string(), 200), 70),
+        (("podinfo".to_string(), 500), 30),
+    ]
+    .into();
+    assert_eq!(counts, want);
+}
+
+#[test]
+fn a_backend_without_ready_pods_answers_503() {
+    let mut w = base_world(false);
+    w.traffic_splits = vec![json!({
+        "metadata": {"name": "podinfo", "namespace": "test"},
+        "spec": {"service": "podinfo", "backends": [
+            {"service": "podinfo-primary", "weight": 50},
+            {"service": "podinfo-canary", "weight": 50}]}})];
+    let counts = run_ticks(&w, &scenario_70_percent_canary(), 2);
+    let want: BTreeMap<(String, u16), u64> = [
+        (("podinfo-primary".to_string(), 200), 50),
+        (("podinfo".to_string(), 503), 50),
+    ]
+    .into();
+    assert_eq!(counts, want);
+}
+
+#[test]
+fn proxied_requests_follow_the_weights() {
+    let mut w = base_world(true);
+    w.http_routes = vec![json!({
+        "metadata": {"name": "podinfo", "namespace": "test"},
+        "spec": {"rules": [{"backendRefs": [
+            {"name": "podinfo-primary", "port": 80, "weight": 0},
+            {"name": "podinfo-canary", "port": 80, "weight": 100}]}]}})];
+    let s = scenario_70_percent_canary();
+    let mut g = Generator::new(7);
+    let mut ok = 0;
+    for _ in 0..1000 {
+        let (served, mirror) = g.serve_one(&w, &s, "test", "podinfo");
+        assert!(mirror.is_none());
+        assert_eq!(served.backend, "podinfo-canary");
+        assert_eq!(served.pod.as_deref(), Some("podinfo-5d8f7c9b4-ccccc"));
+        if served.code == 200 {
+            ok += 1;
+        } else {
+            assert_eq!(served.code, 500);
+        }
+    }
+    // 70% success, drawn: 1000 draws stay well within 640..760.
+    assert!((640..=760).contains(&ok), "{ok}");
+}
