@@ -132,6 +132,13 @@ pub struct Store {
     tx: broadcast::Sender<StoreEvent>,
 }
 
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = self.lock();
+        f.debug_struct("Store").field("resource_version", &inner.rv).field("kinds", &inner.objects.len()).finish()
+    }
+}
+
 impl Default for Store {
     fn default() -> Self {
         Store::new(StoreConfig::default())
@@ -291,3 +298,43 @@ impl Store {
 
 pub mod gc;
 mod write;
+
+impl Store {
+    /// Run a write with dry-run semantics: everything is checked and the would-be result
+    /// returned, but nothing is stored or announced.
+    pub fn dry_run<R>(&self, f: impl FnOnce(&Store) -> R) -> R {
+        // The flag is per thread of execution: the closure's store calls run on this thread.
+        DRY_RUN.with(|d| d.set(true));
+        let out = f(self);
+        DRY_RUN.with(|d| d.set(false));
+        out
+    }
+
+    /// Objects, list resourceVersion and a live receiver taken atomically: a consistent start
+    /// for a watch that begins with the current state.
+    pub fn list_and_subscribe(
+        &self,
+        gr: &GroupResource,
+        namespace: Option<&str>,
+    ) -> (Vec<Arc<Value>>, u64, broadcast::Receiver<StoreEvent>) {
+        let inner = self.lock();
+        let rx = self.tx.subscribe();
+        let items = match inner.objects.get(gr) {
+            None => Vec::new(),
+            Some(map) => map
+                .iter()
+                .filter(|((ns, _), _)| namespace.is_none_or(|want| want == ns))
+                .map(|(_, v)| v.clone())
+                .collect(),
+        };
+        (items, inner.rv, rx)
+    }
+}
+
+thread_local! {
+    static DRY_RUN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn is_dry_run() -> bool {
+    DRY_RUN.with(|d| d.get())
+}

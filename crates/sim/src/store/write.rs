@@ -64,6 +64,11 @@ impl Inner {
         mut obj: Value,
         old: Option<Arc<Value>>,
     ) -> Value {
+        if super::is_dry_run() {
+            let rv = old.as_ref().map(|o| meta::resource_version(o).to_string()).unwrap_or_default();
+            meta::metadata_mut(&mut obj).insert("resourceVersion".into(), json!(rv));
+            return obj;
+        }
         self.rv += 1;
         let rv = self.rv;
         meta::metadata_mut(&mut obj).insert("resourceVersion".into(), json!(rv.to_string()));
@@ -78,6 +83,9 @@ impl Inner {
 
     /// Remove an object for good (finalizers are done) and announce it.
     fn remove(&mut self, tx: &broadcast::Sender<StoreEvent>, gr: &GroupResource, key: &ObjKey) -> Option<Value> {
+        if super::is_dry_run() {
+            return self.objects.get(gr)?.get(key).map(|o| (**o).clone());
+        }
         let old = self.objects.get_mut(gr)?.remove(key)?;
         self.by_uid.remove(meta::uid(&old));
         self.rv += 1;
@@ -260,7 +268,9 @@ impl Inner {
         if *gr == resources::CRDS {
             Self::check_crd(&obj)?;
             obj["status"] = Self::crd_status(&obj);
-            self.register_crd(&obj);
+            if !super::is_dry_run() {
+                self.register_crd(&obj);
+            }
         }
         Ok(self.put(tx, gr, obj, None))
     }
@@ -354,9 +364,14 @@ impl Inner {
             if keep.is_array() {
                 new["status"]["conditions"] = keep;
             }
-            self.register_crd(&new);
+            if !super::is_dry_run() {
+                self.register_crd(&new);
+            }
         }
         if meta::is_deleting(&new) && meta::finalizers(&new).is_empty() && *gr != resources::NAMESPACES {
+            if super::is_dry_run() {
+                return Ok(new);
+            }
             let key = (ns, name);
             self.objects.entry(gr.clone()).or_default().insert(key.clone(), Arc::new(new));
             return self.remove(tx, gr, &key).ok_or_else(|| ApiError::not_found(gr, &key.1));
