@@ -8,11 +8,13 @@
 //! parses requests, passes the time in, and maps [`Error`] variants to
 //! status codes.
 
+pub mod apply;
 mod error;
 pub mod jsonpatch;
 pub mod merge;
 pub mod schema;
 pub mod selector;
 pub mod strategic;
+pub mod write;
 
 pub use error::{Error, FieldConflict};
