@@ -22,13 +22,28 @@ impl Secret {
         self.0.trim().is_empty()
     }
 
-    /// Replaces every occurrence of the secret in `text` (e.g. a response body that echoes the
-    /// request URL) with `<redacted>`.
+    /// Replaces the secret in `text` (e.g. a response body that echoes the request) with
+    /// `<redacted>`. For a URL, its path, query and password are secrets on their own: webhook
+    /// services put the token in the path, and servers echo the path rather than the URL.
     pub fn scrub(&self, text: &str) -> String {
-        if self.0.is_empty() {
-            return text.to_owned();
+        let mut parts = vec![self.0.clone()];
+        if let Ok(url) = reqwest::Url::parse(&self.0) {
+            parts.push(url.path().to_owned());
+            if let Some(q) = url.query() {
+                parts.push(format!("{}?{q}", url.path()));
+                parts.push(q.to_owned());
+            }
+            if let Some(p) = url.password() {
+                parts.push(p.to_owned());
+            }
         }
-        text.replace(&self.0, "<redacted>")
+        // Longest first so a part never leaves a piece of a longer one behind; tiny parts ("/")
+        // are not secret and would mangle the text.
+        parts.retain(|p| p.len() >= 4);
+        parts.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        parts
+            .iter()
+            .fold(text.to_owned(), |t, p| t.replace(p.as_str(), "<redacted>"))
     }
 }
 
@@ -77,5 +92,11 @@ mod tests {
         let s = Secret::new("tok3n");
         assert_eq!(s.scrub("bad token tok3n!"), "bad token <redacted>!");
         assert_eq!(Secret::new("").scrub("text"), "text");
+        let url = Secret::new("https://user:pa55word@hooks.example/services/T0/B0/XyZ?token=abcd");
+        assert_eq!(
+            url.scrub("no route /services/T0/B0/XyZ?token=abcd; auth pa55word; q token=abcd"),
+            "no route <redacted>; auth <redacted>; q <redacted>"
+        );
+        assert_eq!(Secret::new("http://h/").scrub("a / b"), "a / b");
     }
 }
