@@ -16,6 +16,7 @@ mod input;
 mod machine;
 mod request;
 mod revision;
+mod schedule;
 
 mod settings;
 mod weights;
@@ -32,6 +33,7 @@ pub use input::{
 pub use machine::{Decision, checks_due, decide};
 pub use request::{REQUEST_ANNOTATION, RequestError, RequestKind, ManualRequest};
 pub use revision::{RevisionChange, classify};
+pub use schedule::{Plan, PlanCheck, PlanStep, plan, strategy_name};
 
 pub use settings::{HookRef, Settings};
 pub use weights::{desired_routes, next_canary_weight};
