@@ -78,6 +78,7 @@ pub struct SimHandle {
     stats: stats::Stats,
     faults: FaultInjector,
     scenario: ScenarioHandle,
+    traffic: std::sync::Arc<traffic::Traffic>,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -123,9 +124,11 @@ impl Sim {
         tasks.push(tokio::spawn(store::gc::run(store.clone(), shutdown.clone())));
         // The simulated kube-controller-manager and kubelets (Sim-B's workloads module).
         tasks.push(tokio::spawn(workloads::run(store.clone(), scenario.clone(), shutdown.clone())));
-        // Routes other parts of the sim serve next to the API (traffic front, /metrics) are
-        // merged here.
-        let app = server::router(state);
+        // Synthetic traffic, `/metrics`, the service proxy and Host-header routing.
+        let traffic = traffic::Traffic::new(store.clone(), scenario.clone());
+        tasks.push(tokio::spawn(traffic.clone().run(shutdown.clone())));
+        let app = server::router(state).merge(traffic::proxy::routes(traffic.clone()));
+        let app = traffic::proxy::with_host_routing(app, traffic.clone());
         let token = shutdown.clone();
         tasks.push(tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(token.cancelled_owned());
@@ -150,7 +153,7 @@ impl Sim {
         let uri: axum::http::Uri = url.parse().map_err(|e: axum::http::uri::InvalidUri| client_err(e.to_string()))?;
         let config = kube::Config::new(uri);
         let client = kube::Client::try_from(config).map_err(|e| client_err(e.to_string()))?;
-        Ok(SimHandle { url, addr, client, kubeconfig, temp_dir, store, stats, faults, scenario, shutdown, tasks })
+        Ok(SimHandle { url, addr, client, kubeconfig, temp_dir, store, stats, faults, scenario, traffic, shutdown, tasks })
     }
 }
 
@@ -191,6 +194,11 @@ impl SimHandle {
     /// The live scenario (image health table, traffic); changes apply while running.
     pub fn scenario(&self) -> &ScenarioHandle {
         &self.scenario
+    }
+
+    /// The traffic simulation (exporter, routing snapshot, serving one request in-process).
+    pub fn traffic(&self) -> &traffic::Traffic {
+        &self.traffic
     }
 
     /// Stop serving and wait for the server and background tasks to finish.
