@@ -74,7 +74,7 @@ pub enum AlertProviderType {
     Rocket,
     #[serde(alias = "googlechat")]
     Gchat,
-    /// fledge: POST the alert as JSON to `address`.
+    // fledge's own: POST the alert as JSON to `address`.
     Webhook,
 }
 

@@ -372,28 +372,29 @@ impl CanaryWebhook {
     }
 }
 
-/// Flagger's webhook types. `""` in a manifest means `rollout`.
+/// Flagger's webhook types. `""` in a manifest means `rollout`. (Variant notes are plain
+/// comments: doc comments would turn the schema's `enum` into a `oneOf`.)
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 #[schemars(extend("enum" = ["", "confirm-rollout", "pre-rollout", "rollout", "confirm-traffic-increase", "confirm-promotion", "post-rollout", "rollback", "event"]))]
 pub enum HookType {
-    /// Gate before a new revision starts (called until it says yes).
+    // Gate before a new revision starts (called until it says yes).
     ConfirmRollout,
-    /// Before traffic shifts; failure counts as a failed check.
+    // Before traffic shifts; failure counts as a failed check.
     PreRollout,
-    /// At every check; failure counts as a failed check.
+    // At every check; failure counts as a failed check.
     #[default]
     #[serde(alias = "")]
     Rollout,
-    /// Gate before each weight increase.
+    // Gate before each weight increase.
     ConfirmTrafficIncrease,
-    /// Gate before promotion.
+    // Gate before promotion.
     ConfirmPromotion,
-    /// After promotion or rollback.
+    // After promotion or rollback.
     PostRollout,
-    /// Polled during analysis; yes means roll back now.
+    // Polled during analysis; yes means roll back now.
     Rollback,
-    /// Receives every event.
+    // Receives every event.
     Event,
 }
 

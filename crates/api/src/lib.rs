@@ -5,12 +5,14 @@
 pub mod alert_provider;
 pub mod analysis;
 pub mod canary;
+pub mod crd;
 pub mod duration;
 pub mod metric_template;
 mod schema;
 pub mod service;
 pub mod status;
 pub mod template;
+pub mod validate;
 
 pub use alert_provider::{AlertProvider, AlertProviderSpec, AlertProviderType};
 pub use analysis::{
