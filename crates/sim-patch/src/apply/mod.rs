@@ -43,11 +43,13 @@ pub struct Writer<'a> {
 /// Applies `config` as `writer.manager` to `live` (or creates the object when
 /// `live` is `None`) and returns the new object with its `managedFields`.
 ///
-/// The caller strips what the target may not change (see [`crate::write`])
-/// and handles `metadata` bookkeeping (resourceVersion, generation). `null`
-/// values in `config` are ignored. An apply that changes nothing returns the
-/// live object unchanged, entry times included, so it can keep its
-/// resourceVersion.
+/// As on the API server, an apply to the main resource ignores `status` in
+/// `config`, and an apply to `/status` ignores everything but `status`, so
+/// neither owns nor changes the other part ([`crate::write`] has the rule).
+/// `null` values and `metadata.managedFields` in `config` are ignored. The
+/// caller handles resourceVersion and generation. An apply that changes
+/// nothing returns the live object unchanged, entry times included, so it can
+/// keep its resourceVersion.
 pub fn server_side(
     writer: &Writer,
     live: Option<&Value>,
@@ -61,10 +63,7 @@ pub fn server_side(
         )));
     };
     let mut config = strip_nulls(config);
-    // managedFields are the server's to write.
-    if let Some(Value::Object(meta)) = config.get_mut("metadata") {
-        meta.remove("managedFields");
-    }
+    scope(&mut config, writer.subresource);
     let applied = fieldset::of_object(writer.kind, &config, true)?;
     let api_version = config
         .get("apiVersion")
@@ -290,6 +289,27 @@ fn set_entries(obj: &mut Value, mut entries: Vec<Entry>) {
             "managedFields".into(),
             Value::Array(entries.iter().map(Entry::to_json).collect()),
         );
+    }
+}
+
+/// Drops what the target may not change, and managedFields, which are the
+/// server's to write.
+fn scope(config: &mut Value, subresource: Option<&str>) {
+    let Value::Object(top) = config else { return };
+    match subresource {
+        None => {
+            top.remove("status");
+        }
+        Some("status") => {
+            top.retain(|k, _| matches!(k.as_str(), "apiVersion" | "kind" | "metadata" | "status"));
+            if let Some(Value::Object(meta)) = top.get_mut("metadata") {
+                meta.retain(|k, _| matches!(k.as_str(), "name" | "namespace"));
+            }
+        }
+        Some(_) => {}
+    }
+    if let Some(Value::Object(meta)) = top.get_mut("metadata") {
+        meta.remove("managedFields");
     }
 }
 

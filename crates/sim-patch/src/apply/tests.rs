@@ -368,3 +368,31 @@ fn sets_and_bad_configs() {
     assert_eq!(managers(&out), [("alice".to_string(), "Apply".to_string())]);
     assert!(out["spec"].get("paused").is_none());
 }
+
+#[test]
+fn applies_are_scoped_to_their_target() {
+    let mut cfg = config(2, "img:1");
+    cfg["status"] = json!({"replicas": 9});
+    let obj = server_side(&writer("alice", T1), None, &cfg, false).unwrap();
+    assert!(
+        obj.get("status").is_none(),
+        "a main-resource apply ignores status: {obj}"
+    );
+    assert!(fields_of(&obj, "alice").get("f:status").is_none());
+
+    let status_writer = Writer {
+        subresource: Some("status"),
+        ..writer("ctrl", T2)
+    };
+    let status_cfg = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "podinfo", "labels": {"x": "y"}},
+        "spec": {"replicas": 7}, "status": {"replicas": 2}});
+    let out = server_side(&status_writer, Some(&obj), &status_cfg, false).unwrap();
+    assert_eq!(out["status"], json!({"replicas": 2}));
+    assert_eq!(out["spec"], obj["spec"]);
+    assert_eq!(out["metadata"]["labels"], obj["metadata"]["labels"]);
+    assert_eq!(
+        fields_of(&out, "ctrl"),
+        json!({"f:status": {"f:replicas": {}}})
+    );
+}
