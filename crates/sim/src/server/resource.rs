@@ -197,6 +197,9 @@ fn get(ctx: &Ctx, name: &str, sub: Option<&str>) -> Result<Response, ApiError> {
         return Ok(json_response(StatusCode::OK, &scale_of(&ctx.def, &obj)));
     }
     let view = to_view(&ctx.def, &obj);
+    if table::wants_metadata(&ctx.accept) {
+        return Ok(json_response(StatusCode::OK, &table::metadata_only(&view)));
+    }
     if table::wants_table(&ctx.accept) {
         let rv = meta::resource_version(&view).to_string();
         let include = Include::parse(ctx.query.get("includeObject"));
@@ -245,6 +248,13 @@ fn list(ctx: &Ctx) -> Result<Response, ApiError> {
     let mut metadata = json!({"resourceVersion": rv});
     if let Some(c) = cont {
         metadata["continue"] = json!(c);
+    }
+    if table::wants_metadata(&ctx.accept) {
+        let items: Vec<Value> = selected.iter().map(table::metadata_only).collect();
+        return Ok(json_response(
+            StatusCode::OK,
+            &json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": metadata, "items": items}),
+        ));
     }
     Ok(json_response(
         StatusCode::OK,

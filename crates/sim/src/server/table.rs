@@ -30,6 +30,17 @@ pub fn wants_table(accept: &str) -> bool {
     accept.split(',').next().is_some_and(|first| first.contains("as=Table"))
 }
 
+/// Whether an Accept header asks for metadata only (`PartialObjectMetadata[List]`, as kube-rs
+/// metadata watchers do).
+pub fn wants_metadata(accept: &str) -> bool {
+    accept.split(',').next().is_some_and(|first| first.contains("as=PartialObjectMetadata"))
+}
+
+/// The `PartialObjectMetadata` form of an object.
+pub fn metadata_only(obj: &Value) -> Value {
+    json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]})
+}
+
 /// kubectl's `HumanDuration` (`45s`, `3m12s`, `2d3h`, ...).
 pub fn human_duration(seconds: i64) -> String {
     if seconds < -1 {

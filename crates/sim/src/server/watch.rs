@@ -29,6 +29,7 @@ struct Stream {
     ns: Option<String>,
     filter: Filter,
     table: Option<Include>,
+    metadata_only: bool,
     tx: mpsc::Sender<Bytes>,
     /// Highest resourceVersion processed (any kind): what a bookmark may claim.
     seen_rv: u64,
@@ -43,6 +44,7 @@ impl Stream {
                 let rv = meta::resource_version(&view).to_string();
                 table::table(&self.def, &[view], &rv, None, include)
             }
+            None if self.metadata_only => table::metadata_only(&view),
             None => view,
         };
         let mut line = json!({"type": event_type, "object": object}).to_string();
@@ -134,7 +136,7 @@ pub async fn serve(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
         }
     };
 
-    let mut stream = Stream { def: ctx.def.clone(), gr: ctx.gr.clone(), ns: ctx.ns.clone(), filter, table: include, tx, seen_rv: 0, sent: 0 };
+    let mut stream = Stream { def: ctx.def.clone(), gr: ctx.gr.clone(), ns: ctx.ns.clone(), filter, table: include, metadata_only: table::wants_metadata(&ctx.accept), tx, seen_rv: 0, sent: 0 };
     let guard = ctx.st.stats.watch_started();
     let deadline = [timeout, Some(faults.drop_after_seconds).filter(|s| *s > 0)]
         .into_iter()

@@ -36,7 +36,13 @@ pub fn validate(def: &ResourceDef, obj: &mut Value) -> Result<(), ApiError> {
                 }
             }
             apply_defaults(schema, map);
+            // metadata, apiVersion and kind are the server's, never pruned by the CRD schema.
+            let kept: Vec<(String, Value)> = ["apiVersion", "kind", "metadata"]
+                .iter()
+                .filter_map(|k| map.remove(*k).map(|v| (k.to_string(), v)))
+                .collect();
             prune_object(schema, map, "", &mut Vec::new());
+            map.extend(kept);
             required(schema, map, "", &mut causes);
         }
     }
@@ -319,8 +325,9 @@ mod tests {
 
     #[test]
     fn custom_resources_are_defaulted_and_pruned() {
-        let mut obj = json!({"metadata": {"name": "c"}, "spec": {"targetRef": {"name": "d"}, "bogus": 1}});
+        let mut obj = json!({"metadata": {"name": "c", "labels": {"a": "b"}}, "spec": {"targetRef": {"name": "d"}, "bogus": 1}});
         validate(&canary_def(), &mut obj).unwrap();
+        assert_eq!(obj["metadata"]["labels"]["a"], "b");
         assert_eq!(obj["spec"]["progressDeadlineSeconds"], 600);
         assert!(obj["spec"].get("bogus").is_none());
     }
