@@ -25,6 +25,8 @@ enum Command {
     Plan(cmd::plan::Args),
     /// Run the simulated Kubernetes cluster (for tests, the demo and benchmarks).
     Sim(cmd::sim::Args),
+    /// Run the controller against the cluster your kube config points at.
+    Controller(cmd::controller::Args),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => cmd::validate::run(args),
         Command::Plan(args) => cmd::plan::run(args),
         Command::Sim(args) => cmd::sim::run(args),
+        Command::Controller(args) => cmd::controller::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,360 @@
 //! The controller: watches Canaries and their targets, asks `fledge-core` what to do, and does
 //! it through the Kubernetes API. Decisions live in `fledge-core`; builders of derived objects
 //! in `workload`; this module tree only observes and acts.
+//!
+//! Reads come from reflector caches (Canaries, Deployments, ConfigMap/Secret metadata); the
+//! API server sees writes and watches. Only the Lease holder writes.
 
+mod act;
+mod checks;
+mod context;
+pub mod http;
+mod leader;
+mod observe;
+mod optin;
+mod reconcile;
+mod recorder;
+mod status;
+pub mod telemetry;
 pub mod workload;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use fledge_api::{AlertProvider, Canary, MetricTemplate};
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::runtime::controller::Controller;
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::core::PartialObjectMeta;
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+use prometheus_client::registry::Registry;
+
+pub use context::Context;
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Everything the controller's flags say.
+#[derive(Clone, Debug)]
+pub struct ControllerConfig {
+    pub kubeconfig: Option<PathBuf>,
+    pub namespace: Option<String>,
+    pub selector_labels: Vec<String>,
+    pub include_label_prefixes: Vec<String>,
+    pub metrics_server: String,
+    pub mesh_provider: String,
+    pub min_interval: Duration,
+    pub listen: SocketAddr,
+    pub leader_elect: bool,
+    pub leader_election_namespace: Option<String>,
+    pub identity: Option<String>,
+    pub event_webhook: Option<String>,
+    pub slack_url: Option<String>,
+    pub msteams_url: Option<String>,
+    pub cluster_name: String,
+}
+
+/// Connects, checks that the CRDs are served, starts the HTTP endpoints, leader election and
+/// the watches, and reconciles until SIGINT/SIGTERM.
+pub async fn run(config: ControllerConfig) -> anyhow::Result<()> {
+    let client = connect(&config).await?;
+    preflight(&client).await?;
+
+    let mut registry = Registry::default();
+    let metrics = telemetry::Metrics::register(&mut registry);
+    let health = Arc::new(http::Health {
+        leader_elect: config.leader_elect,
+        ..http::Health::default()
+    });
+    let bound = http::serve(config.listen, health.clone(), Arc::new(registry))
+        .await
+        .with_context(|| format!("--listen {}: cannot bind", config.listen))?;
+    tracing::info!(address = %bound, "serving /healthz, /readyz and /metrics");
+
+    if config.leader_elect {
+        leader::spawn(client.clone(), &config, health.clone()).await?;
+    }
+
+    let default_provider: fledge_api::Provider =
+        serde_json::from_value(serde_json::Value::String(config.mesh_provider.clone()))
+            .map_err(|e| anyhow::anyhow!("--mesh-provider {}: {e}", config.mesh_provider))?;
+
+    let api = |c: &Client| -> Api<Canary> { scoped(c, config.namespace.as_deref()) };
+    let canaries = api(&client);
+    let deployments: Api<Deployment> = scoped(&client, config.namespace.as_deref());
+    // Metadata-only lists and watches: no Secret data ever reaches this process's caches.
+    let configmaps: Api<PartialObjectMeta<ConfigMap>> = scoped(&client, config.namespace.as_deref());
+    let secrets: Api<PartialObjectMeta<Secret>> = scoped(&client, config.namespace.as_deref());
+    let templates: Api<MetricTemplate> = scoped(&client, config.namespace.as_deref());
+    let alert_providers: Api<AlertProvider> = scoped(&client, config.namespace.as_deref());
+
+    // Every Deployment (targets and primaries): needed to notice target changes at once and
+    // for opt-in by annotation. managedFields are dropped before caching; they are large and
+    // never read.
+    let (deploy_reader, deploy_writer) = reflector::store::<Deployment>();
+    let deploy_stream = watcher(deployments, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .modify(|d| d.managed_fields_mut().clear())
+        .reflect(deploy_writer)
+        .touched_objects();
+    // ConfigMaps and Secrets: metadata only, so no Secret data sits in memory; the data of a
+    // tracked one is read when its resourceVersion changes.
+    let (cm_reader, cm_writer) = reflector::store();
+    let cm_stream = watcher(configmaps, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .modify(|d| d.managed_fields_mut().clear())
+        .reflect(cm_writer)
+        .touched_objects();
+    let (secret_reader, secret_writer) = reflector::store();
+    let secret_stream = watcher(secrets, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .modify(|d| d.managed_fields_mut().clear())
+        .reflect(secret_writer)
+        .touched_objects();
+    let (template_reader, template_writer) = reflector::store();
+    let template_stream = watcher(templates, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .reflect(template_writer)
+        .touched_objects();
+    let (alert_reader, alert_writer) = reflector::store();
+    let alert_stream = watcher(alert_providers, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .reflect(alert_writer)
+        .touched_objects();
+
+    let controller = Controller::new(canaries, watcher::Config::default().any_semantic());
+    let canary_reader = controller.store();
+
+    let (optin_tx, optin_rx) = tokio::sync::mpsc::channel::<ObjectRef<Deployment>>(1024);
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        config.clone(),
+        fledge_core::Config {
+            default_provider,
+            min_interval: config.min_interval,
+        },
+        context::Caches {
+            canaries: canary_reader.clone(),
+            deployments: deploy_reader.clone(),
+            configmaps: cm_reader.clone(),
+            secrets: secret_reader.clone(),
+            templates: template_reader.clone(),
+            alert_providers: alert_reader.clone(),
+        },
+        health.clone(),
+        metrics,
+    )?);
+
+    // Caches first: reconciling against a half-filled cache would see missing targets.
+    let sync_health = health.clone();
+    let readers = (
+        canary_reader.clone(),
+        deploy_reader.clone(),
+        cm_reader.clone(),
+        secret_reader.clone(),
+        template_reader.clone(),
+        alert_reader.clone(),
+    );
+    tokio::spawn(async move {
+        let (a, b, c, d, e, f) = readers;
+        let _ = futures::join!(
+            a.wait_until_ready(),
+            b.wait_until_ready(),
+            c.wait_until_ready(),
+            d.wait_until_ready(),
+            e.wait_until_ready(),
+            f.wait_until_ready()
+        );
+        sync_health.caches_synced.store(true, Ordering::SeqCst);
+        tracing::info!("caches synced");
+    });
+
+    tokio::spawn(optin::run(ctx.clone(), optin_rx));
+
+    let by_target = canary_reader.clone();
+    let by_config = canary_reader.clone();
+    let by_secret = canary_reader.clone();
+    let by_template = canary_reader.clone();
+    let by_alert = canary_reader.clone();
+    controller
+        .with_config(kube::runtime::controller::Config::default().concurrency(16))
+        .watches_stream(deploy_stream, move |dep: Deployment| {
+            let _ = optin_tx.try_send(ObjectRef::from_obj(&dep));
+            canaries_for_deployment(&by_target, &dep)
+        })
+        .watches_stream(cm_stream, move |cm| {
+            canaries_tracking(&by_config, "configmap", cm.namespace(), &cm.name_any())
+        })
+        .watches_stream(secret_stream, move |s| {
+            canaries_tracking(&by_secret, "secret", s.namespace(), &s.name_any())
+        })
+        .watches_stream(template_stream, move |t: MetricTemplate| {
+            canaries_using_template(&by_template, &t)
+        })
+        .watches_stream(alert_stream, move |a: AlertProvider| {
+            canaries_using_alert(&by_alert, &a)
+        })
+        .shutdown_on_signal()
+        .run(reconcile::reconcile, reconcile::error_policy, ctx)
+        .for_each(|_| futures::future::ready(()))
+        .await;
+    tracing::info!("controller stopped");
+    Ok(())
+}
+
+fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+async fn connect(config: &ControllerConfig) -> anyhow::Result<Client> {
+    let kube_config = match &config.kubeconfig {
+        Some(path) => {
+            let kubeconfig = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("--kubeconfig {}: cannot read", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+                .await
+                .with_context(|| format!("--kubeconfig {}: invalid", path.display()))?
+        }
+        None => kube::Config::infer()
+            .await
+            .context("no Kubernetes configuration found (in-cluster, $KUBECONFIG or ~/.kube/config); pass --kubeconfig")?,
+    };
+    let url = kube_config.cluster_url.clone();
+    let client = Client::try_from(kube_config).context("building the Kubernetes client")?;
+    client
+        .apiserver_version()
+        .await
+        .with_context(|| format!("cannot reach the Kubernetes API at {url}"))?;
+    Ok(client)
+}
+
+/// Refuses to start without the CRDs: a controller that can't list Canaries would only log
+/// errors forever.
+async fn preflight(client: &Client) -> anyhow::Result<()> {
+    let resources = client
+        .list_api_group_resources("fledge.dev/v1beta1")
+        .await
+        .ok()
+        .map(|list| {
+            list.resources
+                .into_iter()
+                .map(|r| r.name)
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    let missing: Vec<&str> = ["canaries", "metrictemplates", "alertproviders"]
+        .into_iter()
+        .filter(|r| !resources.iter().any(|have| have == r))
+        .collect();
+    if !missing.is_empty() {
+        anyhow::bail!(
+            "the fledge CRDs are not installed ({} not served in fledge.dev/v1beta1); install them with `fledge crds | kubectl apply -f -` or `kubectl apply -k deploy/crds`",
+            missing.join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn canaries_for_deployment(
+    canaries: &reflector::Store<Canary>,
+    dep: &Deployment,
+) -> Vec<ObjectRef<Canary>> {
+    let ns = dep.namespace();
+    let name = dep.name_any();
+    // The primary belongs to its Canary too: its readiness gates promotion.
+    let owner = dep
+        .owner_references()
+        .iter()
+        .find(|o| o.kind == "Canary")
+        .map(|o| o.name.clone());
+    canaries
+        .state()
+        .iter()
+        .filter(|c| c.namespace() == ns)
+        .filter(|c| c.spec.target_ref.name == name || Some(c.name_any()) == owner)
+        .map(|c| ObjectRef::from_obj(c.as_ref()))
+        .collect()
+}
+
+fn canaries_tracking(
+    canaries: &reflector::Store<Canary>,
+    kind: &str,
+    ns: Option<String>,
+    name: &str,
+) -> Vec<ObjectRef<Canary>> {
+    let key = format!("{kind}/{name}");
+    let primary_copy = name.strip_suffix("-primary");
+    canaries
+        .state()
+        .iter()
+        .filter(|c| c.namespace() == ns)
+        .filter(|c| {
+            c.status.as_ref().is_some_and(|s| {
+                s.tracked_configs.contains_key(&key)
+                    || primary_copy
+                        .is_some_and(|n| s.tracked_configs.contains_key(&format!("{kind}/{n}")))
+            })
+        })
+        .map(|c| ObjectRef::from_obj(c.as_ref()))
+        .collect()
+}
+
+fn canaries_using_template(
+    canaries: &reflector::Store<Canary>,
+    template: &MetricTemplate,
+) -> Vec<ObjectRef<Canary>> {
+    let ns = template.namespace();
+    let name = template.name_any();
+    canaries
+        .state()
+        .iter()
+        .filter(|c| {
+            c.spec.analysis().is_some_and(|a| {
+                a.metrics.iter().any(|m| {
+                    m.template_ref.as_ref().is_some_and(|r| {
+                        r.name == name
+                            && r.namespace.clone().or_else(|| c.namespace()) == ns
+                    })
+                })
+            })
+        })
+        .map(|c| ObjectRef::from_obj(c.as_ref()))
+        .collect()
+}
+
+fn canaries_using_alert(
+    canaries: &reflector::Store<Canary>,
+    provider: &AlertProvider,
+) -> Vec<ObjectRef<Canary>> {
+    let ns = provider.namespace();
+    let name = provider.name_any();
+    canaries
+        .state()
+        .iter()
+        .filter(|c| {
+            c.spec.analysis().is_some_and(|a| {
+                a.alerts.iter().any(|alert| {
+                    alert.provider_ref.name == name
+                        && alert.provider_ref.namespace.clone().or_else(|| c.namespace()) == ns
+                })
+            })
+        })
+        .map(|c| ObjectRef::from_obj(c.as_ref()))
+        .collect()
+}

@@ -195,7 +195,8 @@ pub fn primary_name(name: &str) -> String {
 }
 
 /// Labels copied onto generated objects: those whose key starts with one of the prefixes
-/// (`*` or an empty list means all), never Flux's own toolkit labels.
+/// (`*` means all; an empty list means none, as Flagger's `-include-label-prefix`), never Flux's
+/// own toolkit labels.
 pub fn filter_labels(
     labels: Option<&BTreeMap<String, String>>,
     include_prefixes: &[String],
@@ -205,10 +206,9 @@ pub fn filter_labels(
         .flatten()
         .filter(|(k, _)| !k.contains("toolkit.fluxcd.io"))
         .filter(|(k, _)| {
-            include_prefixes.is_empty()
-                || include_prefixes
-                    .iter()
-                    .any(|p| p == "*" || k.starts_with(p.as_str()))
+            include_prefixes
+                .iter()
+                .any(|p| p == "*" || k.starts_with(p.as_str()))
         })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
@@ -488,7 +488,8 @@ mod tests {
             },
             ..ConfigMap::default()
         };
-        let copy = primary_configmap(&source, Some(&existing), &owner("me"), &BTreeMap::new(), &[]);
+        let all = ["*".to_string()];
+        let copy = primary_configmap(&source, Some(&existing), &owner("me"), &BTreeMap::new(), &all);
         assert_eq!(copy.metadata.name.as_deref(), Some("cfg-primary"));
         assert_eq!(copy.data, source.data);
         let owners = copy.metadata.owner_references.expect("owners");

@@ -241,7 +241,7 @@ mod tests {
     fn options() -> PrimaryOptions {
         PrimaryOptions {
             selector_labels: vec!["app".into(), "name".into()],
-            include_label_prefixes: vec![],
+            include_label_prefixes: vec!["te".into()],
         }
     }
 
@@ -284,6 +284,7 @@ mod tests {
         );
         let labels = &v["metadata"]["labels"];
         assert_eq!(labels["team"], "x");
+        assert!(labels.get("app").is_none(), "only included prefixes are copied");
         assert!(labels.get("kustomize.toolkit.fluxcd.io/name").is_none());
         let annotations = &v["metadata"]["annotations"];
         assert!(annotations.get("kubectl.kubernetes.io/last-applied-configuration").is_none());

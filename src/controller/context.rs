@@ -1,0 +1,111 @@
+//! What every reconcile shares: the client, the caches, settings, health and metrics.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use fledge_api::{AlertProvider, Canary, MetricTemplate};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::Client;
+use kube::core::PartialObjectMeta;
+use backon::BackoffBuilder;
+use kube::runtime::reflector::{ObjectRef, Store};
+
+use super::ControllerConfig;
+use super::http::Health;
+use super::recorder::Recorder;
+use super::telemetry::Metrics;
+use super::workload::primary::PrimaryOptions;
+
+/// Reflector caches. Reads during a reconcile come from here, never from the API server.
+#[derive(Clone)]
+pub struct Caches {
+    pub canaries: Store<Canary>,
+    pub deployments: Store<Deployment>,
+    pub configmaps: Store<PartialObjectMeta<ConfigMap>>,
+    pub secrets: Store<PartialObjectMeta<Secret>>,
+    pub templates: Store<MetricTemplate>,
+    pub alert_providers: Store<AlertProvider>,
+}
+
+/// A config's checksum as of one resourceVersion: the data is read once per change.
+#[derive(Clone, Debug)]
+pub struct CachedChecksum {
+    pub resource_version: String,
+    pub checksum: String,
+    /// Not tracked (opted out, or a Secret type that isn't configuration).
+    pub ignored: bool,
+}
+
+pub struct Context {
+    pub client: Client,
+    pub config: ControllerConfig,
+    pub core: fledge_core::Config,
+    pub caches: Caches,
+    pub health: Arc<Health>,
+    pub metrics: Arc<Metrics>,
+    pub recorder: Recorder,
+    pub primary_options: PrimaryOptions,
+    /// `(kind, namespace, name)` → checksum at a resourceVersion.
+    pub checksums: Mutex<HashMap<(String, String, String), CachedChecksum>>,
+    pub webhooks: fledge_hooks::webhook::WebhookClient,
+    pub alerts: fledge_hooks::alerts::AlertSender,
+    /// Consecutive failed reconciles per Canary, for the error backoff.
+    failures: Mutex<HashMap<ObjectRef<Canary>, usize>>,
+}
+
+impl Context {
+    pub fn new(
+        client: Client,
+        config: ControllerConfig,
+        core: fledge_core::Config,
+        caches: Caches,
+        health: Arc<Health>,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Self> {
+        let primary_options = PrimaryOptions {
+            selector_labels: config.selector_labels.clone(),
+            include_label_prefixes: config.include_label_prefixes.clone(),
+        };
+        Ok(Context {
+            webhooks: fledge_hooks::webhook::WebhookClient::new()?,
+            alerts: fledge_hooks::alerts::AlertSender::new()?,
+            failures: Mutex::new(HashMap::new()),
+            recorder: Recorder::new(client.clone(), metrics.clone()),
+            client,
+            config,
+            core,
+            caches,
+            health,
+            metrics,
+            primary_options,
+            checksums: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Writes are allowed only while this replica leads (always, without leader election).
+    pub fn may_write(&self) -> bool {
+        self.health.is_leader()
+    }
+
+    /// The delay before retrying a failed reconcile of `canary`: 1s, doubling, at most 5 min.
+    pub fn next_backoff(&self, canary: &Canary) -> std::time::Duration {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let n = failures.entry(ObjectRef::from_obj(canary)).or_insert(0);
+        *n += 1;
+        backon::ExponentialBuilder::default()
+            .with_min_delay(std::time::Duration::from_secs(1))
+            .with_max_delay(std::time::Duration::from_secs(300))
+            .without_max_times()
+            .build()
+            .nth(*n - 1)
+            .unwrap_or(std::time::Duration::from_secs(300))
+    }
+
+    pub fn forget_failures(&self, canary: &Canary) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&ObjectRef::from_obj(canary));
+    }
+}

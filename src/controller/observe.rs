@@ -1,0 +1,193 @@
+//! Fills `fledge_core::Observed` for one Canary from the caches. The only API reads are the
+//! data of a tracked ConfigMap or Secret whose resourceVersion changed since we last hashed it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use fledge_api::Canary;
+use jiff::Timestamp;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, ResourceExt};
+
+use super::context::{CachedChecksum, Context};
+use super::reconcile::ReconcileError;
+use super::workload::configs::{
+    self, ConfigKind, ConfigRef, configmap_checksum, secret_checksum, secret_is_trackable,
+    tracking_disabled,
+};
+use super::workload::primary::pod_template_hash;
+use super::workload::readiness::{Readiness, deployment_readiness};
+
+/// What the reconciler saw, plus the objects the actions will need.
+pub struct Observation {
+    pub observed: fledge_core::Observed,
+    pub target: Option<Arc<Deployment>>,
+    pub primary: Option<Arc<Deployment>>,
+    /// The configs the target uses that are tracked (copied to `-primary`).
+    pub tracked: BTreeSet<(ConfigKind, String)>,
+}
+
+pub async fn observe(
+    ctx: &Context,
+    canary: &Canary,
+    now: Timestamp,
+) -> Result<Observation, ReconcileError> {
+    let ns = canary.namespace().unwrap_or_default();
+    let spec = &canary.spec;
+    let invalid: Vec<String> = Vec::new(); // TEMP
+    let target = ctx
+        .caches
+        .deployments
+        .get(&ObjectRef::new(&spec.target_ref.name).within(&ns));
+    let primary = ctx
+        .caches
+        .deployments
+        .get(&ObjectRef::new(&spec.primary_target_name()).within(&ns));
+
+    let deadline = i64::from(spec.progress_deadline_seconds.unwrap_or(600));
+    let analysis = spec.analysis();
+    let readiness = |d: &Option<Arc<Deployment>>, threshold: i32| match d {
+        Some(d) => to_core(deployment_readiness(d, threshold, deadline, now)),
+        None => fledge_core::Readiness::Waiting("deployment not found".into()),
+    };
+    let primary_ready = readiness(
+        &primary,
+        analysis.map(|a| a.primary_ready_threshold()).unwrap_or(100),
+    );
+    let canary_ready = readiness(
+        &target,
+        analysis.map(|a| a.canary_ready_threshold()).unwrap_or(100),
+    );
+
+    let mut tracked = BTreeSet::new();
+    let revision = match &target {
+        Some(t) => {
+            let template = t.spec.as_ref().map(|s| &s.template);
+            let spec_hash = template.map(pod_template_hash).unwrap_or_default();
+            let refs = template
+                .and_then(|t| t.spec.as_ref())
+                .map(configs::referenced_configs)
+                .unwrap_or_default();
+            let mut checksums = BTreeMap::new();
+            for config in refs {
+                match checksum(ctx, &ns, &config).await? {
+                    Some(c) if !c.ignored => {
+                        checksums.insert(config.status_key(), c.checksum);
+                        tracked.insert((config.kind, config.name.clone()));
+                    }
+                    _ => {}
+                }
+            }
+            Some(fledge_core::Revision { spec: spec_hash, configs: checksums })
+        }
+        None => None,
+    };
+
+    let mut problems_text = invalid;
+    if target.is_none() && problems_text.is_empty() {
+        // Not a spec error: the Deployment may simply not exist yet (applied in the same
+        // kustomization). The machine waits for it.
+        tracing::debug!(target = %spec.target_ref.name, "target deployment not found");
+    }
+    problems_text.dedup();
+
+    Ok(Observation {
+        observed: fledge_core::Observed {
+            invalid_spec: (!problems_text.is_empty()).then(|| problems_text.join("; ")),
+            deleting: canary.metadata.deletion_timestamp.is_some(),
+            has_finalizer: canary.finalizers().iter().any(|f| f == super::act::FINALIZER),
+            target: revision,
+            primary: primary_ready,
+            canary: canary_ready,
+            routes: None,
+            request: canary
+                .annotations()
+                .get(fledge_core::REQUEST_ANNOTATION)
+                .cloned(),
+        },
+        target,
+        primary,
+        tracked,
+    })
+}
+
+fn to_core(r: Readiness) -> fledge_core::Readiness {
+    match r {
+        Readiness::Ready => fledge_core::Readiness::Ready,
+        Readiness::Waiting(m) => fledge_core::Readiness::Waiting(m),
+        Readiness::Failed(m) => fledge_core::Readiness::Failed(m),
+    }
+}
+
+/// The checksum of a referenced config: from the memo when its resourceVersion is unchanged,
+/// otherwise read once. `None` when it doesn't exist and the reference is optional.
+async fn checksum(
+    ctx: &Context,
+    ns: &str,
+    config: &ConfigRef,
+) -> Result<Option<CachedChecksum>, ReconcileError> {
+    let rv = match config.kind {
+        ConfigKind::ConfigMap => ctx
+            .caches
+            .configmaps
+            .get(&ObjectRef::new(&config.name).within(ns))
+            .and_then(|m| m.resource_version()),
+        ConfigKind::Secret => ctx
+            .caches
+            .secrets
+            .get(&ObjectRef::new(&config.name).within(ns))
+            .and_then(|m| m.resource_version()),
+    };
+    let Some(rv) = rv else {
+        return if config.optional {
+            Ok(None)
+        } else {
+            Err(ReconcileError::MissingConfig {
+                kind: config.kind.key_prefix(),
+                namespace: ns.to_string(),
+                name: config.name.clone(),
+            })
+        };
+    };
+    let key = (config.kind.key_prefix().to_string(), ns.to_string(), config.name.clone());
+    if let Some(hit) = ctx
+        .checksums
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+        .filter(|c| c.resource_version == rv)
+    {
+        return Ok(Some(hit.clone()));
+    }
+    let fresh = match config.kind {
+        ConfigKind::ConfigMap => {
+            let cm = Api::<ConfigMap>::namespaced(ctx.client.clone(), ns)
+                .get(&config.name)
+                .await
+                .map_err(|source| ReconcileError::Kube { what: format!("reading configmap {ns}/{}", config.name), source })?;
+            CachedChecksum {
+                resource_version: cm.resource_version().unwrap_or(rv),
+                checksum: configmap_checksum(&cm),
+                ignored: tracking_disabled(&cm.metadata),
+            }
+        }
+        ConfigKind::Secret => {
+            let secret = Api::<Secret>::namespaced(ctx.client.clone(), ns)
+                .get(&config.name)
+                .await
+                .map_err(|source| ReconcileError::Kube { what: format!("reading secret {ns}/{}", config.name), source })?;
+            CachedChecksum {
+                resource_version: secret.resource_version().unwrap_or(rv),
+                checksum: secret_checksum(&secret),
+                ignored: tracking_disabled(&secret.metadata) || !secret_is_trackable(&secret),
+            }
+        }
+    };
+    ctx.checksums
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(key, fresh.clone());
+    Ok(Some(fresh))
+}

@@ -1,0 +1,275 @@
+//! One reconcile of one Canary: observe (caches) → run the checks that are due → decide
+//! (`fledge-core`, pure) → act → write status. Instrumented with one span per reconcile.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fledge_api::{Canary, CanaryPhase};
+use fledge_core::{CheckResults, Input};
+use jiff::Timestamp;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action as Requeue;
+use kube::{Api, ResourceExt};
+use tracing::Instrument;
+
+use super::act::{Actor, tracked_checksum};
+use super::context::Context;
+use super::telemetry::CanaryLabels;
+use super::workload::{CANARY_ANNOTATION, WorkloadError};
+use super::{checks, observe, status};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("{what}: {source}")]
+    Kube {
+        what: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error(transparent)]
+    Router(#[from] fledge_routers::RouterError),
+    #[error(transparent)]
+    Workload(#[from] WorkloadError),
+    #[error("canary {canary}: spec.targetRef.name: deployment {target} not found")]
+    TargetMissing { canary: String, target: String },
+    #[error(
+        "canary {canary}: spec.autoscalerRef.name: horizontalpodautoscaler {name} not found; create it or remove autoscalerRef"
+    )]
+    AutoscalerMissing { canary: String, name: String },
+    #[error(
+        "{kind} {namespace}/{name} is used by the target's pod spec but does not exist; create it or mark the reference optional"
+    )]
+    MissingConfig {
+        kind: &'static str,
+        namespace: String,
+        name: String,
+    },
+    #[error("{0}; retrying")]
+    Retry(String),
+}
+
+/// How long a non-leader, or a replica whose caches are still filling, waits before looking
+/// again. Cheap: no API calls happen until it leads.
+const NOT_READY_REQUEUE: Duration = Duration::from_millis(500);
+
+pub async fn reconcile(canary: Arc<Canary>, ctx: Arc<Context>) -> Result<Requeue, ReconcileError> {
+    let phase = canary
+        .status
+        .as_ref()
+        .and_then(|s| s.phase)
+        .map(CanaryPhase::as_str)
+        .unwrap_or("");
+    let span = tracing::info_span!(
+        "reconcile",
+        namespace = %canary.namespace().unwrap_or_default(),
+        name = %canary.name_any(),
+        phase,
+    );
+    let started = Instant::now();
+    let result = reconcile_inner(&canary, &ctx).instrument(span).await;
+    ctx.metrics
+        .reconcile_duration
+        .observe(started.elapsed().as_secs_f64());
+    if result.is_ok() {
+        ctx.forget_failures(&canary);
+    }
+    result
+}
+
+async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, ReconcileError> {
+    if !ctx.health.caches_synced.load(std::sync::atomic::Ordering::SeqCst) {
+        return Ok(Requeue::requeue(NOT_READY_REQUEUE));
+    }
+    if !ctx.may_write() {
+        // Followers keep caches warm and wait; leadership triggers a full reconcile.
+        return Ok(Requeue::await_change());
+    }
+    let now = Timestamp::now();
+    let mut obs = observe::observe(ctx, canary, now).await?;
+    let provider = canary.spec.provider_or(ctx.core.default_provider);
+    let router = match fledge_routers::router_for(provider.as_str(), ctx.client.clone()) {
+        Ok(r) => Some(r),
+        Err(err) => {
+            let problem = format!(
+                "Canary {}/{}: spec.provider: {err}",
+                canary.namespace().unwrap_or_default(),
+                canary.name_any()
+            );
+            obs.observed.invalid_spec = Some(match obs.observed.invalid_spec.take() {
+                Some(existing) => format!("{existing}; {problem}"),
+                None => problem,
+            });
+            None
+        }
+    };
+
+    let no_checks = CheckResults::default();
+    let input = Input {
+        canary,
+        config: &ctx.core,
+        observed: &obs.observed,
+        checks: &no_checks,
+    };
+    let due = fledge_core::checks_due(&input, now);
+    let checksum = obs
+        .observed
+        .target
+        .as_ref()
+        .map(|r| tracked_checksum(&r.configs))
+        .unwrap_or_default();
+    let results = if due.is_empty() {
+        CheckResults::default()
+    } else {
+        checks::run(ctx, canary, &due, &checksum, now).await
+    };
+    let decision = fledge_core::decide(&Input { checks: &results, ..input }, now);
+    tracing::debug!(actions = decision.actions.len(), requeue = ?decision.requeue_after, "decided");
+
+    if let Some(router) = router {
+        let actor = Actor {
+            ctx,
+            canary,
+            obs: &obs,
+            router,
+            tracked_checksum: checksum,
+        };
+        actor.apply(&decision.actions).await?;
+    } else if !decision.actions.is_empty() {
+        // Invalid spec: the machine only reports; Events still go out.
+        for action in &decision.actions {
+            if let fledge_core::Action::Event(e) = action {
+                ctx.recorder
+                    .publish(canary, e.event_type.as_str(), e.reason, &e.message)
+                    .await;
+            }
+        }
+    }
+    status::write(ctx, canary, &decision.status).await?;
+    mark_target(ctx, canary, &obs).await?;
+    acknowledge_request(ctx, canary, &decision.status).await?;
+    record_gauges(ctx, canary, &decision.status);
+    record_rollout_end(ctx, canary, &decision.status, now);
+
+    Ok(match decision.requeue_after {
+        Some(after) => Requeue::requeue(after),
+        None => Requeue::await_change(),
+    })
+}
+
+/// `kubectl describe deployment` should say a canary manages it. Opted-in Deployments keep
+/// their `enabled` value: it is the user's switch.
+async fn mark_target(ctx: &Context, canary: &Canary, obs: &observe::Observation) -> Result<(), ReconcileError> {
+    let Some(target) = &obs.target else { return Ok(()) };
+    let current = target.annotations().get(CANARY_ANNOTATION);
+    if current.is_some_and(|v| v == "enabled" || *v == canary.name_any()) || canary.metadata.deletion_timestamp.is_some() {
+        return Ok(());
+    }
+    let patch = serde_json::json!({"metadata": {"annotations": {CANARY_ANNOTATION: canary.name_any()}}});
+    ctx.metrics.count_write("patch", "Deployment");
+    Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(ctx.client.clone(), &canary.namespace().unwrap_or_default())
+        .patch(&target.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(|source| ReconcileError::Kube { what: format!("annotating deployment {}", target.name_any()), source })?;
+    Ok(())
+}
+
+/// Once status records a manual request as handled, the annotation goes, so `kubectl get -o
+/// yaml` shows no pending request.
+async fn acknowledge_request(
+    ctx: &Context,
+    canary: &Canary,
+    status: &fledge_api::CanaryStatus,
+) -> Result<(), ReconcileError> {
+    let Some(request) = canary.annotations().get(fledge_core::REQUEST_ANNOTATION) else {
+        return Ok(());
+    };
+    let handled = status.last_handled_request.as_deref() == Some(request.as_str());
+    let malformed = fledge_core::ManualRequest::parse(request).is_err();
+    if !handled && !malformed {
+        return Ok(());
+    }
+    if malformed {
+        ctx.recorder
+            .publish(
+                canary,
+                "Warning",
+                fledge_core::EVENT_REASON,
+                &format!(
+                    "annotation {}: unknown request {request:?}; use promote, abort or retry (removed)",
+                    fledge_core::REQUEST_ANNOTATION
+                ),
+            )
+            .await;
+    }
+    let patch = serde_json::json!({"metadata": {"annotations": {fledge_core::REQUEST_ANNOTATION: null}}});
+    ctx.metrics.count_write("patch", "Canary");
+    Api::<Canary>::namespaced(ctx.client.clone(), &canary.namespace().unwrap_or_default())
+        .patch(&canary.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(|source| ReconcileError::Kube { what: "removing the handled request annotation".into(), source })?;
+    Ok(())
+}
+
+fn record_gauges(ctx: &Context, canary: &Canary, status: &fledge_api::CanaryStatus) {
+    let labels = CanaryLabels {
+        namespace: canary.namespace().unwrap_or_default(),
+        name: canary.name_any(),
+    };
+    let code = match status.phase {
+        Some(CanaryPhase::Succeeded | CanaryPhase::Initialized) => 1,
+        Some(CanaryPhase::Failed) => 2,
+        _ => 0,
+    };
+    ctx.metrics.canary_status.get_or_create(&labels).set(code);
+    ctx.metrics
+        .canary_weight
+        .get_or_create(&labels)
+        .set(i64::from(status.canary_weight));
+}
+
+/// A release ends when the phase becomes Succeeded or Failed after an analysis. It began when
+/// `Reconciling` last turned True (a condition's lastTransitionTime moves only on a real
+/// transition), so no extra timestamp needs to live in status.
+fn record_rollout_end(ctx: &Context, canary: &Canary, new: &fledge_api::CanaryStatus, now: Timestamp) {
+    use super::telemetry::{Outcome, OutcomeLabels};
+    let old = canary.status.as_ref();
+    let old_phase = old.and_then(|s| s.phase);
+    let outcome = match (old_phase, new.phase) {
+        (Some(a), Some(b)) if a == b => return,
+        (_, Some(CanaryPhase::Succeeded)) if new.canary_weight == 0 && old_phase == Some(CanaryPhase::Progressing) && canary.spec.skip_analysis() => Outcome::Skipped,
+        (_, Some(CanaryPhase::Succeeded)) => Outcome::Succeeded,
+        (_, Some(CanaryPhase::Failed)) => Outcome::Failed,
+        _ => return,
+    };
+    let started = old
+        .into_iter()
+        .flat_map(|s| s.conditions.iter())
+        .find(|c| c.type_ == fledge_core::CONDITION_RECONCILING && c.status == "True")
+        .and_then(|c| c.last_transition_time.as_ref());
+    if let Some(started) = started {
+        let seconds = (now.as_millisecond() - started.0.as_millisecond()) as f64 / 1000.0;
+        ctx.metrics
+            .rollout_duration
+            .get_or_create(&OutcomeLabels { outcome })
+            .observe(seconds.max(0.0));
+    }
+}
+
+/// Retries with exponential backoff per Canary (1s doubling to 5 min), so one broken Canary
+/// doesn't spin while the others go on.
+pub fn error_policy(canary: Arc<Canary>, err: &ReconcileError, ctx: Arc<Context>) -> Requeue {
+    let labels = CanaryLabels {
+        namespace: canary.namespace().unwrap_or_default(),
+        name: canary.name_any(),
+    };
+    ctx.metrics.reconcile_errors.get_or_create(&labels).inc();
+    let delay = ctx.next_backoff(&canary);
+    tracing::warn!(
+        namespace = %labels.namespace,
+        name = %labels.name,
+        error = %err,
+        retry_in = ?delay,
+        "reconcile failed"
+    );
+    Requeue::requeue(delay)
+}
