@@ -115,11 +115,39 @@ impl Loadtester {
     }
 }
 
-impl Drop for Loadtester {
-    fn drop(&mut self) {
+impl Loadtester {
+    /// SIGTERM, as Kubernetes stops a pod, then SIGKILL if it is still up after 10s.
+    pub fn stop(&mut self) {
+        if let Some(pid) = rustix::process::Pid::from_raw(self.child.id() as i32) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < until {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+impl Drop for Loadtester {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Processes whose command line contains `needle` (read from /proc).
+pub fn processes_with(needle: &str) -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .map(|raw| String::from_utf8_lossy(&raw).replace('\0', " "))
+        .filter(|cmd| cmd.contains(needle))
+        .collect()
 }
 
 pub fn metric_value(text: &str, sample: &str) -> f64 {
