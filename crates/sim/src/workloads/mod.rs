@@ -199,6 +199,8 @@ impl Controller {
             .iter()
             .filter_map(|rs| Some((rs.metadata.name.as_deref()?, rs)))
             .collect();
+        // Pods of a ReplicaSet created in this pass need the uid the store gives it.
+        let mut new_uids: HashMap<String, String> = HashMap::new();
         for rs in &want.replica_sets {
             let name = rs.metadata.name.as_deref().unwrap_or_default();
             let ns = rs.metadata.namespace.as_deref().unwrap_or_default();
@@ -206,7 +208,9 @@ impl Controller {
             match existing.get(name) {
                 None => {
                     let body = with_type(to_value(rs), "apps/v1", "ReplicaSet");
-                    store.create(&resources::REPLICASETS, body)?;
+                    let created = store.create(&resources::REPLICASETS, body)?;
+                    let uid = created["metadata"]["uid"].as_str().unwrap_or_default();
+                    new_uids.insert(name.to_string(), uid.to_string());
                     store.update_status(&resources::REPLICASETS, ns, name, status)?;
                 }
                 Some(old) => {
@@ -246,7 +250,13 @@ impl Controller {
             let status = to_value(&pod.status);
             match existing.get(name) {
                 None => {
-                    let body = with_type(to_value(pod), "v1", "Pod");
+                    let mut pod = pod.clone();
+                    for o in pod.metadata.owner_references.iter_mut().flatten() {
+                        if let Some(uid) = new_uids.get(&o.name) {
+                            o.uid.clone_from(uid);
+                        }
+                    }
+                    let body = with_type(to_value(&pod), "v1", "Pod");
                     store.create(&resources::PODS, body)?;
                     store.update_status(&resources::PODS, ns, name, status)?;
                 }
