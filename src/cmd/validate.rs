@@ -1,10 +1,122 @@
-//! Placeholder: filled in by the issue that owns this subcommand.
+//! `fledge validate`: check Canary, MetricTemplate and AlertProvider manifests without a
+//! cluster. Reads files, directories (recursively, `*.yaml`/`*.yml`) or stdin; the rules
+//! themselves live in `fledge_api::validate` and are shared with the controller.
+//!
+//! Output: one line per problem on stdout (`FILE:DOC: Kind ns/name: path: message`, warnings
+//! prefixed with `warning:`), a summary on stderr. Exit 0 valid, 1 invalid, 2 unreadable input.
 
+use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
+
+use fledge_api::validate::{Level, ValidateOptions, check_document};
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// A file, a directory (searched recursively for *.yaml and *.yml) or `-` for stdin.
+    #[arg(short = 'f', long = "filename", value_name = "PATH", required = true)]
+    files: Vec<PathBuf>,
+    /// Shortest analysis interval accepted (Go duration). Lower it only for tests and demos;
+    /// the controller takes the same flag.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_min_interval)]
+    min_interval: Duration,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+fn parse_min_interval(s: &str) -> Result<Duration, String> {
+    fledge_api::parse_duration(s).map_err(|e| e.to_string())
+}
+
+/// One input: its display name and text, or why it couldn't be read.
+struct Input {
+    name: String,
+    text: Result<String, String>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let opts = ValidateOptions { min_interval: args.min_interval };
+    let mut inputs = Vec::new();
+    for path in &args.files {
+        collect(path, &mut inputs);
+    }
+    let (mut checked, mut invalid, mut unreadable) = (0usize, 0usize, false);
+    for input in inputs {
+        let text = match input.text {
+            Ok(text) => text,
+            Err(err) => {
+                eprintln!("{}: cannot read: {err}", input.name);
+                unreadable = true;
+                continue;
+            }
+        };
+        let docs: Vec<serde_json::Value> = match serde_saphyr::from_multiple(&text) {
+            Ok(docs) => docs,
+            Err(err) => {
+                eprintln!("{}: not valid YAML: {err}", input.name);
+                unreadable = true;
+                continue;
+            }
+        };
+        for (i, doc) in docs.iter().enumerate() {
+            let Some(result) = check_document(doc, &opts) else { continue };
+            checked += 1;
+            if !result.is_valid() {
+                invalid += 1;
+            }
+            for problem in &result.problems {
+                let prefix = match problem.severity {
+                    Level::Error => "",
+                    Level::Warning => "warning: ",
+                };
+                println!("{}:{}: {prefix}{problem}", input.name, i + 1);
+            }
+        }
+    }
+    eprintln!("checked {checked} objects: {} valid, {invalid} invalid", checked - invalid);
+    Ok(if unreadable {
+        ExitCode::from(2)
+    } else if invalid > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn collect(path: &Path, out: &mut Vec<Input>) {
+    if path == Path::new("-") {
+        let mut text = String::new();
+        let text = std::io::stdin().read_to_string(&mut text).map(|_| text).map_err(|e| e.to_string());
+        out.push(Input { name: "<stdin>".into(), text });
+        return;
+    }
+    let name = path.display().to_string();
+    if path.is_dir() {
+        match walk(path) {
+            Ok(files) => out.extend(files.into_iter().map(|f| Input {
+                name: f.display().to_string(),
+                text: std::fs::read_to_string(&f).map_err(|e| e.to_string()),
+            })),
+            Err(err) => out.push(Input { name, text: Err(err.to_string()) }),
+        }
+    } else {
+        out.push(Input { name, text: std::fs::read_to_string(path).map_err(|e| e.to_string()) });
+    }
+}
+
+/// `*.yaml` and `*.yml` under `dir`, sorted so output is stable.
+fn walk(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
 }

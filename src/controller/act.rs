@@ -150,10 +150,11 @@ impl Actor<'_> {
             "metadata": {"finalizers": finalizers, "resourceVersion": self.canary.resource_version()}
         });
         self.ctx.metrics.count_write("patch", "Canary");
-        Api::<Canary>::namespaced(self.ctx.client.clone(), &self.ns())
+        let updated = Api::<Canary>::namespaced(self.ctx.client.clone(), &self.ns())
             .patch(&self.canary.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
             .await
             .map_err(|source| ReconcileError::Kube { what: "updating the Canary's finalizers".into(), source })?;
+        self.ctx.wrote(self.canary, updated.resource_version());
         Ok(())
     }
 

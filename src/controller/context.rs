@@ -52,6 +52,10 @@ pub struct Context {
     pub alerts: fledge_hooks::alerts::AlertSender,
     /// Consecutive failed reconciles per Canary, for the error backoff.
     failures: Mutex<HashMap<ObjectRef<Canary>, usize>>,
+    /// The resourceVersion of our last write to each Canary. A reconcile that sees an older
+    /// version in the cache would decide on stale status (and, say, count a failed check
+    /// twice), so it waits for the watch to catch up instead.
+    written: Mutex<HashMap<ObjectRef<Canary>, u64>>,
 }
 
 impl Context {
@@ -71,6 +75,7 @@ impl Context {
             webhooks: fledge_hooks::webhook::WebhookClient::new()?,
             alerts: fledge_hooks::alerts::AlertSender::new()?,
             failures: Mutex::new(HashMap::new()),
+            written: Mutex::new(HashMap::new()),
             recorder: Recorder::new(client.clone(), metrics.clone()),
             client,
             config,
@@ -100,6 +105,31 @@ impl Context {
             .build()
             .nth(*n - 1)
             .unwrap_or(std::time::Duration::from_secs(300))
+    }
+
+    /// Remembers the resourceVersion a write of ours gave `canary`.
+    pub fn wrote(&self, canary: &Canary, resource_version: Option<String>) {
+        if let Some(rv) = resource_version.and_then(|v| v.parse::<u64>().ok()) {
+            self.written
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(ObjectRef::from_obj(canary), rv);
+        }
+    }
+
+    /// True when the cached `canary` predates our last write to it. resourceVersions are
+    /// opaque to clients in general; when they aren't integers we can't tell and say no.
+    pub fn is_stale(&self, canary: &Canary) -> bool {
+        let key = ObjectRef::from_obj(canary);
+        let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(&ours) = written.get(&key) else { return false };
+        match canary.metadata.resource_version.as_deref().and_then(|v| v.parse::<u64>().ok()) {
+            Some(seen) if seen < ours => true,
+            _ => {
+                written.remove(&key);
+                false
+            }
+        }
     }
 
     pub fn forget_failures(&self, canary: &Canary) {

@@ -36,7 +36,16 @@ pub async fn observe(
 ) -> Result<Observation, ReconcileError> {
     let ns = canary.namespace().unwrap_or_default();
     let spec = &canary.spec;
-    let invalid: Vec<String> = Vec::new(); // TEMP
+    let problems = fledge_api::validate::validate_canary(
+        canary,
+        &fledge_api::validate::ValidateOptions { min_interval: ctx.config.min_interval },
+    );
+    let invalid: Vec<String> = problems
+        .iter()
+        .filter(|p| p.is_error())
+        .map(|p| p.to_string())
+        .collect();
+
     let target = ctx
         .caches
         .deployments

@@ -51,6 +51,8 @@ pub enum ReconcileError {
 /// How long a non-leader, or a replica whose caches are still filling, waits before looking
 /// again. Cheap: no API calls happen until it leads.
 const NOT_READY_REQUEUE: Duration = Duration::from_millis(500);
+/// Our own write hasn't reached the cache yet; it normally arrives within milliseconds.
+const STALE_REQUEUE: Duration = Duration::from_millis(100);
 
 pub async fn reconcile(canary: Arc<Canary>, ctx: Arc<Context>) -> Result<Requeue, ReconcileError> {
     let phase = canary
@@ -83,6 +85,9 @@ async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, Reco
     if !ctx.may_write() {
         // Followers keep caches warm and wait; leadership triggers a full reconcile.
         return Ok(Requeue::await_change());
+    }
+    if ctx.is_stale(canary) {
+        return Ok(Requeue::requeue(STALE_REQUEUE));
     }
     let now = Timestamp::now();
     let mut obs = observe::observe(ctx, canary, now).await?;
@@ -203,10 +208,11 @@ async fn acknowledge_request(
     }
     let patch = serde_json::json!({"metadata": {"annotations": {fledge_core::REQUEST_ANNOTATION: null}}});
     ctx.metrics.count_write("patch", "Canary");
-    Api::<Canary>::namespaced(ctx.client.clone(), &canary.namespace().unwrap_or_default())
+    let updated = Api::<Canary>::namespaced(ctx.client.clone(), &canary.namespace().unwrap_or_default())
         .patch(&canary.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .map_err(|source| ReconcileError::Kube { what: "removing the handled request annotation".into(), source })?;
+    ctx.wrote(canary, updated.resource_version());
     Ok(())
 }
 

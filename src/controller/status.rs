@@ -16,10 +16,11 @@ pub async fn write(ctx: &Context, canary: &Canary, status: &CanaryStatus) -> Res
     }
     let patch = serde_json::json!({ "status": merge_patch(&old, status) });
     ctx.metrics.count_write("patch", "Canary/status");
-    Api::<Canary>::namespaced(ctx.client.clone(), &canary.namespace().unwrap_or_default())
+    let updated = Api::<Canary>::namespaced(ctx.client.clone(), &canary.namespace().unwrap_or_default())
         .patch_status(&canary.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .map_err(|source| ReconcileError::Kube { what: "writing the Canary's status".into(), source })?;
+    ctx.wrote(canary, updated.resource_version());
     Ok(true)
 }
 
