@@ -38,7 +38,8 @@ pub enum Error {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldConflict {
     /// The manager as Kubernetes prints it: `"name"` for appliers,
-    /// `"name" using apps/v1 at 2026-01-01T00:00:00Z` for updaters.
+    /// `"name" using apps/v1` for updaters, with ` with subresource "status"`
+    /// after the name for status writers.
     pub manager: String,
     /// The field path in structured-merge-diff form, e.g. `.spec.replicas` or
     /// `.spec.template.spec.containers[name="c"].image`.

@@ -219,14 +219,17 @@ impl Entry {
             && api_version.is_none_or(|v| v == self.api_version)
     }
 
-    /// The manager as conflict messages print it.
+    /// The manager as conflict messages print it. The API server prints its
+    /// manager identifier, which never includes the time.
     fn printed(&self) -> String {
-        let name = Value::String(self.manager.clone());
-        match (self.operation.as_str(), &self.time) {
-            ("Update", Some(t)) => format!("{name} using {} at {t}", self.api_version),
-            ("Update", None) => format!("{name} using {}", self.api_version),
-            _ => name.to_string(),
+        let mut out = Value::String(self.manager.clone()).to_string();
+        if let Some(sub) = &self.subresource {
+            out.push_str(&format!(" with subresource {}", Value::String(sub.clone())));
         }
+        if self.operation == "Update" {
+            out.push_str(&format!(" using {}", self.api_version));
+        }
+        out
     }
 
     fn to_json(&self) -> Value {

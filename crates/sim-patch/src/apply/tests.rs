@@ -232,7 +232,7 @@ fn updates_by_other_writers_make_later_applies_conflict() {
     .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "Apply failed with 1 conflict: conflict with \"kubectl-create\" using apps/v1 at 2026-11-22T01:00:00Z: .spec.replicas"
+        "Apply failed with 1 conflict: conflict with \"kubectl-create\" using apps/v1: .spec.replicas"
     );
 
     // kubectl set image after an apply takes the image; re-applying the old image conflicts.
@@ -264,7 +264,7 @@ fn updates_by_other_writers_make_later_applies_conflict() {
     .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "Apply failed with 1 conflict: conflict with \"kubectl-set\" using apps/v1 at 2026-11-22T02:00:00Z: .spec.template.spec.containers[name=\"c\"].image"
+        "Apply failed with 1 conflict: conflict with \"kubectl-set\" using apps/v1: .spec.template.spec.containers[name=\"c\"].image"
     );
     // Applying the new image agrees with kubectl-set: no conflict.
     server_side(
@@ -334,6 +334,16 @@ fn status_writers_are_separate_owners() {
     assert_eq!(
         entry["fieldsV1"],
         json!({"f:status": {"f:replicas": {}, "f:conditions": {"k:{\"type\":\"Available\"}": {".": {}, "f:type": {}, "f:status": {}}}}})
+    );
+    let other = Writer {
+        subresource: Some("status"),
+        ..writer("other", T2)
+    };
+    let status_cfg = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "podinfo"}, "status": {"replicas": 3}});
+    let err = server_side(&other, Some(&out), &status_cfg, false).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Apply failed with 1 conflict: conflict with \"sim-controller\" with subresource \"status\" using apps/v1: .status.replicas"
     );
 }
 
