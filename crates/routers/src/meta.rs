@@ -184,7 +184,8 @@ mod tests {
 
     #[test]
     fn selector_label_is_the_first_configured_one_present() {
-        let cases: &[(&[(&str, &str)], Option<(&str, &str)>)] = &[
+        type Labels<'a> = &'a [(&'a str, &'a str)];
+        let cases: &[(Labels, Option<(&str, &str)>)] = &[
             (&[("app", "podinfo")], Some(("app", "podinfo"))),
             (
                 &[("name", "n"), ("app.kubernetes.io/name", "x")],

@@ -1,0 +1,326 @@
+//! The routers against the simulated cluster (a real HTTP Kubernetes API, `fledge-sim`):
+//! idempotence measured in API requests (`/sim/stats`), set/get routes round trips through the
+//! live objects, takeover of a user's Service, and finalize.
+
+use std::path::Path;
+use std::time::Duration;
+
+use fledge_api::Canary;
+use fledge_routers::{
+    DEFAULT_SELECTOR_LABELS, Routes, TargetWorkload, Write, WriteAction, router_for,
+};
+use fledge_sim::{Sim, SimHandle, SimOptions, StatsSnapshot};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Namespace, Service};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
+use kube::{CustomResourceExt, ResourceExt};
+
+fn repo() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+fn fixture<T: serde::de::DeserializeOwned>(file: &str) -> T {
+    let path = repo().join("testdata/routers").join(file);
+    serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// API writes so far (every verb that changes state, all resources).
+fn writes(stats: &StatsSnapshot) -> u64 {
+    ["create", "update", "patch", "delete", "deletecollection"]
+        .iter()
+        .map(|v| stats.verb_total(v))
+        .sum()
+}
+
+fn httproutes(client: &kube::Client) -> Api<DynamicObject> {
+    let ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", "HTTPRoute"),
+        "httproutes",
+    );
+    Api::namespaced_with(client.clone(), "test", &ar)
+}
+
+/// A sim with the Canary and HTTPRoute CRDs, namespace `test`, and the Canary from `file`
+/// created (so it has a UID and owner references resolve: the sim garbage-collects orphans).
+async fn cluster(file: &str) -> (SimHandle, Canary) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = Sim::start(SimOptions::default()).await.unwrap();
+    let client = sim.client();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let route_crd: CustomResourceDefinition = serde_saphyr::from_str(
+        &std::fs::read_to_string(repo().join("../shared/crds/gateway-api-httproutes.yaml"))
+            .unwrap(),
+    )
+    .unwrap();
+    for crd in [Canary::crd(), route_crd] {
+        crds.create(&PostParams::default(), &crd).await.unwrap();
+    }
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(serde_json::json!({"metadata": {"name": "test"}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    let mut canary: Canary = fixture(file);
+    canary.metadata.uid = None;
+    let canaries: Api<Canary> = Api::namespaced(client.clone(), "test");
+    // A CRD is served once established; poll for it instead of sleeping a fixed time.
+    let mut created = None;
+    for _ in 0..100 {
+        match canaries.create(&PostParams::default(), &canary).await {
+            Ok(c) => {
+                created = Some(c);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    let canary = created.expect("the Canary CRD was never served");
+    assert!(canary.uid().is_some());
+    (sim, canary)
+}
+
+fn names(writes: &[Write]) -> Vec<(WriteAction, &'static str, String)> {
+    writes
+        .iter()
+        .map(|w| (w.action, w.kind, w.name.clone()))
+        .collect()
+}
+
+#[tokio::test]
+async fn gatewayapi_reconcile_is_idempotent_and_routes_round_trip() {
+    let (sim, canary) = cluster("canary-gatewayapi.yaml").await;
+    let deployment: Deployment = fixture("deployment.yaml");
+    let target = TargetWorkload::from_deployment(&deployment, &DEFAULT_SELECTOR_LABELS).unwrap();
+    let router = router_for("gatewayapi:v1", sim.client()).unwrap();
+    assert_eq!(router.provider(), "gatewayapi:v1");
+
+    let created = router.reconcile(&canary, &target).await.unwrap();
+    assert_eq!(
+        names(&created),
+        [
+            (WriteAction::Created, "Service", "podinfo-canary".into()),
+            (WriteAction::Created, "Service", "podinfo-primary".into()),
+            (WriteAction::Created, "Service", "podinfo".into()),
+            (WriteAction::Created, "HTTPRoute", "podinfo".into()),
+        ]
+    );
+    assert_eq!(router.get_routes(&canary).await.unwrap(), Routes::PRIMARY);
+
+    let before = sim.stats();
+    assert!(router.reconcile(&canary, &target).await.unwrap().is_empty());
+    let after = sim.stats();
+    assert_eq!(
+        writes(&after) - writes(&before),
+        0,
+        "second reconcile wrote: {after:?}"
+    );
+    assert_eq!(
+        after.verb_total("get") - before.verb_total("get"),
+        4,
+        "one read per object"
+    );
+
+    for routes in [
+        Routes::canary_weight(10),
+        Routes::canary_weight(60),
+        Routes {
+            primary: 100,
+            canary: 0,
+            mirrored: true,
+        },
+        Routes::canary_weight(100),
+        Routes::PRIMARY,
+    ] {
+        let before = sim.stats();
+        let w = router.set_routes(&canary, routes).await.unwrap();
+        assert_eq!(
+            names(&w),
+            [(WriteAction::Updated, "HTTPRoute", "podinfo".into())]
+        );
+        assert_eq!(router.get_routes(&canary).await.unwrap(), routes);
+        assert!(router.set_routes(&canary, routes).await.unwrap().is_empty());
+        let after = sim.stats();
+        assert_eq!(writes(&after) - writes(&before), 1, "{routes:?}");
+    }
+
+    // A reconcile in the middle of a release keeps the traffic split.
+    router
+        .set_routes(&canary, Routes::canary_weight(30))
+        .await
+        .unwrap();
+    assert!(router.reconcile(&canary, &target).await.unwrap().is_empty());
+    assert_eq!(
+        router.get_routes(&canary).await.unwrap(),
+        Routes::canary_weight(30)
+    );
+
+    // A spec change is written once, and the split survives it.
+    let mut changed = canary.clone();
+    changed.spec.service.hosts = vec!["new.example.com".into()];
+    let w = router.reconcile(&changed, &target).await.unwrap();
+    assert_eq!(
+        names(&w),
+        [(WriteAction::Updated, "HTTPRoute", "podinfo".into())]
+    );
+    let route = httproutes(&sim.client()).get("podinfo").await.unwrap();
+    assert_eq!(route.data["spec"]["hostnames"][0], "new.example.com");
+    assert_eq!(route.labels()["fledge.dev/canary"], "podinfo");
+    assert_eq!(
+        route.annotations()["kustomize.toolkit.fluxcd.io/reconcile"],
+        "disabled"
+    );
+    assert_eq!(
+        router.get_routes(&changed).await.unwrap(),
+        Routes::canary_weight(30)
+    );
+
+    // Finalize: apex back on the target's pods, route gone; then nothing left to do.
+    let w = router.finalize(&changed, &target).await.unwrap();
+    assert_eq!(
+        names(&w),
+        [
+            (WriteAction::Updated, "Service", "podinfo".into()),
+            (WriteAction::Deleted, "HTTPRoute", "podinfo".into()),
+        ]
+    );
+    let services: Api<Service> = Api::namespaced(sim.client(), "test");
+    let apex = services.get("podinfo").await.unwrap();
+    assert_eq!(apex.spec.unwrap().selector.unwrap()["app"], "podinfo");
+    assert!(
+        apex.metadata
+            .owner_references
+            .unwrap_or_default()
+            .is_empty()
+    );
+    assert!(
+        httproutes(&sim.client())
+            .get_opt("podinfo")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(router.finalize(&changed, &target).await.unwrap().is_empty());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn kubernetes_router_takes_over_a_user_service_and_keeps_its_node_port() {
+    let (sim, canary) = cluster("canary-kubernetes.yaml").await;
+    let services: Api<Service> = Api::namespaced(sim.client(), "test");
+    let user: Service = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "podinfo", "labels": {"app": "podinfo", "tier": "frontend"}},
+        "spec": {
+            "type": "NodePort",
+            "selector": {"app": "podinfo"},
+            "ports": [{"name": "http", "port": 80, "targetPort": 9898, "nodePort": 30080}]
+        }
+    }))
+    .unwrap();
+    let user = services
+        .create(&PostParams::default(), &user)
+        .await
+        .unwrap();
+    let cluster_ip = user.spec.as_ref().unwrap().cluster_ip.clone();
+
+    let deployment: Deployment = fixture("deployment.yaml");
+    let target = TargetWorkload::from_deployment(&deployment, &DEFAULT_SELECTOR_LABELS).unwrap();
+    let router = router_for("kubernetes", sim.client()).unwrap();
+    let w = router.reconcile(&canary, &target).await.unwrap();
+    assert_eq!(
+        names(&w),
+        [
+            (WriteAction::Created, "Service", "podinfo-canary".into()),
+            (WriteAction::Created, "Service", "podinfo-primary".into()),
+            (WriteAction::Updated, "Service", "podinfo".into()),
+        ]
+    );
+    let apex = services.get("podinfo").await.unwrap();
+    let spec = apex.spec.clone().unwrap();
+    assert_eq!(spec.type_.as_deref(), Some("NodePort"));
+    assert_eq!(spec.cluster_ip, cluster_ip);
+    assert_eq!(spec.selector.unwrap()["app"], "podinfo-primary");
+    let ports = spec.ports.unwrap();
+    assert_eq!(ports[0].node_port, Some(30080));
+    let discovered: Vec<_> = ports[1..]
+        .iter()
+        .map(|p| (p.name.clone().unwrap(), p.port))
+        .collect();
+    assert_eq!(
+        discovered,
+        [
+            ("grpc".to_string(), 9999),
+            ("tcp-podinfod-2".to_string(), 9797)
+        ]
+    );
+    assert_eq!(apex.labels()["tier"], "frontend");
+    assert_eq!(apex.labels()["fledge.dev/canary"], "podinfo");
+    assert!(
+        apex.owner_references().is_empty(),
+        "a user's Service is not made ours"
+    );
+    let canary_svc = services.get("podinfo-canary").await.unwrap();
+    assert_eq!(canary_svc.owner_references()[0].uid, canary.uid().unwrap());
+    assert_eq!(canary_svc.spec.unwrap().selector.unwrap()["app"], "podinfo");
+
+    let before = sim.stats();
+    assert!(router.reconcile(&canary, &target).await.unwrap().is_empty());
+    assert_eq!(writes(&sim.stats()) - writes(&before), 0);
+
+    // Services can't split traffic: set_routes writes nothing; get_routes reports the
+    // blue/green switch only once the controller has recorded it.
+    assert!(
+        router
+            .set_routes(&canary, Routes::canary_weight(100))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(router.get_routes(&canary).await.unwrap(), Routes::PRIMARY);
+    let mut switched = canary.clone();
+    switched
+        .status
+        .get_or_insert_with(Default::default)
+        .canary_weight = 100;
+    assert_eq!(
+        router.get_routes(&switched).await.unwrap(),
+        Routes::canary_weight(100)
+    );
+    assert_eq!(writes(&sim.stats()) - writes(&before), 0);
+
+    let w = router.finalize(&canary, &target).await.unwrap();
+    assert_eq!(
+        names(&w),
+        [(WriteAction::Updated, "Service", "podinfo".into())]
+    );
+    let apex = services.get("podinfo").await.unwrap();
+    let spec = apex.spec.unwrap();
+    assert_eq!(spec.selector.unwrap()["app"], "podinfo");
+    assert_eq!(spec.ports.unwrap()[0].node_port, Some(30080));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn unsupported_providers_are_named() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    // Nothing is contacted: building a router is not I/O.
+    let client =
+        kube::Client::try_from(kube::Config::new("http://127.0.0.1:9".parse().unwrap())).unwrap();
+    for provider in ["istio", "nginx", "gatewayapi", "bogus"] {
+        let err = router_for(provider, client.clone())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.starts_with(&format!("provider {provider:?} is not supported")),
+            "{err}"
+        );
+        assert!(
+            err.contains("kubernetes, gatewayapi:v1, gatewayapi:v1beta1"),
+            "{err}"
+        );
+    }
+}
