@@ -301,7 +301,10 @@ mod tests {
         let cases = [
             (Provider::Kubernetes, Some("http (application metrics)")),
             (Provider::GatewayApiV1, Some("http (application metrics)")),
-            (Provider::GatewayApiV1beta1, Some("http (application metrics)")),
+            (
+                Provider::GatewayApiV1beta1,
+                Some("http (application metrics)"),
+            ),
             (Provider::Istio, Some("istio")),
             (Provider::Linkerd, Some("linkerd")),
             (Provider::Nginx, Some("nginx")),
@@ -327,7 +330,11 @@ mod tests {
     #[test]
     fn every_builtin_query_uses_known_placeholders_only() {
         for queries in [&HTTP, &ISTIO, &LINKERD, &NGINX] {
-            for query in [queries.success_rate, queries.duration, queries.request_count] {
+            for query in [
+                queries.success_rate,
+                queries.duration,
+                queries.request_count,
+            ] {
                 let used = placeholders(query).expect("builtin query must parse");
                 assert!(used.contains(&Placeholder::Namespace), "{query}");
                 assert!(used.contains(&Placeholder::Interval), "{query}");

@@ -114,7 +114,11 @@ mod tests {
 
     #[test]
     fn secret_keys_map_to_credentials() {
-        let cases: Vec<(&[(&str, &[u8])], Result<Credentials, CredentialsError>)> = vec![
+        type Case = (
+            &'static [(&'static str, &'static [u8])],
+            Result<Credentials, CredentialsError>,
+        );
+        let cases: Vec<Case> = vec![
             (
                 &[("token", b"abc\n")],
                 Ok(Credentials::BearerToken("abc".into())),

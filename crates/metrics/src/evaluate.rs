@@ -121,7 +121,9 @@ pub fn evaluate(
             None => {
                 return result(
                     Verdict::Fail,
-                    format!("metric {name}: minSampleCount is {min} but no sample count was measured"),
+                    format!(
+                        "metric {name}: minSampleCount is {min} but no sample count was measured"
+                    ),
                 );
             }
             Some(QueryOutcome::Error(e)) => {
@@ -157,28 +159,47 @@ pub fn evaluate(
             );
             return match criteria.on_no_data {
                 OnNoData::Fail => result(Verdict::Fail, base),
-                OnNoData::Skip => result(Verdict::Skipped, format!("{base}; skipped (onNoData: skip)")),
-                OnNoData::Pass => result(Verdict::Pass, format!("{base}; counted as passed (onNoData: pass)")),
+                OnNoData::Skip => result(
+                    Verdict::Skipped,
+                    format!("{base}; skipped (onNoData: skip)"),
+                ),
+                OnNoData::Pass => result(
+                    Verdict::Pass,
+                    format!("{base}; counted as passed (onNoData: pass)"),
+                ),
             };
         }
     };
     let bounds = &criteria.bounds;
     if let Some(min) = bounds.min.filter(|min| v < *min) {
-        return result(Verdict::Fail, format!("metric {name}: {} < {}", Num(v), Num(min)));
+        return result(
+            Verdict::Fail,
+            format!("metric {name}: {} < {}", Num(v), Num(min)),
+        );
     }
     if let Some(max) = bounds.max.filter(|max| v > *max) {
-        return result(Verdict::Fail, format!("metric {name}: {} > {}", Num(v), Num(max)));
+        return result(
+            Verdict::Fail,
+            format!("metric {name}: {} > {}", Num(v), Num(max)),
+        );
     }
     let within = threshold.as_deref().unwrap_or_default();
-    result(Verdict::Pass, format!("metric {name}: {} within {within}", Num(v)))
+    result(
+        Verdict::Pass,
+        format!("metric {name}: {} within {within}", Num(v)),
+    )
 }
 
 /// A range that no value can meet, or none at all, is a mistake in the Canary, not a verdict
 /// on the release; saying so beats silently passing or failing every check.
 fn check_bounds(bounds: &ThresholdRange) -> Result<(), String> {
     match (bounds.min, bounds.max) {
-        (None, None) => Err("no threshold: set thresholdRange.min and/or thresholdRange.max".into()),
-        (Some(b), _) | (_, Some(b)) if b.is_nan() => Err("thresholdRange holds NaN; use numbers".into()),
+        (None, None) => {
+            Err("no threshold: set thresholdRange.min and/or thresholdRange.max".into())
+        }
+        (Some(b), _) | (_, Some(b)) if b.is_nan() => {
+            Err("thresholdRange holds NaN; use numbers".into())
+        }
         (Some(min), Some(max)) if min > max => Err(format!(
             "thresholdRange.min ({}) is greater than thresholdRange.max ({}); no value can pass",
             Num(min),

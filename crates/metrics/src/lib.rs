@@ -23,6 +23,8 @@ pub use analyze::{Providers, analyze, template_provider};
 pub use builtin::{Builtin, BuiltinQueries, NoBuiltinQueries, queries_for};
 pub use credentials::{Credentials, CredentialsError};
 pub use evaluate::{CheckResult, Criteria, QueryOutcome, evaluate};
-pub use plan::{PlanError, PlanProblem, PlannedCheck, PlannedQuery, QuerySource, TemplateKey, plan};
+pub use plan::{
+    PlanError, PlanProblem, PlannedCheck, PlannedQuery, QuerySource, TemplateKey, plan,
+};
 pub use prometheus::{PrometheusConfig, PrometheusProvider};
 pub use provider::{BoxFuture, MetricProvider, ProviderError};

@@ -67,7 +67,7 @@ pub struct PlanError {
     pub canary: String,
     pub field: String,
     pub metric: String,
-    pub problem: PlanProblem,
+    pub problem: Box<PlanProblem>,
 }
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -122,7 +122,7 @@ pub fn plan(
                 canary: canary_id.clone(),
                 field: format!("spec.{}.metrics[{i}]", canary.spec.analysis_field()),
                 metric: metric.name.clone(),
-                problem,
+                problem: Box::new(problem),
             })
         })
         .collect()
@@ -153,7 +153,12 @@ fn plan_metric(
     let builtin_count = || -> Result<PlannedQuery, PlanProblem> {
         let queries = queries_for(provider)?;
         let origin = format!("builtin request count ({provider})");
-        render_as(queries.request_count, &origin, "query", QuerySource::MetricsServer)
+        render_as(
+            queries.request_count,
+            &origin,
+            "query",
+            QuerySource::MetricsServer,
+        )
     };
 
     if let Some(template_ref) = &metric.template_ref {
@@ -171,7 +176,9 @@ fn plan_metric(
         let query = render_as(&template.spec.query, &origin, "spec.query", source.clone())?;
         let count = match (&template.spec.count_query, wants_count) {
             (_, false) => None,
-            (Some(count_query), true) => Some(render_as(count_query, &origin, "spec.countQuery", source)?),
+            (Some(count_query), true) => {
+                Some(render_as(count_query, &origin, "spec.countQuery", source)?)
+            }
             (None, true) => Some(builtin_count().map_err(|problem| match problem {
                 PlanProblem::NoBuiltin(builtin) => PlanProblem::NoCountQuery {
                     template: key.clone(),
@@ -180,7 +187,11 @@ fn plan_metric(
                 other => other,
             })?),
         };
-        return Ok(PlannedCheck { criteria, query, count });
+        return Ok(PlannedCheck {
+            criteria,
+            query,
+            count,
+        });
     }
 
     let query = if let Some(inline) = &metric.query {
@@ -188,12 +199,25 @@ fn plan_metric(
     } else if let Some(builtin) = Builtin::from_name(&metric.name) {
         let queries = queries_for(provider)?;
         let origin = format!("builtin {} ({provider})", builtin.name());
-        render_as(queries.query(builtin), &origin, "query", QuerySource::MetricsServer)?
+        render_as(
+            queries.query(builtin),
+            &origin,
+            "query",
+            QuerySource::MetricsServer,
+        )?
     } else {
         return Err(PlanProblem::NoQuery);
     };
-    let count = if wants_count { Some(builtin_count()?) } else { None };
-    Ok(PlannedCheck { criteria, query, count })
+    let count = if wants_count {
+        Some(builtin_count()?)
+    } else {
+        None
+    };
+    Ok(PlannedCheck {
+        criteria,
+        query,
+        count,
+    })
 }
 
 #[cfg(test)]

@@ -75,6 +75,9 @@ impl fmt::Debug for PrometheusConfig {
 /// A ready Prometheus client. Cheap to clone? No need: share it as `Arc<dyn MetricProvider>`.
 pub struct PrometheusProvider {
     client: prometheus_http_query::Client,
+    /// Custom headers and `Authorization`, added to each request: reqwest's default headers
+    /// keep one value per name, and a template may repeat a header as Go's `http.Header` does.
+    headers: HeaderMap,
     /// The address as shown in messages (no user info).
     address: String,
     timeout: Duration,
@@ -152,7 +155,6 @@ impl PrometheusProvider {
             });
         }
         let http = reqwest::Client::builder()
-            .default_headers(headers)
             .timeout(config.timeout)
             .connect_timeout(config.timeout)
             .tls_danger_accept_invalid_certs(config.insecure_skip_verify)
@@ -171,22 +173,28 @@ impl PrometheusProvider {
         })?;
         Ok(Self {
             client,
+            headers,
             address,
             timeout: config.timeout,
         })
     }
 
-    async fn instant_query(&self, query: &str, at: Timestamp) -> Result<Option<f64>, ProviderError> {
+    async fn instant_query(
+        &self,
+        query: &str,
+        at: Timestamp,
+    ) -> Result<Option<f64>, ProviderError> {
         let query = collapse_whitespace(query);
         let timeout_ms = i64::try_from(self.timeout.as_millis()).unwrap_or(i64::MAX);
-        let response = self
+        let mut request = self
             .client
             .query(&query)
             .at(at.as_second())
-            .timeout(timeout_ms)
-            .get_raw()
-            .await
-            .map_err(|e| self.send_error(&e))?;
+            .timeout(timeout_ms);
+        for (name, value) in &self.headers {
+            request = request.header(name.clone(), value.clone());
+        }
+        let response = request.get_raw().await.map_err(|e| self.send_error(&e))?;
         let status = response.status();
         let body = response.bytes().await.map_err(|e| self.reqwest_error(&e))?;
         let data = match serde_json::from_slice::<Envelope>(&body) {
@@ -229,7 +237,9 @@ impl PrometheusProvider {
                         "query returned several series; using the last one (aggregate with sum() or max() to choose)"
                     );
                 }
-                Ok(series.last().and_then(|s| finite_or_nodata(s.sample().value())))
+                Ok(series
+                    .last()
+                    .and_then(|s| finite_or_nodata(s.sample().value())))
             }
             Data::Matrix(_) => Err(ProviderError::RangeResult {
                 kind: KIND,
@@ -276,7 +286,7 @@ impl MetricProvider for PrometheusProvider {
     fn health_check(&self) -> BoxFuture<'_, Result<(), ProviderError>> {
         Box::pin(async move {
             match self.instant_query(HEALTH_QUERY, Timestamp::now()).await? {
-                Some(v) if v == 1.0 => Ok(()),
+                Some(1.0) => Ok(()),
                 other => Err(ProviderError::NotOnline {
                     kind: KIND,
                     address: self.address.clone(),
@@ -396,7 +406,10 @@ mod tests {
                 "a{l=\"two  spaces\",m='x\t y'} /  b{n=`raw  \\`}",
                 "a{l=\"two  spaces\",m='x\t y'} / b{n=`raw  \\`}",
             ),
-            ("a{l=\"esc \\\" still  in\"}  x", "a{l=\"esc \\\" still  in\"} x"),
+            (
+                "a{l=\"esc \\\" still  in\"}  x",
+                "a{l=\"esc \\\" still  in\"} x",
+            ),
             ("", ""),
         ];
         for (input, want) in cases {
@@ -419,7 +432,10 @@ mod tests {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let cases: Vec<(PrometheusConfig, &str)> = vec![
             (PrometheusConfig::new(""), "is not a valid URL"),
-            (PrometheusConfig::new("prometheus:9090"), "is not http or https"),
+            (
+                PrometheusConfig::new("prometheus:9090"),
+                "is not http or https",
+            ),
             (
                 PrometheusConfig {
                     headers: vec![("bad header".into(), "v".into())],

@@ -2,7 +2,12 @@ use super::*;
 
 const INF: f64 = f64::INFINITY;
 
-fn criteria(min: Option<f64>, max: Option<f64>, on_no_data: OnNoData, min_samples: Option<i64>) -> Criteria {
+fn criteria(
+    min: Option<f64>,
+    max: Option<f64>,
+    on_no_data: OnNoData,
+    min_samples: Option<i64>,
+) -> Criteria {
     Criteria {
         name: "m".into(),
         bounds: ThresholdRange { min, max },
@@ -51,7 +56,11 @@ fn thresholds_are_inclusive_and_judge_the_value() {
         let got = evaluate(&c, &outcome, None);
         assert_eq!(got.verdict, verdict, "{c:?} {outcome:?}: {}", got.message);
         assert_eq!(got.value, value, "{c:?} {outcome:?}");
-        assert!(got.message.contains(message), "{c:?} {outcome:?}: {:?} lacks {message:?}", got.message);
+        assert!(
+            got.message.contains(message),
+            "{c:?} {outcome:?}: {:?} lacks {message:?}",
+            got.message
+        );
     }
 }
 
@@ -74,13 +83,21 @@ fn no_data_follows_the_policy() {
     ];
     for (policy, outcome, verdict, message) in cases {
         let got = evaluate(&criteria(Some(99.0), None, policy, None), &outcome, None);
-        assert_eq!(got.verdict, verdict, "{policy:?} {outcome:?}: {}", got.message);
+        assert_eq!(
+            got.verdict, verdict,
+            "{policy:?} {outcome:?}: {}",
+            got.message
+        );
         let want_value = match outcome {
             Value(v) if v.is_finite() => Some(v),
             _ => None,
         };
         assert_eq!(got.value, want_value, "{policy:?} {outcome:?}");
-        assert!(got.message.contains(message), "{policy:?} {outcome:?}: {:?} lacks {message:?}", got.message);
+        assert!(
+            got.message.contains(message),
+            "{policy:?} {outcome:?}: {:?} lacks {message:?}",
+            got.message
+        );
         assert_eq!(got.threshold.as_deref(), Some(">= 99"));
     }
 }
@@ -109,9 +126,21 @@ fn min_sample_count_makes_small_samples_inconclusive() {
         (NdFail, Error("down".into()), Some(Value(0.0)), Fail, "query failed: down"),
     ];
     for (policy, outcome, count, verdict, message) in cases {
-        let got = evaluate(&criteria(Some(99.0), None, policy, Some(100)), &outcome, count.as_ref());
-        assert_eq!(got.verdict, verdict, "{policy:?} {outcome:?} {count:?}: {}", got.message);
-        assert!(got.message.contains(message), "{policy:?} {outcome:?} {count:?}: {:?} lacks {message:?}", got.message);
+        let got = evaluate(
+            &criteria(Some(99.0), None, policy, Some(100)),
+            &outcome,
+            count.as_ref(),
+        );
+        assert_eq!(
+            got.verdict, verdict,
+            "{policy:?} {outcome:?} {count:?}: {}",
+            got.message
+        );
+        assert!(
+            got.message.contains(message),
+            "{policy:?} {outcome:?} {count:?}: {:?} lacks {message:?}",
+            got.message
+        );
     }
 }
 
@@ -158,13 +187,21 @@ fn deprecated_threshold_keeps_flaggers_meaning() {
 
 #[test]
 fn provider_results_map_to_outcomes() {
-    let err = ProviderError::Unsupported { provider_type: "datadog".into() };
+    let err = ProviderError::Unsupported {
+        provider_type: "datadog".into(),
+    };
     let cases: Vec<(Result<Option<f64>, ProviderError>, QueryOutcome)> = vec![
         (Ok(Some(1.5)), Value(1.5)),
         (Ok(Some(INF)), Value(INF)),
         (Ok(Some(f64::NAN)), NoData),
         (Ok(None), NoData),
-        (Err(err), Error("metric provider type \"datadog\" is not supported by fledge; use \"prometheus\"".into())),
+        (
+            Err(err),
+            Error(
+                "metric provider type \"datadog\" is not supported by fledge; use \"prometheus\""
+                    .into(),
+            ),
+        ),
     ];
     for (input, want) in cases {
         assert_eq!(QueryOutcome::from(input), want);

@@ -26,7 +26,11 @@ fn templates() -> BTreeMap<TemplateKey, Arc<MetricTemplate>> {
         .collect()
 }
 
-fn plan_with(canary: &Canary, provider: Provider, templates: &BTreeMap<TemplateKey, Arc<MetricTemplate>>) -> Vec<Result<PlannedCheck, PlanError>> {
+fn plan_with(
+    canary: &Canary,
+    provider: Provider,
+    templates: &BTreeMap<TemplateKey, Arc<MetricTemplate>>,
+) -> Vec<Result<PlannedCheck, PlanError>> {
     plan(canary, provider, |key| templates.get(key).cloned())
 }
 
@@ -39,8 +43,14 @@ fn with_metrics(metrics: Vec<CanaryMetric>) -> Canary {
 fn template_metric(name: &str, template: &str) -> CanaryMetric {
     CanaryMetric {
         name: name.into(),
-        template_ref: Some(TemplateRef { name: template.into(), namespace: None }),
-        threshold_range: Some(ThresholdRange { min: None, max: Some(1.0) }),
+        template_ref: Some(TemplateRef {
+            name: template.into(),
+            namespace: None,
+        }),
+        threshold_range: Some(ThresholdRange {
+            min: None,
+            max: Some(1.0),
+        }),
         ..Default::default()
     }
 }
@@ -55,7 +65,13 @@ fn the_example_canary_plans_every_metric() {
 
     let sr = &checks[0];
     assert_eq!(sr.criteria.name, "request-success-rate");
-    assert_eq!(sr.criteria.bounds, ThresholdRange { min: Some(99.0), max: None });
+    assert_eq!(
+        sr.criteria.bounds,
+        ThresholdRange {
+            min: Some(99.0),
+            max: None
+        }
+    );
     assert_eq!(sr.criteria.min_sample_count, Some(100));
     assert_eq!(sr.query.source, QuerySource::MetricsServer);
     assert_eq!(sr.query.origin, "builtin request-success-rate (kubernetes)");
@@ -69,7 +85,9 @@ fn the_example_canary_plans_every_metric() {
     assert_eq!(count.source, QuerySource::MetricsServer);
     assert_eq!(
         count.query,
-        format!(r#"sum( increase( http_request_duration_seconds_count{{ kubernetes_namespace="test", {POD} }}[1m] ) )"#)
+        format!(
+            r#"sum( increase( http_request_duration_seconds_count{{ kubernetes_namespace="test", {POD} }}[1m] ) )"#
+        )
     );
 
     let duration = &checks[1];
@@ -86,7 +104,10 @@ fn the_example_canary_plans_every_metric() {
     assert_eq!(error_rate.criteria.on_no_data, OnNoData::Skip);
     assert_eq!(
         error_rate.query.source,
-        QuerySource::Template(TemplateKey { namespace: "test".into(), name: "error-rate".into() })
+        QuerySource::Template(TemplateKey {
+            namespace: "test".into(),
+            name: "error-rate".into()
+        })
     );
     assert_eq!(error_rate.query.origin, "MetricTemplate test/error-rate");
     assert_eq!(
@@ -99,7 +120,9 @@ fn the_example_canary_plans_every_metric() {
     // `{{ target }}-primary` selects the primary's pods.
     let vs_primary = &checks[3];
     assert!(
-        vs_primary.query.query.contains(r#"kubernetes_pod_name=~"podinfo-primary-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)", status=~"5..""#),
+        vs_primary.query.query.contains(
+            r#"kubernetes_pod_name=~"podinfo-primary-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)", status=~"5..""#
+        ),
         "{}",
         vs_primary.query.query
     );
@@ -116,16 +139,44 @@ fn builtin_queries_follow_the_provider() {
     let mut c = with_metrics(vec![metric]);
     c.spec.ingress_ref = Some(serde_json::from_value(serde_json::json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "podinfo-ing"})).unwrap());
     let cases = [
-        (Provider::Istio, r#"destination_workload_namespace="test", destination_workload=~"podinfo", response_code!~"5.*""#),
-        (Provider::Linkerd, r#"namespace="test", deployment=~"podinfo", classification!="failure", direction="inbound""#),
-        (Provider::Nginx, r#"namespace="test", ingress="podinfo-ing", canary!="", status!~"5.*""#),
-        (Provider::GatewayApiV1, r#"kubernetes_namespace="test", kubernetes_pod_name=~"podinfo-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)", status!~"5.*""#),
+        (
+            Provider::Istio,
+            r#"destination_workload_namespace="test", destination_workload=~"podinfo", response_code!~"5.*""#,
+        ),
+        (
+            Provider::Linkerd,
+            r#"namespace="test", deployment=~"podinfo", classification!="failure", direction="inbound""#,
+        ),
+        (
+            Provider::Nginx,
+            r#"namespace="test", ingress="podinfo-ing", canary!="", status!~"5.*""#,
+        ),
+        (
+            Provider::GatewayApiV1,
+            r#"kubernetes_namespace="test", kubernetes_pod_name=~"podinfo-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)", status!~"5.*""#,
+        ),
     ];
     for (provider, selector) in cases {
-        let check = plan_with(&c, provider, &templates()).remove(0).expect("plans");
-        assert!(check.query.query.contains(selector), "{provider}: {}", check.query.query);
-        assert!(check.query.query.contains("[2m]"), "{provider}: {}", check.query.query);
-        assert_eq!(check.criteria.bounds, ThresholdRange { min: Some(99.0), max: None });
+        let check = plan_with(&c, provider, &templates())
+            .remove(0)
+            .expect("plans");
+        assert!(
+            check.query.query.contains(selector),
+            "{provider}: {}",
+            check.query.query
+        );
+        assert!(
+            check.query.query.contains("[2m]"),
+            "{provider}: {}",
+            check.query.query
+        );
+        assert_eq!(
+            check.criteria.bounds,
+            ThresholdRange {
+                min: Some(99.0),
+                max: None
+            }
+        );
     }
 }
 
@@ -143,7 +194,10 @@ fn unusable_metrics_explain_themselves() {
     no_count.spec.count_query = None;
     let mut ts = templates();
     for t in [bad_template, bad_count, no_count] {
-        let key = TemplateKey { namespace: "test".into(), name: t.metadata.name.clone().unwrap() };
+        let key = TemplateKey {
+            namespace: "test".into(),
+            name: t.metadata.name.clone().unwrap(),
+        };
         ts.insert(key, Arc::new(t));
     }
     let min_samples = |mut m: CanaryMetric| {
@@ -174,42 +228,78 @@ fn unusable_metrics_explain_themselves() {
     ];
     for (metric, provider, want) in cases {
         let c = with_metrics(vec![metric.clone()]);
-        let got = plan_with(&c, provider, &ts).remove(0).expect_err("must not plan");
+        let got = plan_with(&c, provider, &ts)
+            .remove(0)
+            .expect_err("must not plan");
         assert_eq!(got.metric, metric.name);
         let msg = got.to_string();
-        assert!(msg.contains(want), "{metric:?}:\n  got  {msg}\n  want {want}");
+        assert!(
+            msg.contains(want),
+            "{metric:?}:\n  got  {msg}\n  want {want}"
+        );
     }
 }
 
 #[test]
 fn count_queries_come_from_the_template_or_the_builtin() {
     let mut metric = template_metric("errors", "error-rate");
-    metric.template_variables.insert("code".into(), "5..".into());
+    metric
+        .template_variables
+        .insert("code".into(), "5..".into());
     metric.min_sample_count = Some(50);
     // error-rate.yaml has a countQuery: it runs on the template's provider.
-    let check = plan_with(&with_metrics(vec![metric.clone()]), Provider::Kubernetes, &templates()).remove(0).unwrap();
+    let check = plan_with(
+        &with_metrics(vec![metric.clone()]),
+        Provider::Kubernetes,
+        &templates(),
+    )
+    .remove(0)
+    .unwrap();
     let count = check.count.unwrap();
-    assert_eq!(count.source, QuerySource::Template(TemplateKey { namespace: "test".into(), name: "error-rate".into() }));
+    assert_eq!(
+        count.source,
+        QuerySource::Template(TemplateKey {
+            namespace: "test".into(),
+            name: "error-rate".into()
+        })
+    );
     assert_eq!(count.origin, "MetricTemplate test/error-rate");
-    assert!(count.query.starts_with("sum( increase( http_request_duration_seconds_count{"), "{}", count.query);
+    assert!(
+        count
+            .query
+            .starts_with("sum( increase( http_request_duration_seconds_count{"),
+        "{}",
+        count.query
+    );
 
     // Without one, the builtin request count of the provider runs on the metrics server.
     let mut ts = templates();
-    let key = TemplateKey { namespace: "test".into(), name: "error-rate".into() };
+    let key = TemplateKey {
+        namespace: "test".into(),
+        name: "error-rate".into(),
+    };
     let mut t = (*ts[&key]).clone();
     t.spec.count_query = None;
     ts.insert(key, Arc::new(t));
-    let check = plan_with(&with_metrics(vec![metric]), Provider::Istio, &ts).remove(0).unwrap();
+    let check = plan_with(&with_metrics(vec![metric]), Provider::Istio, &ts)
+        .remove(0)
+        .unwrap();
     let count = check.count.unwrap();
     assert_eq!(count.source, QuerySource::MetricsServer);
     assert_eq!(count.origin, "builtin request count (istio)");
-    assert!(count.query.contains("istio_requests_total"), "{}", count.query);
+    assert!(
+        count.query.contains("istio_requests_total"),
+        "{}",
+        count.query
+    );
 }
 
 #[test]
 fn template_namespace_defaults_to_the_canarys() {
     let mut metric = template_metric("errors", "error-rate");
-    metric.template_variables.insert("code".into(), "5..".into());
+    metric
+        .template_variables
+        .insert("code".into(), "5..".into());
     metric.template_ref.as_mut().unwrap().namespace = Some("monitoring".into());
     let mut c = with_metrics(vec![metric]);
     let seen = std::cell::RefCell::new(Vec::new());
@@ -217,12 +307,19 @@ fn template_namespace_defaults_to_the_canarys() {
         seen.borrow_mut().push(key.to_string());
         None
     });
-    c.spec.analysis.as_mut().unwrap().metrics[0].template_ref.as_mut().unwrap().namespace = None;
+    c.spec.analysis.as_mut().unwrap().metrics[0]
+        .template_ref
+        .as_mut()
+        .unwrap()
+        .namespace = None;
     let _ = plan(&c, Provider::Kubernetes, |key| {
         seen.borrow_mut().push(key.to_string());
         None
     });
-    assert_eq!(seen.into_inner(), ["monitoring/error-rate", "test/error-rate"]);
+    assert_eq!(
+        seen.into_inner(),
+        ["monitoring/error-rate", "test/error-rate"]
+    );
 }
 
 #[test]
@@ -231,7 +328,9 @@ fn deprecated_canary_analysis_is_planned_with_its_field_path() {
     let mut analysis = c.spec.analysis.take().unwrap();
     analysis.metrics = vec![template_metric("gone", "missing")];
     c.spec.canary_analysis = Some(analysis);
-    let err = plan_with(&c, Provider::Kubernetes, &templates()).remove(0).unwrap_err();
+    let err = plan_with(&c, Provider::Kubernetes, &templates())
+        .remove(0)
+        .unwrap_err();
     assert_eq!(err.field, "spec.canaryAnalysis.metrics[0]");
 
     c.spec.canary_analysis = None;

@@ -1,8 +1,6 @@
 //! Test helpers: a real Prometheus server backfilled with an exact history (promtool), killed
 //! when dropped, and a tiny builder for that history in OpenMetrics text.
 
-#![allow(dead_code)] // each test binary uses a different part of this module
-
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -10,14 +8,25 @@ use std::time::{Duration, Instant};
 
 /// Fails (never skips) when a tool the test needs is missing.
 pub fn require(tool: &str, version_arg: &str, package: &str) -> String {
-    match Command::new(tool).arg(version_arg).stdout(Stdio::null()).stderr(Stdio::null()).status() {
+    match Command::new(tool)
+        .arg(version_arg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+    {
         Ok(status) if status.success() => tool.to_string(),
-        _ => panic!("`{tool}` is needed by this test and was not found; install it with: apt-get install -y {package}"),
+        _ => panic!(
+            "`{tool}` is needed by this test and was not found; install it with: apt-get install -y {package}"
+        ),
     }
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub fn install_ring() {
@@ -38,7 +47,12 @@ impl History {
     pub fn recent() -> Self {
         let now = k8s_openapi::jiff::Timestamp::now().as_second();
         let t0 = (now - 20 * 60) / 60 * 60;
-        Self { t0, step: 15, steps: 80, text: String::new() }
+        Self {
+            t0,
+            step: 15,
+            steps: 80,
+            text: String::new(),
+        }
     }
 
     /// An evaluation time on the sample grid, in the middle of the history.
@@ -51,7 +65,12 @@ impl History {
     pub fn counter(&mut self, series: &str, per_second: f64) -> &mut Self {
         for i in 0..=self.steps {
             let t = i * self.step;
-            let _ = writeln!(self.text, "{series} {} {}", per_second * t as f64, self.t0 + t);
+            let _ = writeln!(
+                self.text,
+                "{series} {} {}",
+                per_second * t as f64,
+                self.t0 + t
+            );
         }
         self
     }
@@ -95,7 +114,11 @@ impl Prometheus {
                 .arg(&data)
                 .output()
                 .unwrap();
-            assert!(out.status.success(), "promtool failed: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "promtool failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         let config = dir.path().join("prometheus.yml");
         std::fs::write(&config, "global:\n  scrape_interval: 1m\n").unwrap();
@@ -125,7 +148,11 @@ impl Prometheus {
         };
         let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
         let child = cmd.stdout(Stdio::null()).stderr(log).spawn().unwrap();
-        let mut server = Self { child, address: format!("{scheme}://127.0.0.1:{port}"), dir };
+        let mut server = Self {
+            child,
+            address: format!("{scheme}://127.0.0.1:{port}"),
+            dir,
+        };
         server.wait_ready().await;
         server
     }
@@ -147,7 +174,11 @@ impl Prometheus {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("prometheus exited with {status}: {}", self.log());
             }
-            assert!(Instant::now() < deadline, "prometheus not ready after 60s: {}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "prometheus not ready after 60s: {}",
+                self.log()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -167,9 +198,22 @@ impl Drop for Prometheus {
 /// A self-signed certificate for 127.0.0.1, made with the openssl CLI.
 fn self_signed(dir: &Path) -> Tls {
     let openssl = require("openssl", "version", "openssl");
-    let tls = Tls { cert: dir.join("cert.pem"), key: dir.join("key.pem") };
+    let tls = Tls {
+        cert: dir.join("cert.pem"),
+        key: dir.join("key.pem"),
+    };
     let out = Command::new(openssl)
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
         .args(["-addext", "subjectAltName=IP:127.0.0.1"])
         .arg("-keyout")
         .arg(&tls.key)
@@ -177,6 +221,10 @@ fn self_signed(dir: &Path) -> Tls {
         .arg(&tls.cert)
         .output()
         .unwrap();
-    assert!(out.status.success(), "openssl failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "openssl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     tls
 }
