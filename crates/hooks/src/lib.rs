@@ -21,7 +21,7 @@ pub use alerts::{
 };
 pub use payload::{CanaryEvent, CanaryRef, EventType, WebhookPayload};
 pub use redact::Secret;
-pub use retry::{RetryPolicy, worst_case_duration};
+pub use retry::{RetryPolicy, SlowHook, slow_hooks, worst_case_duration};
 pub use verdict::{Verdict, classify};
 pub use webhook::{
     ClientError, GLOBAL_EVENT_HOOK_NAME, HookError, HookOutcome, Response, WebhookClient,

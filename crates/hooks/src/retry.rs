@@ -6,8 +6,11 @@
 
 use std::time::Duration;
 
+use std::fmt;
+
 use backon::{BackoffBuilder, ExponentialBuilder};
-use fledge_api::CanaryWebhook;
+use fledge_api::duration::format_duration;
+use fledge_api::{CanaryWebhook, HookType};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -59,6 +62,66 @@ pub fn worst_case_duration(hook: &CanaryWebhook) -> Duration {
     RetryPolicy::default().worst_case_duration(hook)
 }
 
+/// A hook that can take longer than the analysis interval: a validation warning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlowHook {
+    /// Position in `spec.analysis.webhooks`.
+    pub index: usize,
+    pub name: String,
+    pub timeout: Duration,
+    pub attempts: u32,
+    pub backoff: Duration,
+    pub worst_case: Duration,
+    pub interval: Duration,
+}
+
+impl fmt::Display for SlowHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "spec.analysis.webhooks[{}] ({}): can take up to {} (timeout {} x {} attempts",
+            self.index,
+            self.name,
+            format_duration(self.worst_case),
+            format_duration(self.timeout),
+            self.attempts
+        )?;
+        if !self.backoff.is_zero() {
+            write!(f, " + {} between retries", format_duration(self.backoff))?;
+        }
+        write!(
+            f,
+            "), longer than the {} analysis interval; lower its timeout or retries, or raise \
+             spec.analysis.interval",
+            format_duration(self.interval)
+        )
+    }
+}
+
+/// The hooks whose worst case (default policy) exceeds `interval`. Hooks of one step run
+/// concurrently, so each is compared on its own. `post-rollout` is left out: it runs once after
+/// the release and delays no step.
+pub fn slow_hooks(hooks: &[CanaryWebhook], interval: Duration) -> Vec<SlowHook> {
+    let policy = RetryPolicy::default();
+    hooks
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| h.type_ != HookType::PostRollout)
+        .filter_map(|(index, h)| {
+            let worst_case = policy.worst_case_duration(h);
+            (worst_case > interval).then(|| SlowHook {
+                index,
+                name: h.name.clone(),
+                timeout: h.timeout(),
+                attempts: retries(h).saturating_add(1),
+                backoff: policy.total_backoff(retries(h)),
+                worst_case,
+                interval,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,6 +152,26 @@ mod tests {
                 "timeout {timeout:?} retries {retries:?}"
             );
         }
+    }
+
+    #[test]
+    fn slow_hooks_name_the_field_and_the_fix() {
+        let mut hooks = vec![
+            hook(Some("5s"), None),
+            hook(Some("30s"), Some(1)),
+            hook(Some("2m"), None),
+        ];
+        hooks[1].name = "load-test".into();
+        hooks[2].type_ = HookType::PostRollout;
+        let slow = slow_hooks(&hooks, Duration::from_secs(60));
+        assert_eq!(slow.len(), 1);
+        assert_eq!(
+            slow[0].to_string(),
+            "spec.analysis.webhooks[1] (load-test): can take up to 1m1s (timeout 30s x 2 attempts \
+             + 1s between retries), longer than the 1m analysis interval; lower its timeout or \
+             retries, or raise spec.analysis.interval"
+        );
+        assert!(slow_hooks(&hooks, Duration::from_secs(61)).is_empty());
     }
 
     #[test]

@@ -304,3 +304,30 @@ async fn user_metadata_cannot_override_event_fields_on_the_wire() {
     );
     assert_eq!(meta["env"], "prod");
 }
+
+#[tokio::test]
+async fn disable_tls_accepts_a_self_signed_certificate_and_verification_is_the_default() {
+    let receiver = Receiver::start_tls(Mode::Reply(200, "secure".into())).await;
+    let hook = CanaryWebhook {
+        name: "tls".into(),
+        type_: HookType::PreRollout,
+        url: format!("{}/", receiver.base),
+        ..Default::default()
+    };
+    let client = client();
+    let verified = client.call(&hook, &canary()).await;
+    assert!(
+        !verified.succeeded(),
+        "a self-signed certificate must be refused: {verified}"
+    );
+    assert!(receiver.received().is_empty());
+
+    let insecure = CanaryWebhook {
+        disable_tls: Some(true),
+        ..hook
+    };
+    let outcome = client.call(&insecure, &canary()).await;
+    assert!(outcome.succeeded(), "{outcome}");
+    assert_eq!(outcome.result.unwrap().body, "secure");
+    assert_eq!(receiver.received().len(), 1);
+}

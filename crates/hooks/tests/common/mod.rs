@@ -56,6 +56,56 @@ pub struct Receiver {
 
 impl Receiver {
     pub async fn start(mode: Mode) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        Self::serve(listener, base, mode)
+    }
+
+    /// The same over HTTPS with a fresh self-signed certificate for 127.0.0.1 (made by the
+    /// `openssl` CLI), which no client trusts.
+    pub async fn start_tls(mode: Mode) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        let status = std::process::Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ])
+            .args([
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+            ])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("openssl not found; install it with: apt-get install -y openssl");
+        assert!(status.success(), "openssl req failed");
+        use rustls::pki_types::pem::PemObject;
+        let certs = vec![rustls::pki_types::CertificateDer::from_pem_file(&cert).unwrap()];
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&key).unwrap();
+        let config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("https://{}", tcp.local_addr().unwrap());
+        let listener = TlsListener {
+            tcp,
+            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+        };
+        Self::serve(listener, base, mode)
+    }
+
+    fn serve<L>(listener: L, base: String, mode: Mode) -> Self
+    where
+        L: axum::serve::Listener,
+        L::Addr: std::fmt::Debug,
+    {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let shared = Arc::new(Shared {
             mode: Mutex::new(Some(mode)),
@@ -63,8 +113,6 @@ impl Receiver {
         });
         let s = Arc::clone(&shared);
         let app = axum::Router::new().fallback(move |req: Request| handle(Arc::clone(&s), req));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
             axum::serve(listener, app)
@@ -102,6 +150,33 @@ impl Receiver {
             out.push_str(q);
         }
         out
+    }
+}
+
+/// Accepts TCP connections and completes the TLS handshake; failed handshakes (a client that
+/// refuses the certificate) are skipped.
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((stream, addr)) = self.tcp.accept().await else {
+                continue;
+            };
+            if let Ok(tls) = self.acceptor.accept(stream).await {
+                return (tls, addr);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
     }
 }
 
