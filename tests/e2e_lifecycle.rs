@@ -1,0 +1,183 @@
+//! End to end: the controller binary against `fledge sim`, driven by kubectl. Initialization,
+//! blue/green promotion, rollback at the progress deadline, config-only revisions, and the
+//! revisions that must start nothing.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{Cluster, blue_green_canary, podinfo};
+
+const T: Duration = Duration::from_secs(30);
+const IMG1: &str = "ghcr.io/stefanprodan/podinfo:6.0.0";
+const IMG2: &str = "ghcr.io/stefanprodan/podinfo:6.0.1";
+const BAD: &str = "ghcr.io/stefanprodan/podinfo:bad";
+
+fn initialized(ns: &str, iterations: i32, extra: &str) -> Cluster {
+    let mut c = Cluster::start();
+    c.apply(&podinfo(ns, IMG1, 2));
+    c.apply(&blue_green_canary(ns, iterations, extra));
+    c.start_controller(&[]);
+    c.wait_phase(ns, "podinfo", "Initialized", T);
+    c
+}
+
+#[test]
+fn initialization_creates_every_object_with_flaggers_names() {
+    let c = initialized("init", 2, "");
+    let ns = "init";
+    let primary = c.must_get("deployment", ns, "podinfo-primary");
+    assert_eq!(primary["spec"]["selector"]["matchLabels"]["app"], "podinfo-primary");
+    assert_eq!(primary["spec"]["template"]["metadata"]["labels"]["app"], "podinfo-primary");
+    assert_eq!(primary["spec"]["replicas"], 2);
+    assert_eq!(primary["metadata"]["ownerReferences"][0]["kind"], "Canary");
+    assert_eq!(primary["metadata"]["ownerReferences"][0]["controller"], true);
+    assert_eq!(primary["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/reconcile"], "disabled");
+    assert_eq!(
+        primary["spec"]["template"]["spec"]["containers"][0]["envFrom"][0]["configMapRef"]["name"],
+        "podinfo-config-primary"
+    );
+    assert_eq!(primary["spec"]["template"]["metadata"]["annotations"]["prometheus.io/scrape"], "true");
+
+    let copy = c.must_get("configmap", ns, "podinfo-config-primary");
+    assert_eq!(copy["data"]["color"], "blue");
+    assert_eq!(copy["metadata"]["ownerReferences"][0]["kind"], "Canary");
+
+    // The target is scaled to zero and marked as managed.
+    assert_eq!(c.replicas(ns, "podinfo"), 0);
+    let target = c.must_get("deployment", ns, "podinfo");
+    assert_eq!(target["metadata"]["annotations"]["fledge.dev/canary"], "podinfo");
+
+    // Services: apex and -primary select the primary pods, -canary the target's.
+    for (svc, selects) in [("podinfo", "podinfo-primary"), ("podinfo-primary", "podinfo-primary"), ("podinfo-canary", "podinfo")] {
+        let s = c.must_get("service", ns, svc);
+        assert_eq!(s["spec"]["selector"]["app"], selects, "service {svc}");
+        assert_eq!(s["spec"]["ports"][0]["port"], 9898, "service {svc}");
+        assert_eq!(s["metadata"]["annotations"]["helm.toolkit.fluxcd.io/driftDetection"], "disabled", "service {svc}");
+        // portDiscovery adds the metrics port.
+        let ports = s["spec"]["ports"].as_array().expect("ports");
+        assert!(ports.iter().any(|p| p["port"] == 9797), "service {svc} ports {ports:?}");
+    }
+
+    let canary = c.canary(ns, "podinfo");
+    let status = &canary["status"];
+    assert_eq!(status["phase"], "Initialized");
+    assert!(status["lastPromotedSpec"].is_string());
+    assert_eq!(status["lastPromotedSpec"], status["lastAppliedSpec"]);
+    assert!(status["trackedConfigs"]["configmap/podinfo-config"].is_string());
+    assert_eq!(status["observedGeneration"], canary["metadata"]["generation"]);
+    let cond = |t: &str| {
+        status["conditions"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|x| x["type"] == t))
+            .map(|x| x["status"].as_str().unwrap_or_default().to_string())
+    };
+    assert_eq!(cond("Promoted").as_deref(), Some("True"));
+    assert_eq!(cond("Ready").as_deref(), Some("True"));
+    assert_eq!(cond("Reconciling").as_deref(), Some("False"));
+    let events = c.events(ns, "podinfo");
+    assert!(events.iter().any(|e| e.contains("Initialization done! podinfo.init")), "{events:?}");
+    // kubectl wait understands the conditions.
+    c.kubectl(&["wait", "-n", ns, "canary/podinfo", "--for=condition=Ready", "--timeout=5s"]);
+}
+
+#[test]
+fn blue_green_promotes_a_new_image() {
+    let c = initialized("bluegreen", 2, "");
+    let ns = "bluegreen";
+    c.set_image(ns, "podinfo", IMG2);
+    c.wait_phase(ns, "podinfo", "Progressing", T);
+    c.wait_phase(ns, "podinfo", "Succeeded", T);
+    assert_eq!(c.image(ns, "podinfo-primary"), IMG2);
+    assert_eq!(c.replicas(ns, "podinfo"), 0);
+    let events = c.events(ns, "podinfo");
+    for want in [
+        "New revision detected! Scaling up podinfo.bluegreen",
+        "Advance podinfo.bluegreen canary iteration 2/2",
+        "Copying podinfo.bluegreen template spec to podinfo-primary.bluegreen",
+        "Promotion completed! Scaling down podinfo.bluegreen",
+    ] {
+        assert!(events.iter().any(|e| e.contains(want)), "missing event {want:?} in {events:?}");
+    }
+    let status = c.canary(ns, "podinfo")["status"].clone();
+    assert_eq!(status["lastPromotedSpec"], status["lastAppliedSpec"]);
+    assert_eq!(status["canaryWeight"], 0);
+}
+
+#[test]
+fn a_bad_image_is_rolled_back_at_the_deadline_and_not_retried() {
+    let c = initialized("deadline", 3, "");
+    let ns = "deadline";
+    c.set_image(ns, "podinfo", BAD);
+    let failed = c.wait_phase(ns, "podinfo", "Failed", T);
+    // The primary keeps serving the old image; the target keeps its spec (Git stays the truth).
+    assert_eq!(c.image(ns, "podinfo-primary"), IMG1);
+    assert_eq!(c.image(ns, "podinfo"), BAD);
+    c.wait_for("target scaled to zero", T, |c| (c.replicas(ns, "podinfo") == 0).then_some(()));
+    let cond = failed["status"]["conditions"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|x| x["type"] == "Stalled").cloned())
+        .expect("Stalled condition");
+    assert_eq!(cond["status"], "True");
+    let events = c.events(ns, "podinfo");
+    assert!(events.iter().any(|e| e.contains("Canary failed! Scaling down podinfo.deadline")), "{events:?}");
+
+    // Re-applying the same failed revision (as a GitOps tool would, every sync) starts no
+    // new analysis.
+    let revisions_before = count(&c.events(ns, "podinfo"), "New revision detected");
+    c.apply(&podinfo(ns, BAD, 2));
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(c.phase(ns, "podinfo"), "Failed");
+    assert_eq!(count(&c.events(ns, "podinfo"), "New revision detected"), revisions_before);
+    assert_eq!(c.image(ns, "podinfo-primary"), IMG1);
+}
+
+fn count(events: &[String], needle: &str) -> usize {
+    events.iter().filter(|e| e.contains(needle)).count()
+}
+
+#[test]
+fn a_config_change_runs_a_canary_and_updates_the_primary_copy_on_promotion() {
+    let c = initialized("config", 2, "");
+    let ns = "config";
+    c.kubectl(&["-n", ns, "patch", "configmap", "podinfo-config", "--type=merge", "-p", r#"{"data":{"color":"green"}}"#]);
+    c.wait_phase(ns, "podinfo", "Progressing", T);
+    // During analysis the primary still reads the old copy.
+    assert_eq!(c.must_get("configmap", ns, "podinfo-config-primary")["data"]["color"], "blue");
+    c.wait_phase(ns, "podinfo", "Succeeded", T);
+    assert_eq!(c.must_get("configmap", ns, "podinfo-config-primary")["data"]["color"], "green");
+    assert_eq!(c.image(ns, "podinfo-primary"), IMG1);
+}
+
+#[test]
+fn reverting_to_the_promoted_image_starts_nothing() {
+    let c = initialized("revert", 2, "");
+    let ns = "revert";
+    c.set_image(ns, "podinfo", BAD);
+    c.wait_phase(ns, "podinfo", "Failed", T);
+    c.set_image(ns, "podinfo", IMG1);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(c.phase(ns, "podinfo"), "Failed", "reverting to the primary's image is a manual rollback, not a release");
+    assert_eq!(c.replicas(ns, "podinfo"), 0);
+}
+
+#[test]
+fn a_new_revision_mid_analysis_restarts_it() {
+    let c = initialized("restart", 8, "");
+    let ns = "restart";
+    c.set_image(ns, "podinfo", IMG2);
+    c.wait_for("iteration 2", T, |c| {
+        let v = c.canary(ns, "podinfo");
+        (v["status"]["iterations"].as_i64().unwrap_or(0) >= 2).then_some(())
+    });
+    let third = "ghcr.io/stefanprodan/podinfo:6.0.2";
+    c.set_image(ns, "podinfo", third);
+    c.wait_for("restart event", T, |c| {
+        c.events(ns, "podinfo")
+            .iter()
+            .any(|e| e.contains("New revision detected! Restarting analysis"))
+            .then_some(())
+    });
+    c.wait_phase(ns, "podinfo", "Succeeded", Duration::from_secs(60));
+    assert_eq!(c.image(ns, "podinfo-primary"), third);
+}
