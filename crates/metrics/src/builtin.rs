@@ -352,6 +352,25 @@ mod tests {
         }
     }
 
+    /// docs/metrics.md shows every query verbatim; this keeps it honest.
+    #[test]
+    fn the_docs_show_the_queries_that_run() {
+        let docs = include_str!("../../../docs/metrics.md");
+        for queries in [&HTTP, &ISTIO, &LINKERD, &NGINX] {
+            for query in [
+                queries.success_rate,
+                queries.duration,
+                queries.request_count,
+            ] {
+                assert!(
+                    docs.contains(&format!("```promql\n{}\n```", query.trim())),
+                    "docs/metrics.md lacks the {} query:\n{query}",
+                    queries.observer
+                );
+            }
+        }
+    }
+
     #[test]
     fn builtin_names_round_trip() {
         for b in [Builtin::RequestSuccessRate, Builtin::RequestDuration] {
