@@ -7,31 +7,16 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 
+
 use super::convert::to_view;
 use super::fieldcheck;
 use super::json_response;
 use super::resource::{Ctx, field_mode, prepare, with_warnings, write};
 use crate::store::{ApiError, meta};
 
-/// The merge of an applied configuration into the live object for `manager`.
-///
-/// Until `fledge-sim-patch` exposes its server-side apply, this is a JSON merge of the applied
-/// configuration with a single `Apply` managedFields entry per manager: fields are set but not
-/// removed when a manager stops applying them, and conflicts between managers are not detected.
-fn merge_applied(live: &Value, applied: &Value, manager: &str, _force: bool, now: &str) -> Result<Value, fledge_sim_patch::Error> {
-    let mut merged = fledge_sim_patch::merge::apply(live, applied)?;
-    let api_version = applied["apiVersion"].clone();
-    let entry = json!({"manager": manager, "operation": "Apply", "apiVersion": api_version, "time": now, "fieldsType": "FieldsV1", "fieldsV1": {}});
-    let mut entries: Vec<Value> = live["metadata"]["managedFields"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|e| !(e["manager"] == manager && e["operation"] == "Apply"))
-        .collect();
-    entries.push(entry);
-    meta::metadata_mut(&mut merged).insert("managedFields".into(), json!(entries));
-    Ok(merged)
+fn merge_applied(ctx: &Ctx, sub: Option<&str>, live: Option<&Value>, applied: &Value, manager: &str, force: bool, now: &str) -> Result<Value, fledge_sim_patch::Error> {
+    let writer = fledge_sim_patch::apply::Writer { kind: &ctx.def.kind, manager, subresource: sub, now };
+    fledge_sim_patch::apply::server_side(&writer, live, applied, force)
 }
 
 pub fn server_side_apply(ctx: &Ctx, name: &str, sub: Option<&str>, body: &Bytes) -> Result<Response, ApiError> {
@@ -52,7 +37,7 @@ pub fn server_side_apply(ctx: &Ctx, name: &str, sub: Option<&str>, body: &Bytes)
             if sub.is_some() {
                 return Err(ApiError::not_found(&ctx.def.group_resource(), name));
             }
-            let created = merge_applied(&json!({}), &applied, &manager, force, &now)
+            let created = merge_applied(ctx, sub, None, &applied, &manager, force, &now)
                 .map_err(|e| super::resource::map_patch_error(e, &ctx.def, name))?;
             let stored = super::convert::from_view(&ctx.def, created);
             let store = &ctx.st.store;
@@ -64,7 +49,7 @@ pub fn server_side_apply(ctx: &Ctx, name: &str, sub: Option<&str>, body: &Bytes)
         };
         let live = to_view(&ctx.def, &current);
         let rv = meta::resource_version(&live).to_string();
-        let mut merged = merge_applied(&live, &applied, &manager, force, &now)
+        let mut merged = merge_applied(ctx, sub, Some(&live), &applied, &manager, force, &now)
             .map_err(|e| super::resource::map_patch_error(e, &ctx.def, name))?;
         meta::metadata_mut(&mut merged).insert("resourceVersion".into(), json!(rv));
         match write(ctx, sub, merged) {

@@ -25,6 +25,8 @@ pub struct Ctx<'a> {
     pub ns: Option<String>,
     pub query: Query,
     pub accept: String,
+    /// The field manager of a write: `fieldManager`, else the User-Agent's product name.
+    pub manager: String,
 }
 
 impl Ctx<'_> {
@@ -174,7 +176,9 @@ pub async fn handle(
         return Err(ApiError::method_not_allowed("the server does not allow this method on the requested resource"));
     }
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-    let ctx = Ctx { st, gr: def.storage.clone(), def, ns: rp.namespace.clone(), query, accept };
+    let ua = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("unknown");
+    let manager = query.get("fieldManager").map(String::from).unwrap_or_else(|| ua.split('/').next().unwrap_or(ua).to_string());
+    let ctx = Ctx { st, gr: def.storage.clone(), def, ns: rp.namespace.clone(), query, accept, manager };
     let name = name.unwrap_or_default();
     match verb {
         "watch" => watch::serve(&ctx).await,
@@ -305,6 +309,13 @@ pub(super) fn prepare(ctx: &Ctx, obj: &mut Value, url_name: Option<&str>) -> Res
     Ok(())
 }
 
+/// Record `new` as written by the request's field manager (operation `Update`).
+fn record(ctx: &Ctx, sub: Option<&str>, old: Option<&Value>, new: Value) -> Result<Value, ApiError> {
+    let now = meta::now_rfc3339();
+    let writer = fledge_sim_patch::apply::Writer { kind: &ctx.def.kind, manager: &ctx.manager, subresource: sub, now: &now };
+    fledge_sim_patch::apply::record_update(&writer, old, &new).map_err(|e| map_patch_error(e, &ctx.def, meta::name(&new)))
+}
+
 pub(super) fn field_mode(ctx: &Ctx) -> Result<Mode, ApiError> {
     Mode::parse(ctx.query.get("fieldValidation"))
 }
@@ -312,6 +323,7 @@ pub(super) fn field_mode(ctx: &Ctx) -> Result<Mode, ApiError> {
 fn create(ctx: &Ctx, mut obj: Value) -> Result<Response, ApiError> {
     prepare(ctx, &mut obj, None)?;
     let warnings = fieldcheck::check(&ctx.def, &mut obj, field_mode(ctx)?)?;
+    let obj = record(ctx, None, None, obj)?;
     let stored = from_view(&ctx.def, obj);
     let store = &ctx.st.store;
     let out = if ctx.dry_run()? { store.dry_run(|s| s.create(&ctx.gr, stored)) } else { store.create(&ctx.gr, stored) }?;
@@ -340,6 +352,8 @@ fn update(ctx: &Ctx, name: &str, sub: Option<&str>, mut obj: Value) -> Result<Re
     }
     prepare(ctx, &mut obj, Some(name))?;
     let warnings = fieldcheck::check(&ctx.def, &mut obj, field_mode(ctx)?)?;
+    let old = ctx.st.store.get(&ctx.gr, ctx.ns_str(), name).map(|o| to_view(&ctx.def, &o));
+    let obj = record(ctx, sub, old.as_ref(), obj)?;
     let out = write(ctx, sub, obj)?;
     Ok(with_warnings(json_response(StatusCode::OK, &to_view(&ctx.def, &out)), &warnings))
 }
@@ -443,6 +457,7 @@ fn patch(ctx: &Ctx, name: &str, sub: Option<&str>, ct: &str, body: &Bytes) -> Re
         }
         prepare(ctx, &mut patched, Some(name))?;
         let warnings = fieldcheck::check(&ctx.def, &mut patched, mode)?;
+        let patched = record(ctx, sub, Some(&current_view), patched)?;
         match write(ctx, sub, patched) {
             Err(e) if e.code == 409 && e.reason == "Conflict" && !explicit_rv => continue,
             Err(e) => return Err(e),
