@@ -331,3 +331,55 @@ async fn disable_tls_accepts_a_self_signed_certificate_and_verification_is_the_d
     assert_eq!(outcome.result.unwrap().body, "secure");
     assert_eq!(receiver.received().len(), 1);
 }
+
+#[tokio::test]
+async fn every_type_treats_500_slow_and_refused_as_failures() {
+    let error = Receiver::start(Mode::Reply(500, "internal".into())).await;
+    let slow = Receiver::start(Mode::Slow(Duration::from_secs(30))).await;
+    let refused = format!("http://127.0.0.1:{}", closed_port());
+    let client = client();
+    for hook in example_hooks(&error) {
+        let want = classify(hook.type_, false);
+        let base = CanaryWebhook {
+            retries: Some(0),
+            timeout: Some("200ms".into()),
+            ..hook.clone()
+        };
+        let on_500 = call(&client, &base).await;
+        assert!(
+            matches!(&on_500.result, Err(HookError::Status { status: 500, body }) if body == "internal"),
+            "{on_500}"
+        );
+        let on_slow = call(
+            &client,
+            &CanaryWebhook {
+                url: slow.rebase(&hook.url),
+                ..base.clone()
+            },
+        )
+        .await;
+        assert!(
+            matches!(on_slow.result, Err(HookError::Timeout { .. })),
+            "{on_slow}"
+        );
+        let path = reqwest::Url::parse(&hook.url).unwrap().path().to_owned();
+        let on_refused = call(
+            &client,
+            &CanaryWebhook {
+                url: format!("{refused}{path}"),
+                ..base
+            },
+        )
+        .await;
+        assert!(
+            matches!(on_refused.result, Err(HookError::Connect(_))),
+            "{on_refused}"
+        );
+        for outcome in [on_500, on_slow, on_refused] {
+            assert_eq!(outcome.verdict(), want, "{outcome}");
+        }
+    }
+    // Every type reached the 500 receiver with a payload.
+    assert_eq!(error.received().len(), HookType::ALL.len());
+    assert_eq!(slow.received().len(), HookType::ALL.len());
+}
