@@ -83,6 +83,16 @@ fn generated_httproutes_validate_against_the_gateway_api_crd() {
             "ab",
             Routes::canary_weight(100),
         ),
+        (
+            "canary-gatewayapi-affinity.yaml",
+            "affinity-step",
+            Routes::canary_weight(20),
+        ),
+        (
+            "canary-gatewayapi-affinity.yaml",
+            "affinity-done",
+            Routes::PRIMARY,
+        ),
     ];
     for (version, api) in [("v1", ApiVersion::V1), ("v1beta1", ApiVersion::V1beta1)] {
         let schema = write_json(

@@ -5,7 +5,8 @@
 //!   `analysis.match` for A/B testing, with backendRefs `<svc>-primary` (weight P) and
 //!   `<svc>-canary` (weight C), the service's filters and timeouts, plus a `RequestMirror` to
 //!   `<svc>-canary` while mirroring;
-//! - rule 2, A/B testing only: everything else the service matches, to the primary alone.
+//! - rule 2, A/B testing only: everything else the service matches, to the primary alone;
+//! - with session affinity, cookie rules before them (see `affinity`).
 
 use fledge_api::Canary;
 use fledge_api::service::{HttpMatchRequest, StringMatch};
@@ -35,15 +36,6 @@ pub fn build_route_spec(canary: &Canary, routes: Routes) -> Result<HttpRouteSpec
             "spec.service.gatewayRefs",
             "required by the gatewayapi provider: list the Gateway(s) the HTTPRoute attaches to"
                 .into(),
-        ));
-    }
-    if spec
-        .analysis()
-        .is_some_and(|a| a.session_affinity.is_some())
-    {
-        return Err(invalid(
-            "spec.analysis.sessionAffinity",
-            "not supported by fledge's gatewayapi router yet; remove it".into(),
         ));
     }
     let parent_refs = service
@@ -103,7 +95,7 @@ pub fn build_route_spec(canary: &Canary, routes: Routes) -> Result<HttpRouteSpec
             ..Default::default()
         });
     }
-    let weighted = HttpRouteRule {
+    let mut weighted = HttpRouteRule {
         matches: if ab_matches.is_empty() {
             service_matches.clone()
         } else {
@@ -116,7 +108,13 @@ pub fn build_route_spec(canary: &Canary, routes: Routes) -> Result<HttpRouteSpec
         ],
         timeouts: timeouts.clone(),
     };
-    let mut rules = vec![weighted];
+    let mut rules = match spec.analysis().and_then(|a| a.session_affinity.as_ref()) {
+        Some(affinity) => {
+            super::affinity::sticky_rules(canary, affinity, routes, &mut weighted, &filters)
+        }
+        None => Vec::new(),
+    };
+    rules.push(weighted);
     if !ab_matches.is_empty() {
         rules.push(HttpRouteRule {
             matches: service_matches,
@@ -311,7 +309,7 @@ fn value_match(name: &str, m: &StringMatch) -> Option<ValueMatch> {
     })
 }
 
-fn regex_escape(s: &str) -> String {
+pub(super) fn regex_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if r"\.+*?()|[]{}^$".contains(c) {

@@ -254,11 +254,6 @@ fn spec_errors_name_the_field_and_the_fix() {
         "{err}"
     );
     assert!(err.contains("(got \"1.5s\")"), "{err}");
-
-    let mut canary = testutil::canary("canary-gatewayapi.yaml");
-    canary.spec.analysis.as_mut().unwrap().session_affinity =
-        Some(serde_saphyr::from_str("cookieName: canary").unwrap());
-    assert!(error(&canary).contains("spec.analysis.sessionAffinity"));
 }
 
 #[test]
@@ -343,4 +338,82 @@ fn gateway_api_duration_syntax() {
     for (s, ok) in cases {
         assert_eq!(is_gateway_duration(s), ok, "{s:?}");
     }
+}
+
+#[test]
+fn session_affinity_keeps_canary_users_on_the_canary_during_a_release() {
+    let canary = testutil::canary("canary-gatewayapi-affinity.yaml");
+    let spec = build_route_spec(&canary, Routes::canary_weight(10)).unwrap();
+    let value = serde_json::to_value(&spec).unwrap();
+    let rules = value["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 3);
+    let attrs = "Max-Age=3600; Path=/; HttpOnly; Secure; SameSite=Strict";
+    let response_headers = json!({"type": "ResponseHeaderModifier", "responseHeaderModifier": {
+        "set": [{"name": "x-release", "value": "canary-test"}]}});
+    let sticky = |cookie: &str, backend: &str| {
+        json!({
+            "matches": [{"path": {"type": "PathPrefix", "value": "/"},
+                         "headers": [{"type": "RegularExpression", "name": "Cookie",
+                                      "value": format!(".*{cookie}=5d8f7c9b6.*")}]}],
+            "filters": [response_headers],
+            "backendRefs": [{"group": "", "kind": "Service", "name": backend, "port": 9898, "weight": 100}]
+        })
+    };
+    assert_eq!(rules[0], sticky("fledge-canary", "podinfo-canary"));
+    assert_eq!(rules[1], sticky("fledge-primary", "podinfo-primary"));
+    let set_cookie = |cookie: &str| {
+        json!([{"type": "ResponseHeaderModifier", "responseHeaderModifier": {
+            "add": [{"name": "Set-Cookie", "value": format!("{cookie}=5d8f7c9b6; {attrs}")}]}}])
+    };
+    assert_eq!(
+        rules[2]["backendRefs"][0]["filters"],
+        set_cookie("fledge-primary")
+    );
+    assert_eq!(
+        rules[2]["backendRefs"][1]["filters"],
+        set_cookie("fledge-canary")
+    );
+    assert_eq!(
+        routes_from_spec(&spec, "podinfo-primary", "podinfo-canary"),
+        Some(Routes::canary_weight(10)),
+        "the weights come from the weighted rule, not the single-backend cookie rules"
+    );
+}
+
+#[test]
+fn session_affinity_expires_the_cookies_once_the_release_is_over() {
+    let canary = testutil::canary("canary-gatewayapi-affinity.yaml");
+    let spec = build_route_spec(&canary, Routes::PRIMARY).unwrap();
+    let value = serde_json::to_value(&spec).unwrap();
+    let rules = value["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 3);
+    for (rule, cookie) in rules.iter().zip(["fledge-canary", "fledge-primary"]) {
+        assert_eq!(rule["backendRefs"][0]["name"], "podinfo-primary");
+        assert_eq!(rule["backendRefs"].as_array().unwrap().len(), 1);
+        // One ResponseHeaderModifier per filter list: the service's is extended.
+        assert_eq!(
+            rule["filters"],
+            json!([{"type": "ResponseHeaderModifier", "responseHeaderModifier": {
+                "set": [{"name": "x-release", "value": "canary-test"}],
+                "add": [{"name": "Set-Cookie", "value": format!(
+                    "{cookie}=5d8f7c9b6; Max-Age=-1; Path=/; HttpOnly; Secure; SameSite=Strict")}]
+            }}])
+        );
+    }
+    assert!(rules[2]["backendRefs"][1].get("filters").is_none());
+    assert_eq!(
+        routes_from_spec(&spec, "podinfo-primary", "podinfo-canary"),
+        Some(Routes::PRIMARY)
+    );
+
+    // Before the first release there is no revision, so no cookie and no extra rule.
+    let mut fresh = canary.clone();
+    fresh.status = None;
+    assert_eq!(
+        build_route_spec(&fresh, Routes::PRIMARY)
+            .unwrap()
+            .rules
+            .len(),
+        1
+    );
 }
