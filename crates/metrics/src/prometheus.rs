@@ -72,7 +72,7 @@ impl fmt::Debug for PrometheusConfig {
     }
 }
 
-/// A ready Prometheus client. Cheap to clone? No need: share it as `Arc<dyn MetricProvider>`.
+/// A ready Prometheus client; share it as `Arc<dyn MetricProvider>` (one per address/template).
 pub struct PrometheusProvider {
     client: prometheus_http_query::Client,
     /// Custom headers and `Authorization`, added to each request: reqwest's default headers
