@@ -406,6 +406,12 @@ fn set_scale(def: &ResourceDef, mut obj: Value, replicas: i64) -> Value {
 
 /// Apply a patch body of content type `ct` to `current` (in the request's shape).
 fn apply_patch(def: &ResourceDef, name: &str, ct: &str, current: &Value, body: &Bytes) -> Result<Value, ApiError> {
+    const PATCH_TYPES: [&str; 3] = ["application/merge-patch+json", "application/json-patch+json", "application/strategic-merge-patch+json"];
+    if !PATCH_TYPES.contains(&ct) {
+        return Err(ApiError::unsupported_media_type(format!(
+            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {ct:?})"
+        )));
+    }
     let patch: Value = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the body of the request was not valid JSON: {e}")))?;
     let result = match ct {
         "application/merge-patch+json" => fledge_sim_patch::merge::apply(current, &patch),

@@ -34,6 +34,8 @@ struct Stream {
     /// Highest resourceVersion processed (any kind): what a bookmark may claim.
     seen_rv: u64,
     sent: u64,
+    /// End the stream after this many events (0 = never): the injected drop fault.
+    limit: u64,
 }
 
 impl Stream {
@@ -52,9 +54,10 @@ impl Stream {
         Bytes::from(line)
     }
 
+    /// False when the stream must end (client gone, or the injected event limit reached).
     async fn send(&mut self, bytes: Bytes) -> bool {
         self.sent += 1;
-        self.tx.send(bytes).await.is_ok()
+        self.tx.send(bytes).await.is_ok() && (self.limit == 0 || self.sent < self.limit)
     }
 
     async fn bookmark(&mut self, initial_end: bool) -> bool {
@@ -136,14 +139,13 @@ pub async fn serve(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
         }
     };
 
-    let mut stream = Stream { def: ctx.def.clone(), gr: ctx.gr.clone(), ns: ctx.ns.clone(), filter, table: include, metadata_only: table::wants_metadata(&ctx.accept), tx, seen_rv: 0, sent: 0 };
+    let mut stream = Stream { def: ctx.def.clone(), gr: ctx.gr.clone(), ns: ctx.ns.clone(), filter, table: include, metadata_only: table::wants_metadata(&ctx.accept), tx, seen_rv: 0, sent: 0, limit: faults.drop_after_events };
     let guard = ctx.st.stats.watch_started();
     let deadline = [timeout, Some(faults.drop_after_seconds).filter(|s| *s > 0)]
         .into_iter()
         .flatten()
         .min()
         .map(|s| Instant::now() + Duration::from_secs(s));
-    let drop_after = faults.drop_after_events;
     let shutdown = ctx.st.shutdown.clone();
     tokio::spawn(async move {
         let _guard = guard;
@@ -176,9 +178,6 @@ pub async fn serve(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
         let far = Instant::now() + Duration::from_secs(365 * 24 * 3600);
         let deadline = deadline.unwrap_or(far);
         loop {
-            if drop_after > 0 && stream.sent >= drop_after {
-                return;
-            }
             tokio::select! {
                 _ = stream.tx.closed() => return,
                 _ = shutdown.cancelled() => return,
