@@ -106,6 +106,14 @@ pub struct WebhookClient {
     retry: RetryPolicy,
 }
 
+impl fmt::Debug for WebhookClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookClient")
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
 impl WebhookClient {
     /// A client with the default [`RetryPolicy`]. Needs a rustls crypto provider installed.
     pub fn new() -> Result<Self, ClientError> {

@@ -59,23 +59,20 @@ fn init_logging(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// SIGTERM (how Kubernetes stops a pod) or Ctrl-C. Running commands are killed when the runtime
+/// drops their tasks after the server stops.
 async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
+    use tokio::signal::unix::{SignalKind, signal};
     let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        match signal(SignalKind::terminate()) {
             Ok(mut s) => {
                 s.recv().await;
             }
             Err(_) => std::future::pending::<()>().await,
         }
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
     tokio::select! {
-        _ = ctrl_c => {},
+        _ = tokio::signal::ctrl_c() => {},
         _ = term => {},
     }
 }

@@ -41,6 +41,14 @@ pub struct AlertSender {
     timeout: Duration,
 }
 
+impl std::fmt::Debug for AlertSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlertSender")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
 impl AlertSender {
     /// Needs a rustls crypto provider installed.
     pub fn new() -> Result<Self, AlertError> {
