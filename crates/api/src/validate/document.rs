@@ -144,7 +144,15 @@ fn rewrite_serde_error(path: &str, msg: &str) -> (String, String) {
     if let Some(rest) = msg.strip_prefix("unknown variant `")
         && let Some((value, allowed)) = rest.split_once("`, expected ")
     {
-        let allowed = allowed.trim_start_matches("one of ").replace('`', "");
+        // `""` is an alias (webhook type, severity), not a value worth suggesting.
+        let allowed: Vec<&str> = allowed
+            .trim_start_matches("one of ")
+            .split([',', ' '])
+            .filter(|v| *v != "or")
+            .map(|v| v.trim_matches('`'))
+            .filter(|v| !v.is_empty())
+            .collect();
+        let allowed = allowed.join(", ");
         return (
             path.to_string(),
             format!("unknown value {value:?}; allowed: {allowed}"),
@@ -204,8 +212,15 @@ fn unknown_field_message(key: &str, known: &[&str]) -> String {
     let closest = known
         .iter()
         .map(|k| {
+            let (key, k_lower) = (key.to_ascii_lowercase(), k.to_ascii_lowercase());
+            // A truncated name (`retry` for `retries`) is as good a hint as a one-letter typo.
+            let prefix = key.len() >= 3 && k_lower.starts_with(&key);
             (
-                edit_distance(&key.to_ascii_lowercase(), &k.to_ascii_lowercase()),
+                if prefix {
+                    1
+                } else {
+                    edit_distance(&key, &k_lower)
+                },
                 *k,
             )
         })
@@ -240,6 +255,14 @@ mod tests {
     fn suggestions() {
         assert_eq!(edit_distance("stepweight", "stepweight"), 0);
         assert_eq!(edit_distance("intervall", "interval"), 1);
+        assert_eq!(
+            unknown_field_message("portname", &["port", "portName"]),
+            "unknown field \"portname\"; did you mean \"portName\"?"
+        );
+        assert_eq!(
+            unknown_field_message("threshold", &["thresholdRange", "query"]),
+            "unknown field \"threshold\"; did you mean \"thresholdRange\"?"
+        );
         assert_eq!(
             unknown_field_message("stepweight", &["stepWeight", "maxWeight"]),
             "unknown field \"stepweight\"; did you mean \"stepWeight\"?"
