@@ -10,12 +10,15 @@
 //! `Update`), so a later apply by someone else conflicts on them.
 //!
 //! Lists follow [`crate::schema`]: keyed lists are `listType=map`, scalar
-//! sets `listType=set`, everything else atomic. Not modelled: the
-//! client-side-apply → server-side-apply ownership migration, and the
-//! `.` entries real `Update` records for newly created maps. Pure: the time
-//! is passed in; never I/O.
+//! sets `listType=set`, everything else atomic. For the `kubectl` manager the
+//! upstream bridge from client-side apply is kept: conflicts on fields its
+//! `last-applied-configuration` still holds are forced, and that annotation is
+//! rewritten on each apply. Not modelled: the `.` entries a real `Update`
+//! records for maps it creates, and version conversion of field sets. Pure:
+//! the time is passed in; never I/O.
 
 mod fieldset;
+mod last_applied;
 
 use serde_json::{Map, Value, json};
 
@@ -90,15 +93,26 @@ pub fn server_side(
         }
     }
     if !force && !conflicts.is_empty() {
-        return Err(Error::Conflict(
-            conflicts
-                .iter()
-                .map(|(i, path)| FieldConflict {
-                    manager: entries[*i].printed(),
-                    field: display(path),
-                })
-                .collect(),
-        ));
+        let allowed = match writer.manager {
+            last_applied::KUBECTL => last_applied::still_applied(writer.kind, live),
+            _ => PathSet::new(),
+        };
+        let blocking: Vec<_> = conflicts
+            .iter()
+            .filter(|(_, p)| !allowed.contains(p))
+            .collect();
+        // Conflicts only on what kubectl itself last applied client-side are forced.
+        if !blocking.is_empty() {
+            return Err(Error::Conflict(
+                blocking
+                    .iter()
+                    .map(|(i, path)| FieldConflict {
+                        manager: entries[*i].printed(),
+                        field: display(path),
+                    })
+                    .collect(),
+            ));
+        }
     }
     for (i, path) in &conflicts {
         entries[*i].fields.remove(path);
@@ -119,6 +133,10 @@ pub fn server_side(
         if !others.contains(path) && !has_descendant(&others, path) {
             remove(&mut result, path);
         }
+    }
+
+    if writer.manager == last_applied::KUBECTL {
+        last_applied::sync(&mut result, live, &config);
     }
 
     let unchanged =

@@ -406,3 +406,62 @@ fn applies_are_scoped_to_their_target() {
         json!({"f:status": {"f:replicas": {}}})
     );
 }
+
+#[test]
+fn kubectl_server_side_takes_over_its_client_side_apply() {
+    let annotation = "kubectl.kubernetes.io/last-applied-configuration";
+    let mut manifest = config(2, "img:1");
+    manifest["metadata"]["annotations"] = json!({annotation: format!("{}\n", config(2, "img:1"))});
+    let created = record_update(&writer("kubectl-client-side-apply", T1), None, &manifest).unwrap();
+    // Someone else scaled it since: that field is theirs now.
+    let scaled = crate::merge::apply(&created, &json!({"spec": {"replicas": 5}})).unwrap();
+    let scaled = record_update(&writer("hpa", T1), Some(&created), &scaled).unwrap();
+
+    // Same manager name as kubectl --server-side: conflicts on its own last-applied fields are forced.
+    let out = server_side(
+        &writer("kubectl", T2),
+        Some(&created),
+        &config(3, "img:2"),
+        false,
+    )
+    .unwrap();
+    assert_eq!(out["spec"]["replicas"], 3);
+    assert_eq!(
+        out["spec"]["template"]["spec"]["containers"][0]["image"],
+        "img:2"
+    );
+    assert_eq!(
+        out["metadata"]["annotations"][annotation],
+        format!("{}\n", config(3, "img:2"))
+    );
+    assert!(
+        fields_of(&out, "kubectl-client-side-apply")["f:spec"]
+            .get("f:replicas")
+            .is_none()
+    );
+
+    // Another manager gets the conflicts.
+    let err = server_side(
+        &writer("other", T2),
+        Some(&created),
+        &config(3, "img:1"),
+        false,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Apply failed with 1 conflict: conflict with \"kubectl-client-side-apply\" using apps/v1: .spec.replicas"
+    );
+    // A field changed by someone else since the client-side apply still conflicts.
+    let err = server_side(
+        &writer("kubectl", T2),
+        Some(&scaled),
+        &config(3, "img:2"),
+        false,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Apply failed with 1 conflict: conflict with \"hpa\" using apps/v1: .spec.replicas"
+    );
+}
