@@ -4,6 +4,8 @@
 //! primary Deployment is promoted. Every other provider reconciles these Services through
 //! [`KubernetesRouter::reconcile_services`] before its own objects.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use fledge_api::Canary;
 use k8s_openapi::api::core::v1::Service;
@@ -12,6 +14,7 @@ use kube::{Resource, ResourceExt};
 use tracing::info;
 
 use crate::meta::{TargetWorkload, canary_name};
+use crate::read::{self, ObjectCache};
 use crate::service::{build_services, merge_for_takeover, revert_apex};
 use crate::{Router, RouterError, Routes, Write, WriteAction};
 
@@ -19,11 +22,13 @@ const KIND: &str = "Service";
 
 pub struct KubernetesRouter {
     client: kube::Client,
+    cache: Option<Arc<dyn ObjectCache>>,
 }
 
 impl KubernetesRouter {
-    pub fn new(client: kube::Client) -> Self {
-        Self { client }
+    /// Reads from `cache` when given (see [`crate::read`]), else from the API server.
+    pub fn new(client: kube::Client, cache: Option<Arc<dyn ObjectCache>>) -> Self {
+        Self { client, cache }
     }
 
     fn services(&self, canary: &Canary) -> Result<Api<Service>, RouterError> {
@@ -45,7 +50,7 @@ impl KubernetesRouter {
         let set = build_services(canary, target)?;
         let mut writes = Vec::new();
         for desired in set.in_write_order() {
-            if let Some(write) = apply(&api, desired, canary).await? {
+            if let Some(write) = apply(&api, self.cache.as_deref(), desired, canary).await? {
                 info!(canary = %canary_name(canary), "{write}");
                 writes.push(write);
             }
@@ -63,11 +68,7 @@ impl KubernetesRouter {
         let api = self.services(canary)?;
         let name = canary.spec.service_name();
         let ns = canary_namespace(canary)?;
-        let Some(existing) = api
-            .get_opt(name)
-            .await
-            .map_err(|e| RouterError::kube("get", KIND, ns, name, e))?
-        else {
+        let Some(existing) = read::service(self.cache.as_deref(), &api, ns, name).await? else {
             return Ok(Vec::new());
         };
         let reverted = revert_apex(&existing, canary, target);
@@ -92,15 +93,13 @@ impl KubernetesRouter {
 /// fail with a conflict instead of being overwritten.
 async fn apply(
     api: &Api<Service>,
+    cache: Option<&dyn ObjectCache>,
     desired: &Service,
     canary: &Canary,
 ) -> Result<Option<Write>, RouterError> {
     let name = desired.name_any();
     let ns = desired.meta().namespace.as_deref().unwrap_or_default();
-    let existing = api
-        .get_opt(&name)
-        .await
-        .map_err(|e| RouterError::kube("get", KIND, ns, &name, e))?;
+    let existing = read::service(cache, api, ns, &name).await?;
     let Some(existing) = existing else {
         api.create(&PostParams::default(), desired)
             .await

@@ -12,7 +12,10 @@ mod error;
 pub mod gatewayapi;
 pub mod kubernetes;
 pub mod meta;
+pub mod read;
 pub mod service;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use fledge_api::Canary;
@@ -21,6 +24,7 @@ pub use error::{RouterError, SUPPORTED_PROVIDERS};
 pub use gatewayapi::GatewayApiRouter;
 pub use kubernetes::KubernetesRouter;
 pub use meta::{CANARY_LABEL, DEFAULT_SELECTOR_LABELS, FLUX_ANNOTATIONS, TargetWorkload};
+pub use read::{ObjectCache, ReflectorCache};
 pub use service::{ServiceSet, build_services, merge_for_takeover};
 
 /// Traffic split between primary and canary. `primary + canary == 100` for every provider.
@@ -108,17 +112,29 @@ pub trait Router: Send + Sync {
     ) -> Result<Vec<Write>, RouterError>;
 }
 
-/// The router for a provider name as written in `spec.provider` or `--mesh-provider`.
+/// The router for a provider name as written in `spec.provider` or `--mesh-provider`,
+/// reading live objects from the API server.
 pub fn router_for(provider: &str, client: kube::Client) -> Result<Box<dyn Router>, RouterError> {
+    router_with_cache(provider, client, None)
+}
+
+/// [`router_for`], reading from the controller's caches first (see [`read`]).
+pub fn router_with_cache(
+    provider: &str,
+    client: kube::Client,
+    cache: Option<Arc<dyn ObjectCache>>,
+) -> Result<Box<dyn Router>, RouterError> {
     match provider {
-        "kubernetes" => Ok(Box::new(KubernetesRouter::new(client))),
+        "kubernetes" => Ok(Box::new(KubernetesRouter::new(client, cache))),
         "gatewayapi:v1" => Ok(Box::new(GatewayApiRouter::new(
             client,
             gatewayapi::ApiVersion::V1,
+            cache,
         ))),
         "gatewayapi:v1beta1" => Ok(Box::new(GatewayApiRouter::new(
             client,
             gatewayapi::ApiVersion::V1beta1,
+            cache,
         ))),
         other => Err(RouterError::UnsupportedProvider {
             provider: other.to_string(),

@@ -6,14 +6,18 @@ use std::path::Path;
 use std::time::Duration;
 
 use fledge_api::Canary;
+use fledge_routers::gatewayapi::ApiVersion;
 use fledge_routers::{
-    DEFAULT_SELECTOR_LABELS, Routes, TargetWorkload, Write, WriteAction, router_for,
+    CANARY_LABEL, DEFAULT_SELECTOR_LABELS, ReflectorCache, Routes, TargetWorkload, Write,
+    WriteAction, router_for, router_with_cache,
 };
 use fledge_sim::{Sim, SimHandle, SimOptions, StatsSnapshot};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Service};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{CustomResourceExt, ResourceExt};
 
 fn repo() -> &'static Path {
@@ -323,4 +327,119 @@ async fn unsupported_providers_are_named() {
             "{err}"
         );
     }
+}
+
+/// Runs a label-filtered reflector into a store until dropped (also on panic).
+struct Reflecting(tokio::task::JoinHandle<()>);
+
+impl Drop for Reflecting {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn reflect<K>(api: Api<K>, writer: reflector::store::Writer<K>) -> Reflecting
+where
+    K: kube::Resource
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+    K::DynamicType: Clone + Eq + std::hash::Hash + Send + Sync,
+{
+    let config = watcher::Config::default().labels(CANARY_LABEL);
+    let stream = reflector::reflector(writer, watcher(api, config)).applied_objects();
+    Reflecting(tokio::spawn(async move {
+        use futures::StreamExt;
+        stream.for_each(|_| async {}).await;
+    }))
+}
+
+/// Polls until the cache holds every object the API server has, at its current version.
+async fn caught_up<K>(cache: &Store<K>, api: &Api<K>, names: &[&str])
+where
+    K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned,
+    K::DynamicType: Clone + Eq + std::hash::Hash,
+{
+    for _ in 0..200 {
+        let mut all = true;
+        for name in names {
+            let live = api.get(name).await.unwrap().resource_version();
+            let cached = cache
+                .state()
+                .iter()
+                .find(|o| o.name_any() == *name)
+                .and_then(|o| o.resource_version());
+            all &= cached.is_some() && cached == live;
+        }
+        if all {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the cache never caught up with {names:?}");
+}
+
+#[tokio::test]
+async fn with_reflector_caches_an_unchanged_reconcile_makes_no_request_at_all() {
+    let (sim, canary) = cluster("canary-gatewayapi.yaml").await;
+    let client = sim.client();
+    let services: Api<Service> = Api::namespaced(client.clone(), "test");
+    let resource = ApiVersion::V1.resource();
+    let routes: Api<DynamicObject> = Api::namespaced_with(client.clone(), "test", &resource);
+
+    let (service_cache, service_writer) = reflector::store::<Service>();
+    let route_writer = reflector::store::Writer::<DynamicObject>::new(resource.clone());
+    let route_cache = route_writer.as_reader();
+    let _services_running = reflect(services.clone(), service_writer);
+    let _routes_running = reflect(routes.clone(), route_writer);
+    service_cache.wait_until_ready().await.unwrap();
+    route_cache.wait_until_ready().await.unwrap();
+    let cache = ReflectorCache {
+        services: service_cache.clone(),
+        http_routes: Some((route_cache.clone(), resource)),
+    };
+    let router =
+        router_with_cache("gatewayapi:v1", client, Some(std::sync::Arc::new(cache))).unwrap();
+
+    let deployment: Deployment = fixture("deployment.yaml");
+    let target = TargetWorkload::from_deployment(&deployment, &DEFAULT_SELECTOR_LABELS).unwrap();
+    // Empty caches: every read misses and falls back to a GET, then everything is created.
+    assert_eq!(router.reconcile(&canary, &target).await.unwrap().len(), 4);
+    caught_up(
+        &service_cache,
+        &services,
+        &["podinfo", "podinfo-primary", "podinfo-canary"],
+    )
+    .await;
+    caught_up(&route_cache, &routes, &["podinfo"]).await;
+
+    let before = sim.stats();
+    assert!(router.reconcile(&canary, &target).await.unwrap().is_empty());
+    assert_eq!(router.get_routes(&canary).await.unwrap(), Routes::PRIMARY);
+    let after = sim.stats();
+    assert_eq!(
+        after.total_requests - before.total_requests,
+        0,
+        "reads came from the caches: {after:?}"
+    );
+
+    // set_routes reads from the cache and writes once.
+    let w = router
+        .set_routes(&canary, Routes::canary_weight(20))
+        .await
+        .unwrap();
+    assert_eq!(
+        names(&w),
+        [(WriteAction::Updated, "HTTPRoute", "podinfo".into())]
+    );
+    assert_eq!(sim.stats().total_requests - after.total_requests, 1);
+    caught_up(&route_cache, &routes, &["podinfo"]).await;
+    assert_eq!(
+        router.get_routes(&canary).await.unwrap(),
+        Routes::canary_weight(20)
+    );
+    sim.shutdown().await;
 }

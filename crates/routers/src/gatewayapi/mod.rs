@@ -8,6 +8,7 @@ pub mod route;
 pub mod types;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use fledge_api::Canary;
@@ -17,6 +18,7 @@ use tracing::info;
 
 use crate::kubernetes::{KubernetesRouter, canary_namespace};
 use crate::meta::{canary_name, generated_annotations, generated_labels, owner_reference};
+use crate::read::{self, ObjectCache};
 use crate::{Router, RouterError, Routes, TargetWorkload, Write, WriteAction};
 pub use route::{build_route_spec, routes_from_spec};
 pub use types::HttpRouteSpec;
@@ -40,7 +42,8 @@ impl ApiVersion {
         }
     }
 
-    fn resource(self) -> ApiResource {
+    /// The resource this version names (for a reflector feeding [`crate::ReflectorCache`]).
+    pub fn resource(self) -> ApiResource {
         ApiResource::from_gvk_with_plural(
             &GroupVersionKind::gvk(GROUP, self.version(), KIND),
             "httproutes",
@@ -51,15 +54,22 @@ impl ApiVersion {
 pub struct GatewayApiRouter {
     client: kube::Client,
     version: ApiVersion,
+    cache: Option<Arc<dyn ObjectCache>>,
     services: KubernetesRouter,
 }
 
 impl GatewayApiRouter {
-    pub fn new(client: kube::Client, version: ApiVersion) -> Self {
+    /// Reads from `cache` when given (see [`crate::read`]), else from the API server.
+    pub fn new(
+        client: kube::Client,
+        version: ApiVersion,
+        cache: Option<Arc<dyn ObjectCache>>,
+    ) -> Self {
         Self {
-            services: KubernetesRouter::new(client.clone()),
+            services: KubernetesRouter::new(client.clone(), cache.clone()),
             client,
             version,
+            cache,
         }
     }
 
@@ -72,12 +82,9 @@ impl GatewayApiRouter {
     }
 
     async fn get_route(&self, canary: &Canary) -> Result<Option<DynamicObject>, RouterError> {
-        let name = canary.spec.service_name();
+        let api = self.routes_api(canary)?;
         let ns = canary_namespace(canary)?;
-        self.routes_api(canary)?
-            .get_opt(name)
-            .await
-            .map_err(|e| RouterError::kube("get", KIND, ns, name, e))
+        read::http_route(self.cache.as_deref(), &api, ns, canary.spec.service_name()).await
     }
 
     /// Writes the route with split `routes` if it differs from `existing` (or creates it).
@@ -107,6 +114,8 @@ impl GatewayApiRouter {
             return Ok(None);
         }
         let mut updated = existing;
+        // A cached object may come from another served version than the one written here.
+        updated.types = desired.types.clone();
         set_spec(&mut updated, &desired);
         updated.metadata.labels = desired.metadata.labels;
         updated.metadata.annotations = desired.metadata.annotations;
