@@ -23,7 +23,12 @@ fn validate_stdin(input: &str, extra: &[&str]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -36,7 +41,9 @@ fn stderr(o: &Output) -> String {
 }
 
 fn testdata(dir: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(dir)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(dir)
 }
 
 fn yaml_files(dir: &Path) -> Vec<PathBuf> {
@@ -53,7 +60,13 @@ fn yaml_files(dir: &Path) -> Vec<PathBuf> {
 fn every_example_in_testdata_canaries_is_valid_without_warnings() {
     let dir = testdata("canaries");
     let out = validate(&["-f", dir.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "stdout:\n{}\nstderr:\n{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
     assert_eq!(stdout(&out), "", "examples should not even warn");
     let files = yaml_files(&dir).len();
     assert!(files >= 15, "only {files} examples");
@@ -64,7 +77,10 @@ fn every_example_in_testdata_canaries_is_valid_without_warnings() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no summary in {summary:?}"));
     assert!(checked >= files, "{summary}");
-    assert_eq!(summary.trim_end(), format!("checked {checked} objects: {checked} valid, 0 invalid"));
+    assert_eq!(
+        summary.trim_end(),
+        format!("checked {checked} objects: {checked} valid, 0 invalid")
+    );
 }
 
 #[test]
@@ -83,9 +99,14 @@ fn every_invalid_example_fails_with_its_expected_error() {
         let out = validate(&["-f", name]);
         let lines = stdout(&out);
         let want_prefix = format!("{name}:1: ");
-        let hit = lines.lines().any(|l| l.starts_with(&want_prefix) && !l.contains(": warning: ") && l.contains(expect));
+        let hit = lines.lines().any(|l| {
+            l.starts_with(&want_prefix) && !l.contains(": warning: ") && l.contains(expect)
+        });
         if out.status.code() != Some(1) || !hit {
-            failures.push(format!("{name}: exit {:?}, want a line containing {expect:?}, got:\n{lines}", out.status.code()));
+            failures.push(format!(
+                "{name}: exit {:?}, want a line containing {expect:?}, got:\n{lines}",
+                out.status.code()
+            ));
         }
         if stderr(&out).trim_end() != "checked 1 objects: 0 valid, 1 invalid" {
             failures.push(format!("{name}: summary {:?}", stderr(&out)));
@@ -115,7 +136,11 @@ fn line_format_names_file_document_object_and_field() {
             file.display()
         )
     );
-    assert_eq!(stderr(&out), "checked 1 objects: 0 valid, 1 invalid\n", "the ConfigMap is not counted");
+    assert_eq!(
+        stderr(&out),
+        "checked 1 objects: 0 valid, 1 invalid\n",
+        "the ConfigMap is not counted"
+    );
 }
 
 const WARN_ONLY: &str = "\
@@ -151,11 +176,15 @@ fn warnings_say_which_strategy_wins_and_keep_exit_zero() {
 
 #[test]
 fn flagger_manifests_are_checked_the_same_way() {
-    let flagger = WARN_ONLY.replace("fledge.dev/v1beta1", "flagger.app/v1beta1").replace("interval: 1m", "interval: 5s");
+    let flagger = WARN_ONLY
+        .replace("fledge.dev/v1beta1", "flagger.app/v1beta1")
+        .replace("interval: 1m", "interval: 5s");
     let out = validate_stdin(&flagger, &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stdout(&out).contains("<stdin>:1: Canary test/podinfo: spec.analysis.interval: must be at least 10s (got 5s)"),
+        stdout(&out).contains(
+            "<stdin>:1: Canary test/podinfo: spec.analysis.interval: must be at least 10s (got 5s)"
+        ),
         "{}",
         stdout(&out)
     );
@@ -163,14 +192,23 @@ fn flagger_manifests_are_checked_the_same_way() {
 
 #[test]
 fn min_interval_flag_lowers_the_minimum() {
-    let fast = WARN_ONLY.replace("interval: 1m", "interval: 2s").replace("    stepWeight: 20\n", "");
+    let fast = WARN_ONLY
+        .replace("interval: 1m", "interval: 2s")
+        .replace("    stepWeight: 20\n", "");
     let strict = validate_stdin(&fast, &[]);
     assert_eq!(strict.status.code(), Some(1), "{}", stdout(&strict));
     let relaxed = validate_stdin(&fast, &["--min-interval", "1s"]);
     assert_eq!(relaxed.status.code(), Some(0), "{}", stdout(&relaxed));
-    let bad = fledge().args(["validate", "-f", "-", "--min-interval", "fast"]).output().unwrap();
+    let bad = fledge()
+        .args(["validate", "-f", "-", "--min-interval", "fast"])
+        .output()
+        .unwrap();
     assert_eq!(bad.status.code(), Some(2), "clap rejects a bad flag value");
-    assert!(stderr(&bad).contains("invalid duration \"fast\""), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("invalid duration \"fast\""),
+        "{}",
+        stderr(&bad)
+    );
 }
 
 #[test]
@@ -179,7 +217,11 @@ fn unreadable_input_exits_two() {
     let missing = dir.path().join("nope.yaml");
     let out = validate(&["-f", missing.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains(&format!("{}: cannot read:", missing.display())), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("{}: cannot read:", missing.display())),
+        "{}",
+        stderr(&out)
+    );
 
     let broken = dir.path().join("broken.yaml");
     std::fs::write(&broken, "kind: Canary\nspec: [unclosed\n").unwrap();
@@ -189,9 +231,17 @@ fn unreadable_input_exits_two() {
 
     // Unreadable wins over invalid: the result is incomplete.
     let invalid = testdata("invalid").join("threshold-zero.yaml");
-    let out = validate(&["-f", invalid.to_str().unwrap(), "-f", missing.to_str().unwrap()]);
+    let out = validate(&[
+        "-f",
+        invalid.to_str().unwrap(),
+        "-f",
+        missing.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stdout(&out).contains("spec.analysis.threshold"), "the readable file is still checked");
+    assert!(
+        stdout(&out).contains("spec.analysis.threshold"),
+        "the readable file is still checked"
+    );
 }
 
 #[test]
@@ -200,7 +250,8 @@ fn directories_are_searched_recursively_for_yaml_and_yml() {
     let nested = dir.path().join("a/b");
     std::fs::create_dir_all(&nested).unwrap();
     let valid = std::fs::read_to_string(testdata("canaries").join("contour.yaml")).unwrap();
-    let invalid = std::fs::read_to_string(testdata("invalid").join("step-weight-zero.yaml")).unwrap();
+    let invalid =
+        std::fs::read_to_string(testdata("invalid").join("step-weight-zero.yaml")).unwrap();
     std::fs::write(dir.path().join("ok.yml"), &valid).unwrap();
     std::fs::write(nested.join("bad.yaml"), &invalid).unwrap();
     std::fs::write(nested.join("notes.txt"), "kind: Canary\n").unwrap();
@@ -208,7 +259,10 @@ fn directories_are_searched_recursively_for_yaml_and_yml() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(stderr(&out), "checked 2 objects: 1 valid, 1 invalid\n");
     let lines = stdout(&out);
-    assert!(lines.starts_with(&format!("{}:1: ", nested.join("bad.yaml").display())), "{lines}");
+    assert!(
+        lines.starts_with(&format!("{}:1: ", nested.join("bad.yaml").display())),
+        "{lines}"
+    );
 }
 
 #[test]

@@ -5,8 +5,15 @@ use std::process::Command;
 
 #[test]
 fn deploy_crds_match_generated() {
-    let out = Command::new(env!("CARGO_BIN_EXE_fledge")).arg("crds").output().unwrap();
-    assert!(out.status.success(), "fledge crds failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_fledge"))
+        .arg("crds")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "fledge crds failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let generated = String::from_utf8(out.stdout).unwrap();
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/crds/fledge-crds.yaml");
     let committed = std::fs::read_to_string(path).unwrap();

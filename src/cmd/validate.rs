@@ -34,7 +34,9 @@ struct Input {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let opts = ValidateOptions { min_interval: args.min_interval };
+    let opts = ValidateOptions {
+        min_interval: args.min_interval,
+    };
     let mut inputs = Vec::new();
     for path in &args.files {
         collect(path, &mut inputs);
@@ -58,7 +60,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         };
         for (i, doc) in docs.iter().enumerate() {
-            let Some(result) = check_document(doc, &opts) else { continue };
+            let Some(result) = check_document(doc, &opts) else {
+                continue;
+            };
             checked += 1;
             if !result.is_valid() {
                 invalid += 1;
@@ -72,7 +76,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    eprintln!("checked {checked} objects: {} valid, {invalid} invalid", checked - invalid);
+    eprintln!(
+        "checked {checked} objects: {} valid, {invalid} invalid",
+        checked - invalid
+    );
     Ok(if unreadable {
         ExitCode::from(2)
     } else if invalid > 0 {
@@ -85,8 +92,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 fn collect(path: &Path, out: &mut Vec<Input>) {
     if path == Path::new("-") {
         let mut text = String::new();
-        let text = std::io::stdin().read_to_string(&mut text).map(|_| text).map_err(|e| e.to_string());
-        out.push(Input { name: "<stdin>".into(), text });
+        let text = std::io::stdin()
+            .read_to_string(&mut text)
+            .map(|_| text)
+            .map_err(|e| e.to_string());
+        out.push(Input {
+            name: "<stdin>".into(),
+            text,
+        });
         return;
     }
     let name = path.display().to_string();
@@ -96,10 +109,16 @@ fn collect(path: &Path, out: &mut Vec<Input>) {
                 name: f.display().to_string(),
                 text: std::fs::read_to_string(&f).map_err(|e| e.to_string()),
             })),
-            Err(err) => out.push(Input { name, text: Err(err.to_string()) }),
+            Err(err) => out.push(Input {
+                name,
+                text: Err(err.to_string()),
+            }),
         }
     } else {
-        out.push(Input { name, text: std::fs::read_to_string(path).map_err(|e| e.to_string()) });
+        out.push(Input {
+            name,
+            text: std::fs::read_to_string(path).map_err(|e| e.to_string()),
+        });
     }
 }
 
