@@ -32,6 +32,7 @@ pub fn list_type(kind: &str, path: &[&str]) -> ListType {
     match (kind, path) {
         ("Service", ["spec", "ports"]) => return ListType::Map(&["port", "protocol"]),
         ("Node", ["status", "addresses"]) => return ListType::Map(&["type"]),
+        ("Pod", ["status", "podIPs" | "hostIPs"]) => return ListType::Map(&["ip"]),
         _ => {}
     }
     let Some(rest) = pod_spec_prefix(kind).and_then(|p| path.strip_prefix(p)) else {
@@ -175,6 +176,18 @@ mod tests {
             ),
             ("Ingress", &["spec", "rules"], ListType::Atomic),
             ("Canary", &["spec", "analysis", "metrics"], ListType::Atomic),
+            ("Pod", &["status", "podIPs"], ListType::Map(&["ip"])),
+            ("Node", &["status", "addresses"], ListType::Map(&["type"])),
+            (
+                "Deployment",
+                &["spec", "template", "spec", "topologySpreadConstraints"],
+                ListType::Map(&["topologyKey", "whenUnsatisfiable"]),
+            ),
+            (
+                "Deployment",
+                &["spec", "template", "spec", "hostAliases"],
+                ListType::Map(&["ip"]),
+            ),
         ];
         for (kind, path, want) in cases {
             assert_eq!(list_type(kind, path), *want, "{kind} {}", path.join("."));

@@ -78,7 +78,30 @@ fn strategic_cases() -> Vec<(&'static str, Value, Value)> {
     let rs = json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "rs",
         "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo", "uid": "u1", "controller": true}]},
         "spec": {"selector": {"matchLabels": {"app": "p"}}, "template": {"spec": {"containers": [{"name": "c", "image": "i"}]}}}});
-    vec![
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "a", "image": "a:1", "env": [{"name": "X", "value": "1"}]}, {"name": "b", "image": "b:1"}],
+                 "hostAliases": [{"ip": "10.0.0.1", "hostnames": ["a"]}],
+                 "topologySpreadConstraints": [{"topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule", "maxSkew": 1}]}});
+    let cronjob = json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "cj"},
+        "spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "a", "image": "a:1"}, {"name": "b", "image": "b:1"}]}}}}}});
+    let mut cases = vec![
+        (
+            "pod containers, hostAliases, spread constraints",
+            pod,
+            json!({"spec": {
+            "containers": [{"name": "b", "image": "b:2"}, {"name": "a", "env": [{"name": "Y", "value": "2"}]}],
+            "hostAliases": [{"ip": "10.0.0.2", "hostnames": ["b"]}],
+            "topologySpreadConstraints": [{"topologyKey": "zone", "maxSkew": 2}]}}),
+        ),
+        (
+            "cronjob containers",
+            cronjob,
+            json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {
+            "containers": [{"name": "b", "image": "b:2"}]}}}}}}),
+        ),
+    ];
+    cases.extend(vec![
         (
             "apply: replicas and image",
             podinfo(),
@@ -222,7 +245,8 @@ fn strategic_cases() -> Vec<(&'static str, Value, Value)> {
             rs,
             json!({"metadata": {"ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "other", "uid": "u2"}]}}),
         ),
-    ]
+    ]);
+    cases
 }
 
 #[test]
