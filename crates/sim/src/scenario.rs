@@ -24,7 +24,8 @@ pub enum ScenarioError {
     #[error("scenario {source_name}: {error}")]
     Parse {
         source_name: String,
-        error: serde_saphyr::Error,
+        // Boxed: the parser's error is large and would bloat every Result.
+        error: Box<serde_saphyr::Error>,
     },
     #[error("scenario {source_name}: {field}: {message}")]
     Invalid {
@@ -184,7 +185,7 @@ impl Scenario {
         let scenario: Scenario =
             serde_saphyr::from_str(text).map_err(|error| ScenarioError::Parse {
                 source_name: source_name.to_string(),
-                error,
+                error: Box::new(error),
             })?;
         scenario
             .validate()

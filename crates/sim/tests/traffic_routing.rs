@@ -83,10 +83,18 @@ fn ingress(name: &str, backend: &str, annotations: Value) -> Value {
                 "backend": {"service": {"name": backend, "port": {"number": 80}}}}]}}]}})
 }
 
+/// (case, how it changes the base world, expected decider, expected shares per backend)
+type Case = (
+    &'static str,
+    Box<dyn Fn(&mut World)>,
+    Via,
+    BTreeMap<String, f64>,
+);
+
 #[test]
 fn each_provider_splits_by_its_own_weights() {
     let header_match = json!([{"headers": {"x-canary": {"exact": "insider"}}}]);
-    let cases: Vec<(&str, Box<dyn Fn(&mut World)>, Via, BTreeMap<String, f64>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "plain Service: the apex selector decides",
             Box::new(|_| {}),
@@ -384,4 +392,22 @@ fn proxied_requests_follow_the_weights() {
     }
     // 70% success, drawn: 1000 draws stay well within 640..760.
     assert!((640..=760).contains(&ok), "{ok}");
+}
+
+#[test]
+fn the_scenarios_in_testdata_parse() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/sim");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.starts_with("scenario")
+            && name.ends_with(".yaml")
+            && !name.ends_with("-objects.yaml")
+        {
+            Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            seen += 1;
+        }
+    }
+    assert!(seen >= 2, "no scenarios found in {}", dir.display());
 }

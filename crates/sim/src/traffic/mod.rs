@@ -35,6 +35,9 @@ pub struct Traffic {
     scenario: ScenarioHandle,
     exporter: Exporter,
     generator: Mutex<Generator>,
+    /// The last snapshot and the store resourceVersion it was taken at: proxied requests
+    /// under load reuse it until something changes.
+    world: Mutex<Option<(u64, Arc<World>)>>,
 }
 
 fn typed_list<T: DeserializeOwned>(store: &Store, gr: &GroupResource) -> Vec<T> {
@@ -58,6 +61,7 @@ impl Traffic {
             scenario,
             exporter: Exporter::new(),
             generator: Mutex::new(Generator::new(seed)),
+            world: Mutex::new(None),
         })
     }
 
@@ -69,8 +73,21 @@ impl Traffic {
         &self.scenario
     }
 
-    /// A snapshot of every object routing depends on.
-    pub fn world(&self) -> World {
+    /// A snapshot of every object routing depends on, reused while the store is unchanged.
+    pub fn world(&self) -> Arc<World> {
+        let rv = self.store.resource_version();
+        let mut cache = self.world.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((at, world)) = cache.as_ref()
+            && *at == rv
+        {
+            return world.clone();
+        }
+        let world = Arc::new(self.read_world());
+        *cache = Some((rv, world.clone()));
+        world
+    }
+
+    fn read_world(&self) -> World {
         World {
             services: typed_list(&self.store, &resources::SERVICES),
             ingresses: typed_list(&self.store, &resources::INGRESSES),

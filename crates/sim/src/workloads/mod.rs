@@ -17,7 +17,7 @@ use k8s_openapi::api::core::v1::Pod;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio_util::sync::CancellationToken;
 
 use crate::scenario::ScenarioHandle;
@@ -90,24 +90,26 @@ impl Controller {
             let sleep = wake_at
                 .and_then(|w| Duration::try_from(w.duration_since(Timestamp::now())).ok())
                 .map_or(tick, |d| d.min(tick));
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(sleep) => {}
-                changed = scenario.changed() => {
-                    if changed.is_err() {
-                        return;
-                    }
+            let sleep = tokio::time::sleep(sleep);
+            tokio::pin!(sleep);
+            // Wait for something that can change a workload; other kinds' events don't count.
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = &mut sleep => break,
+                    changed = scenario.changed() => match changed {
+                        Ok(()) => break,
+                        Err(_) => return,
+                    },
+                    event = events.recv() => match event {
+                        Ok(e) if !is_workload(&e.resource) => {}
+                        Ok(_) | Err(RecvError::Lagged(_)) => break,
+                        Err(RecvError::Closed) => return,
+                    },
                 }
-                event = events.recv() => match event {
-                    Ok(e) if !is_workload(&e.resource) => continue,
-                    Ok(_) | Err(RecvError::Lagged(_)) => {}
-                    Err(RecvError::Closed) => return,
-                },
             }
             // One pass covers every change queued so far.
-            while let Ok(_) | Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) =
-                events.try_recv()
-            {}
+            while let Ok(_) | Err(TryRecvError::Lagged(_)) = events.try_recv() {}
         }
     }
 
