@@ -8,7 +8,8 @@ use std::fmt;
 /// Suggested HTTP mapping (the server decides): `BadRequest` → 400 `BadRequest`,
 /// `Invalid` → 422 `Invalid`, `TestFailed` → 422 (the real API server answers
 /// 422 for every failed JSON patch), `Conflict` → 409 `Conflict` with one
-/// `FieldManagerConflict` cause per entry of the list.
+/// `FieldManagerConflict` cause per entry of the list (see
+/// [`FieldConflict::cause_message`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     /// The request itself cannot be understood: a selector that does not
@@ -47,8 +48,8 @@ pub struct FieldConflict {
 }
 
 impl FieldConflict {
-    /// The `message` of the matching `Status.details.causes[]` entry (its
-    /// `type` is `FieldManagerConflict` and its `field` is [`Self::field`]).
+    /// The `message` of the matching `Status.details.causes[]` entry, whose
+    /// `reason` is `FieldManagerConflict` and `field` is [`Self::field`].
     pub fn cause_message(&self) -> String {
         format!("conflict with {}", self.manager)
     }
