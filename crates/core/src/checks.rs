@@ -148,7 +148,10 @@ pub(crate) fn complete(request: &CheckRequest, s: &Settings, results: &CheckResu
     for stage in &request.stages {
         let answered = match stage {
             CheckStage::Hooks(t) => s.hooks_of(*t).all(|h| {
-                results.hooks.iter().any(|r| r.hook_type == *t && r.name == h.name)
+                results
+                    .hooks
+                    .iter()
+                    .any(|r| r.hook_type == *t && r.name == h.name)
             }),
             CheckStage::Metrics => s
                 .metrics

@@ -69,7 +69,10 @@ fn promoted(phase: CanaryPhase, kind: &str) -> (&'static str, String) {
     match phase {
         Initialized => ("True", format!("{kind} initialization completed.")),
         Waiting | WaitingPromotion => ("Unknown", "Waiting for approval.".into()),
-        Progressing => ("Unknown", "New revision detected, progressing canary analysis.".into()),
+        Progressing => (
+            "Unknown",
+            "New revision detected, progressing canary analysis.".into(),
+        ),
         Promoting => (
             "Unknown",
             "Canary analysis completed, starting primary rolling update.".into(),
@@ -82,10 +85,14 @@ fn promoted(phase: CanaryPhase, kind: &str) -> (&'static str, String) {
             "True",
             "Canary analysis completed successfully, promotion finished.".into(),
         ),
-        Failed => ("False", format!("Canary analysis failed, {kind} scaled to zero.")),
-        Initializing | Terminating | Terminated => {
-            ("Unknown", format!("New {kind} detected, starting initialization."))
-        }
+        Failed => (
+            "False",
+            format!("Canary analysis failed, {kind} scaled to zero."),
+        ),
+        Initializing | Terminating | Terminated => (
+            "Unknown",
+            format!("New {kind} detected, starting initialization."),
+        ),
     }
 }
 
@@ -102,7 +109,12 @@ fn wants(view: &View<'_>, existing: &[CanaryCondition]) -> Vec<Want> {
             w(CONDITION_RECONCILING, "False", "InvalidSpec", message),
             w(CONDITION_STALLED, "True", "InvalidSpec", message),
         ],
-        View::Phase { phase, kind, message, failure } => {
+        View::Phase {
+            phase,
+            kind,
+            message,
+            failure,
+        } => {
             let (p_status, p_message) = promoted(*phase, kind);
             let mut out = vec![w(CONDITION_PROMOTED, p_status, phase.as_str(), &p_message)];
             let reason = phase.as_str();
@@ -182,7 +194,10 @@ pub(crate) fn update(
                 } else {
                     Some(Time(now))
                 };
-                status.conditions[i] = CanaryCondition { last_transition_time: transition, ..fresh };
+                status.conditions[i] = CanaryCondition {
+                    last_transition_time: transition,
+                    ..fresh
+                };
             }
         }
     }
@@ -201,7 +216,12 @@ mod tests {
     }
 
     fn phase(p: CanaryPhase, msg: &str) -> View<'_> {
-        View::Phase { phase: p, kind: "Deployment", message: msg, failure: None }
+        View::Phase {
+            phase: p,
+            kind: "Deployment",
+            message: msg,
+            failure: None,
+        }
     }
 
     #[test]
@@ -222,32 +242,70 @@ mod tests {
         for (p, promoted, ready, reconciling, stalled) in table {
             let mut st = CanaryStatus::default();
             update(&mut st, phase(p, "m"), Some(3), ts(10));
-            assert_eq!(get(&st, CONDITION_PROMOTED).status, promoted, "{p} Promoted");
+            assert_eq!(
+                get(&st, CONDITION_PROMOTED).status,
+                promoted,
+                "{p} Promoted"
+            );
             assert_eq!(get(&st, CONDITION_READY).status, ready, "{p} Ready");
-            assert_eq!(get(&st, CONDITION_RECONCILING).status, reconciling, "{p} Reconciling");
+            assert_eq!(
+                get(&st, CONDITION_RECONCILING).status,
+                reconciling,
+                "{p} Reconciling"
+            );
             assert_eq!(get(&st, CONDITION_STALLED).status, stalled, "{p} Stalled");
-            assert_eq!(get(&st, CONDITION_PROMOTED).reason.as_deref(), Some(p.as_str()));
-            assert!(st.conditions.iter().all(|c| c.observed_generation == Some(3)));
+            assert_eq!(
+                get(&st, CONDITION_PROMOTED).reason.as_deref(),
+                Some(p.as_str())
+            );
+            assert!(
+                st.conditions
+                    .iter()
+                    .all(|c| c.observed_generation == Some(3))
+            );
         }
     }
 
     #[test]
     fn transition_time_moves_only_when_status_changes() {
         let mut st = CanaryStatus::default();
-        update(&mut st, phase(CanaryPhase::Progressing, "w10"), Some(1), ts(10));
+        update(
+            &mut st,
+            phase(CanaryPhase::Progressing, "w10"),
+            Some(1),
+            ts(10),
+        );
         // Same status, new message: Ready stays False, so its transition time stays.
-        update(&mut st, phase(CanaryPhase::Progressing, "w20"), Some(1), ts(20));
+        update(
+            &mut st,
+            phase(CanaryPhase::Progressing, "w20"),
+            Some(1),
+            ts(20),
+        );
         let ready = get(&st, CONDITION_READY);
         assert_eq!(ready.last_transition_time, Some(Time(ts(10))));
         assert_eq!(ready.last_update_time, Some(Time(ts(20))));
         assert_eq!(ready.message.as_deref(), Some("w20"));
         // Identical input: nothing changes, not even lastUpdateTime.
         let before = st.clone();
-        update(&mut st, phase(CanaryPhase::Progressing, "w20"), Some(1), ts(30));
+        update(
+            &mut st,
+            phase(CanaryPhase::Progressing, "w20"),
+            Some(1),
+            ts(30),
+        );
         assert_eq!(st, before);
         // Promoting → Succeeded: Ready flips, so its transition time moves.
-        update(&mut st, phase(CanaryPhase::Succeeded, "done"), Some(1), ts(40));
-        assert_eq!(get(&st, CONDITION_READY).last_transition_time, Some(Time(ts(40))));
+        update(
+            &mut st,
+            phase(CanaryPhase::Succeeded, "done"),
+            Some(1),
+            ts(40),
+        );
+        assert_eq!(
+            get(&st, CONDITION_READY).last_transition_time,
+            Some(Time(ts(40)))
+        );
     }
 
     #[test]
@@ -260,20 +318,38 @@ mod tests {
                 phase: CanaryPhase::Failed,
                 kind: "Deployment",
                 message: "rolled back",
-                failure: Some((FailureReason::FailedChecks, "failed checks threshold reached 5")),
+                failure: Some((
+                    FailureReason::FailedChecks,
+                    "failed checks threshold reached 5",
+                )),
             },
             Some(1),
             ts(2),
         );
-        update(&mut st, phase(CanaryPhase::Failed, "still failed"), Some(2), ts(3));
+        update(
+            &mut st,
+            phase(CanaryPhase::Failed, "still failed"),
+            Some(2),
+            ts(3),
+        );
         let stalled = get(&st, CONDITION_STALLED);
         assert_eq!(stalled.reason.as_deref(), Some("FailedChecks"));
         assert_eq!(stalled.last_transition_time, Some(Time(ts(2))));
 
         let promoted_before = get(&st, CONDITION_PROMOTED).clone();
-        update(&mut st, View::InvalidSpec { message: "spec.analysis.stepWeight: bad" }, Some(4), ts(5));
+        update(
+            &mut st,
+            View::InvalidSpec {
+                message: "spec.analysis.stepWeight: bad",
+            },
+            Some(4),
+            ts(5),
+        );
         assert_eq!(get(&st, CONDITION_PROMOTED), &promoted_before);
-        assert_eq!(get(&st, CONDITION_STALLED).reason.as_deref(), Some("InvalidSpec"));
+        assert_eq!(
+            get(&st, CONDITION_STALLED).reason.as_deref(),
+            Some("InvalidSpec")
+        );
         assert_eq!(get(&st, CONDITION_READY).status, "False");
         assert_eq!(get(&st, CONDITION_RECONCILING).status, "False");
     }

@@ -100,13 +100,25 @@ pub struct Routes {
 }
 
 impl Routes {
-    pub const ALL_PRIMARY: Routes = Routes { primary: 100, canary: 0, mirrored: false };
-    pub const ALL_CANARY: Routes = Routes { primary: 0, canary: 100, mirrored: false };
+    pub const ALL_PRIMARY: Routes = Routes {
+        primary: 100,
+        canary: 0,
+        mirrored: false,
+    };
+    pub const ALL_CANARY: Routes = Routes {
+        primary: 0,
+        canary: 100,
+        mirrored: false,
+    };
 
     /// `canary` percent to the canary, the rest to the primary.
     pub fn canary(canary: i32, mirrored: bool) -> Routes {
         let canary = canary.clamp(0, 100);
-        Routes { primary: 100 - canary, canary, mirrored }
+        Routes {
+            primary: 100 - canary,
+            canary,
+            mirrored,
+        }
     }
 }
 
@@ -125,25 +137,29 @@ impl CheckResults {
         for stage in &request.stages {
             match stage {
                 crate::CheckStage::Hooks(t) => {
-                    results.hooks.extend(settings.hooks_of(*t).map(|h| HookResult {
-                        name: h.name.clone(),
-                        hook_type: *t,
-                        // A rollback hook that says yes rolls back: "passing" means it declines.
-                        outcome: if *t == HookType::Rollback {
-                            HookOutcome::Refused("no rollback requested".into())
-                        } else {
-                            HookOutcome::Accepted
-                        },
-                    }))
+                    results
+                        .hooks
+                        .extend(settings.hooks_of(*t).map(|h| HookResult {
+                            name: h.name.clone(),
+                            hook_type: *t,
+                            // A rollback hook that says yes rolls back: "passing" means it declines.
+                            outcome: if *t == HookType::Rollback {
+                                HookOutcome::Refused("no rollback requested".into())
+                            } else {
+                                HookOutcome::Accepted
+                            },
+                        }))
                 }
                 crate::CheckStage::Metrics => {
-                    results.metrics.extend(settings.metrics.iter().map(|m| MetricResult {
-                        name: m.clone(),
-                        value: None,
-                        threshold: None,
-                        verdict: Verdict::Pass,
-                        message: None,
-                    }))
+                    results
+                        .metrics
+                        .extend(settings.metrics.iter().map(|m| MetricResult {
+                            name: m.clone(),
+                            value: None,
+                            threshold: None,
+                            verdict: Verdict::Pass,
+                            message: None,
+                        }))
                 }
             }
         }

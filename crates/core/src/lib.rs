@@ -31,7 +31,7 @@ pub use input::{
     Revision, Routes,
 };
 pub use machine::{Decision, checks_due, decide};
-pub use request::{REQUEST_ANNOTATION, RequestError, RequestKind, ManualRequest};
+pub use request::{ManualRequest, REQUEST_ANNOTATION, RequestError, RequestKind};
 pub use revision::{RevisionChange, classify};
 pub use schedule::{Plan, PlanCheck, PlanStep, plan, strategy_name};
 

@@ -58,7 +58,10 @@ impl ManualRequest {
             "retry" => RequestKind::Retry,
             _ => return Err(RequestError::Unknown(raw.to_string())),
         };
-        Ok(ManualRequest { kind, raw: raw.to_string() })
+        Ok(ManualRequest {
+            kind,
+            raw: raw.to_string(),
+        })
     }
 
     /// The annotation value for a new request, unique per `nonce`.
@@ -91,6 +94,9 @@ mod tests {
     fn annotation_value_round_trips() {
         let v = ManualRequest::annotation_value(RequestKind::Retry, "2026-11-22T01:00:00Z");
         assert_eq!(v, "retry@2026-11-22T01:00:00Z");
-        assert_eq!(ManualRequest::parse(&v).map(|r| r.kind), Ok(RequestKind::Retry));
+        assert_eq!(
+            ManualRequest::parse(&v).map(|r| r.kind),
+            Ok(RequestKind::Retry)
+        );
     }
 }

@@ -60,13 +60,48 @@ mod tests {
     fn table() {
         use RevisionChange::*;
         let cases = [
-            ("never applied", status(None, None, "c1"), rev("a", "c1"), New),
-            ("same spec and configs", status(Some("a"), Some("a"), "c1"), rev("a", "c1"), Unchanged),
-            ("new spec", status(Some("a"), Some("a"), "c1"), rev("b", "c1"), New),
-            ("config changed", status(Some("a"), Some("a"), "c1"), rev("a", "c2"), New),
-            ("back to promoted", status(Some("b"), Some("a"), "c1"), rev("a", "c1"), BackToPromoted),
-            ("back to promoted with new config", status(Some("b"), Some("a"), "c1"), rev("a", "c2"), New),
-            ("failed revision re-applied", status(Some("b"), Some("a"), "c1"), rev("b", "c1"), Unchanged),
+            (
+                "never applied",
+                status(None, None, "c1"),
+                rev("a", "c1"),
+                New,
+            ),
+            (
+                "same spec and configs",
+                status(Some("a"), Some("a"), "c1"),
+                rev("a", "c1"),
+                Unchanged,
+            ),
+            (
+                "new spec",
+                status(Some("a"), Some("a"), "c1"),
+                rev("b", "c1"),
+                New,
+            ),
+            (
+                "config changed",
+                status(Some("a"), Some("a"), "c1"),
+                rev("a", "c2"),
+                New,
+            ),
+            (
+                "back to promoted",
+                status(Some("b"), Some("a"), "c1"),
+                rev("a", "c1"),
+                BackToPromoted,
+            ),
+            (
+                "back to promoted with new config",
+                status(Some("b"), Some("a"), "c1"),
+                rev("a", "c2"),
+                New,
+            ),
+            (
+                "failed revision re-applied",
+                status(Some("b"), Some("a"), "c1"),
+                rev("b", "c1"),
+                Unchanged,
+            ),
         ];
         for (name, st, r, want) in cases {
             assert_eq!(classify(&st, &r), want, "{name}");

@@ -99,7 +99,10 @@ pub fn plan(canary: &Canary, config: &Config) -> Plan {
         ..Default::default()
     });
     let mut observed = Observed {
-        target: Some(Revision { spec: "next".into(), configs: Default::default() }),
+        target: Some(Revision {
+            spec: "next".into(),
+            configs: Default::default(),
+        }),
         primary: Readiness::Ready,
         canary: Readiness::Ready,
         routes: Some(Routes::ALL_PRIMARY),
@@ -109,15 +112,30 @@ pub fn plan(canary: &Canary, config: &Config) -> Plan {
     let mut now = origin;
     let mut steps = Vec::new();
     for _ in 0..MAX_TICKS {
-        let mut input = Input { canary: &canary, config, observed: &observed, checks: &CheckResults::default() };
+        let mut input = Input {
+            canary: &canary,
+            config,
+            observed: &observed,
+            checks: &CheckResults::default(),
+        };
         let request = checks_due(&input, now);
         let results = CheckResults::all_passing(&request, &settings);
         input.checks = &results;
         let decision = decide(&input, now);
-        let before = canary.status.as_ref().and_then(|s| s.phase);
+        let before = canary.status.clone().unwrap_or_default();
         let after = decision.status.phase;
-        if !decision.actions.is_empty() || before != after {
-            steps.push(step_row(&settings, &decision.status, &decision.actions, &request.stages, offset(origin, now)));
+        let moved = before.phase != after
+            || before.canary_weight != decision.status.canary_weight
+            || before.iterations != decision.status.iterations
+            || before.mirrored != decision.status.mirrored;
+        if moved || !decision.actions.is_empty() || !request.is_empty() {
+            steps.push(step_row(
+                &settings,
+                &decision.status,
+                &decision.actions,
+                &request.stages,
+                offset(origin, now),
+            ));
         }
         for action in &decision.actions {
             if let Action::SetRoutes(routes) = action {
@@ -127,7 +145,9 @@ pub fn plan(canary: &Canary, config: &Config) -> Plan {
         let done = matches!(after, Some(CanaryPhase::Succeeded | CanaryPhase::Failed));
         let requeue = decision.requeue_after;
         canary.status = Some(decision.status);
-        let Some(wait) = requeue.filter(|_| !done) else { break };
+        let Some(wait) = requeue.filter(|_| !done) else {
+            break;
+        };
         now = now.checked_add(wait).unwrap_or(now);
     }
     let min_duration_seconds = steps.last().map(|s| s.offset_seconds).unwrap_or(0);
@@ -164,24 +184,42 @@ pub fn strategy_name(strategy: Strategy) -> &'static str {
 }
 
 fn offset(origin: Timestamp, now: Timestamp) -> u64 {
-    Duration::try_from(now.duration_since(origin)).map(|d| d.as_secs()).unwrap_or(0)
+    Duration::try_from(now.duration_since(origin))
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
-fn step_row(s: &Settings, status: &CanaryStatus, actions: &[Action], stages: &[CheckStage], offset_seconds: u64) -> PlanStep {
+fn step_row(
+    s: &Settings,
+    status: &CanaryStatus,
+    actions: &[Action],
+    stages: &[CheckStage],
+    offset_seconds: u64,
+) -> PlanStep {
     let mut checks = Vec::new();
     for stage in stages {
         match stage {
-            CheckStage::Hooks(t) => checks.extend(s.hooks_of(*t).map(|h| PlanCheck { kind: t.as_str().into(), name: h.name.clone() })),
-            CheckStage::Metrics => checks.extend(s.metrics.iter().map(|m| PlanCheck { kind: "metric".into(), name: m.clone() })),
+            CheckStage::Hooks(t) => checks.extend(s.hooks_of(*t).map(|h| PlanCheck {
+                kind: t.as_str().into(),
+                name: h.name.clone(),
+            })),
+            CheckStage::Metrics => checks.extend(s.metrics.iter().map(|m| PlanCheck {
+                kind: "metric".into(),
+                name: m.clone(),
+            })),
         }
     }
     let mut hooks = Vec::new();
     let mut events = Vec::new();
     for action in actions {
         match action {
-            Action::CallHooks { hook_type: HookType::PostRollout, .. } => {
-                hooks.extend(s.hooks_of(HookType::PostRollout).map(|h| PlanCheck { kind: "post-rollout".into(), name: h.name.clone() }))
-            }
+            Action::CallHooks {
+                hook_type: HookType::PostRollout,
+                ..
+            } => hooks.extend(s.hooks_of(HookType::PostRollout).map(|h| PlanCheck {
+                kind: "post-rollout".into(),
+                name: h.name.clone(),
+            })),
             Action::Event(e) => events.push(e.message.clone()),
             _ => {}
         }

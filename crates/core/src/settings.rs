@@ -54,7 +54,11 @@ impl Settings {
         let plan = spec.strategy(provider);
         let analysis = spec.analysis();
         let name = canary.metadata.name.clone().unwrap_or_default();
-        let namespace = canary.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+        let namespace = canary
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
         Settings {
             id: format!("{name}.{namespace}"),
             target: spec.target_ref.name.clone(),
@@ -71,7 +75,10 @@ impl Settings {
                 .map(|a| a.effective_interval(config.min_interval))
                 .unwrap_or(fledge_api::analysis::DEFAULT_INTERVAL.max(config.min_interval)),
             threshold: analysis.map(|a| a.threshold()).unwrap_or(1),
-            max_weight: analysis.map(|a| a.max_weight()).unwrap_or(100).clamp(1, 100),
+            max_weight: analysis
+                .map(|a| a.max_weight())
+                .unwrap_or(100)
+                .clamp(1, 100),
             step_weight: analysis.map(|a| a.step_weight()).unwrap_or(0).max(0),
             step_weights: analysis.map(|a| a.step_weights.clone()).unwrap_or_default(),
             step_weight_promotion: analysis

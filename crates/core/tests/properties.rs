@@ -30,7 +30,8 @@ struct Spec {
 fn spec() -> impl Strategy<Value = Spec> {
     let weights = prop_oneof![
         (1..=100i32).prop_map(|s| (Some(s), vec![])),
-        proptest::collection::btree_set(1..=100i32, 1..6).prop_map(|s| (None, s.into_iter().collect())),
+        proptest::collection::btree_set(1..=100i32, 1..6)
+            .prop_map(|s| (None, s.into_iter().collect())),
     ];
     let hooks = proptest::sample::subsequence(
         vec![
@@ -45,19 +46,41 @@ fn spec() -> impl Strategy<Value = Spec> {
         ],
         0..8,
     );
-    (weights, 1..=100i32, prop_oneof![Just(0), 1..=4i32], any::<bool>(), any::<bool>(), 1..=4i32, 0..=60i32, prop::bool::weighted(0.15), hooks)
-        .prop_map(|((step_weight, step_weights), max_weight, iterations, ab, mirror, threshold, promotion_step, kubernetes, hooks)| Spec {
-            step_weight,
-            step_weights,
-            max_weight,
-            iterations,
-            ab,
-            mirror,
-            threshold,
-            promotion_step,
-            kubernetes,
-            hooks,
-        })
+    (
+        weights,
+        1..=100i32,
+        prop_oneof![Just(0), 1..=4i32],
+        any::<bool>(),
+        any::<bool>(),
+        1..=4i32,
+        0..=60i32,
+        prop::bool::weighted(0.15),
+        hooks,
+    )
+        .prop_map(
+            |(
+                (step_weight, step_weights),
+                max_weight,
+                iterations,
+                ab,
+                mirror,
+                threshold,
+                promotion_step,
+                kubernetes,
+                hooks,
+            )| Spec {
+                step_weight,
+                step_weights,
+                max_weight,
+                iterations,
+                ab,
+                mirror,
+                threshold,
+                promotion_step,
+                kubernetes,
+                hooks,
+            },
+        )
 }
 
 #[derive(Clone, Debug)]
@@ -95,18 +118,40 @@ fn tick() -> impl Strategy<Value = Tick> {
         1 => Just(Some("abort")),
         1 => Just(Some("retry")),
     ];
-    (verdict, prop::bool::weighted(0.85), prop::bool::weighted(0.03), prop::bool::weighted(0.9), readiness(), readiness(), prop::bool::weighted(0.05), request, prop_oneof![4 => Just(0u64), 1 => 1..30u64])
-        .prop_map(|(verdict, gates_ok, rollback, hooks_ok, primary, canary, new_revision, request, early)| Tick {
-            verdict,
-            gates_ok,
-            rollback,
-            hooks_ok,
-            primary,
-            canary,
-            new_revision,
-            request,
-            early,
-        })
+    (
+        verdict,
+        prop::bool::weighted(0.85),
+        prop::bool::weighted(0.03),
+        prop::bool::weighted(0.9),
+        readiness(),
+        readiness(),
+        prop::bool::weighted(0.05),
+        request,
+        prop_oneof![4 => Just(0u64), 1 => 1..30u64],
+    )
+        .prop_map(
+            |(
+                verdict,
+                gates_ok,
+                rollback,
+                hooks_ok,
+                primary,
+                canary,
+                new_revision,
+                request,
+                early,
+            )| Tick {
+                verdict,
+                gates_ok,
+                rollback,
+                hooks_ok,
+                primary,
+                canary,
+                new_revision,
+                request,
+                early,
+            },
+        )
 }
 
 fn build(s: &Spec) -> fledge_api::Canary {
@@ -116,7 +161,11 @@ fn build(s: &Spec) -> fledge_api::Canary {
         a.step_weights = s2.step_weights.clone();
         a.max_weight = Some(s2.max_weight);
         a.iterations = (s2.iterations > 0).then_some(s2.iterations);
-        a.r#match = if s2.ab { vec![HttpMatchRequest::default()] } else { vec![] };
+        a.r#match = if s2.ab {
+            vec![HttpMatchRequest::default()]
+        } else {
+            vec![]
+        };
         a.mirror = Some(s2.mirror);
         a.threshold = Some(s2.threshold);
         a.step_weight_promotion = Some(s2.promotion_step);
@@ -139,10 +188,16 @@ fn checker_for(t: &Tick) -> Checker {
             h.outcome = match h.hook_type {
                 HookType::Rollback if t.rollback => HookOutcome::Accepted,
                 HookType::Rollback => HookOutcome::Refused("no".into()),
-                HookType::ConfirmRollout | HookType::ConfirmPromotion | HookType::ConfirmTrafficIncrease if !t.gates_ok => {
+                HookType::ConfirmRollout
+                | HookType::ConfirmPromotion
+                | HookType::ConfirmTrafficIncrease
+                    if !t.gates_ok =>
+                {
                     HookOutcome::Refused("closed".into())
                 }
-                HookType::PreRollout | HookType::Rollout if !t.hooks_ok => HookOutcome::Refused("500".into()),
+                HookType::PreRollout | HookType::Rollout if !t.hooks_ok => {
+                    HookOutcome::Refused("500".into())
+                }
                 _ => HookOutcome::Accepted,
             };
         }

@@ -24,21 +24,39 @@ fn initialization_waits_for_the_primary_then_routes_and_scales_down() {
     let d = w.tick();
     assert_eq!(w.phase(), Some(Initializing));
     assert_eq!(d.actions.first(), Some(&Action::InitializePrimary));
-    assert!(!has(&d, |a| matches!(a, Action::ScaleTargetToZero | Action::ReconcileRouting)));
+    assert!(!has(&d, |a| matches!(
+        a,
+        Action::ScaleTargetToZero | Action::ReconcileRouting
+    )));
     assert!(d.requeue_after.is_some());
 
     w.observed.primary = Readiness::Ready;
     let d = w.tick();
     assert_eq!(w.phase(), Some(Initialized));
-    let order: Vec<_> = d.actions.iter().filter(|a| !matches!(a, Action::Event(_) | Action::Alert(_))).cloned().collect();
-    assert_eq!(order, vec![Action::InitializePrimary, Action::ReconcileRouting, Action::ScaleTargetToZero]);
+    let order: Vec<_> = d
+        .actions
+        .iter()
+        .filter(|a| !matches!(a, Action::Event(_) | Action::Alert(_)))
+        .cloned()
+        .collect();
+    assert_eq!(
+        order,
+        vec![
+            Action::InitializePrimary,
+            Action::ReconcileRouting,
+            Action::ScaleTargetToZero
+        ]
+    );
     assert_eq!(events(&d), vec!["Initialization done! podinfo.test"]);
     let st = w.status();
     assert_eq!(st.last_applied_spec.as_deref(), Some("v1"));
     assert_eq!(st.last_promoted_spec.as_deref(), Some("v1"));
     assert_eq!(condition(&st, "Ready").0, "True");
     assert_eq!(condition(&st, "Promoted").0, "True");
-    assert_eq!(d.requeue_after, None, "nothing to do until something changes");
+    assert_eq!(
+        d.requeue_after, None,
+        "nothing to do until something changes"
+    );
 }
 
 /// Flagger's TestScheduler_DeploymentAnalysisPhases: stepWeight 100, stepWeightPromotion 50.
@@ -56,7 +74,13 @@ fn analysis_phases_like_flagger() {
     assert_eq!(d.requeue_after, Some(MINUTE));
     assert_eq!(
         drive(&mut w, 5),
-        vec![(Progressing, 100), (Promoting, 100), (Promoting, 50), (Finalising, 0), (Succeeded, 0)]
+        vec![
+            (Progressing, 100),
+            (Promoting, 100),
+            (Promoting, 50),
+            (Finalising, 0),
+            (Succeeded, 0)
+        ]
     );
     assert_eq!(w.status().last_promoted_spec.as_deref(), Some("v2"));
     assert_eq!(w.routes(), Some(Routes::ALL_PRIMARY));
@@ -90,18 +114,36 @@ fn step_weights_schedule_and_checks_per_step() {
         a.step_weight = None;
         a.max_weight = None;
         a.step_weights = vec![1, 5, 25];
-        a.webhooks = vec![hook("smoke", HookType::PreRollout), hook("load", HookType::Rollout)];
+        a.webhooks = vec![
+            hook("smoke", HookType::PreRollout),
+            hook("load", HookType::Rollout),
+        ];
     }));
     w.observed.target = Some(rev("v2"));
     w.tick();
     let got = drive(&mut w, 4);
-    assert_eq!(got, vec![(Progressing, 1), (Progressing, 5), (Progressing, 25), (Promoting, 25)]);
+    assert_eq!(
+        got,
+        vec![
+            (Progressing, 1),
+            (Progressing, 5),
+            (Progressing, 25),
+            (Promoting, 25)
+        ]
+    );
     let stages: Vec<_> = w.requests.iter().map(stage_types).collect();
     // init, detection, w0 step, w1, w5, w25
     assert_eq!(stages[2], vec!["pre-rollout"]);
     assert_eq!(stages[3], vec!["rollout", "metrics"]);
     assert_eq!(stages[5], vec!["rollout", "metrics"]);
-    assert_eq!(w.routes(), Some(Routes { primary: 75, canary: 25, mirrored: false }));
+    assert_eq!(
+        w.routes(),
+        Some(Routes {
+            primary: 75,
+            canary: 25,
+            mirrored: false
+        })
+    );
 }
 
 #[test]
@@ -120,16 +162,36 @@ fn failed_checks_reach_the_threshold_and_roll_back() {
             (w.phase().unwrap(), w.weight(), w.status().failed_checks)
         })
         .collect();
-    assert_eq!(got, vec![(Progressing, 10, 1), (Progressing, 10, 2), (Failed, 0, 3)]);
+    assert_eq!(
+        got,
+        vec![(Progressing, 10, 1), (Progressing, 10, 2), (Failed, 0, 3)]
+    );
     let d = w.last.clone().unwrap();
     assert!(has(&d, |a| a == &Action::SetRoutes(Routes::ALL_PRIMARY)));
     assert!(has(&d, |a| a == &Action::ScaleTargetToZero));
-    assert!(has(&d, |a| matches!(a, Action::CallHooks { hook_type: HookType::PostRollout, phase: Failed, .. })));
-    assert!(events(&d).contains(&"Rolling back podinfo.test failed checks threshold reached 3".to_string()));
+    assert!(has(&d, |a| matches!(
+        a,
+        Action::CallHooks {
+            hook_type: HookType::PostRollout,
+            phase: Failed,
+            ..
+        }
+    )));
+    assert!(
+        events(&d)
+            .contains(&"Rolling back podinfo.test failed checks threshold reached 3".to_string())
+    );
     let st = w.status();
-    assert_eq!(condition(&st, "Stalled"), ("True".into(), Some("FailedChecks".into())));
+    assert_eq!(
+        condition(&st, "Stalled"),
+        ("True".into(), Some("FailedChecks".into()))
+    );
     assert_eq!(condition(&st, "Promoted").0, "False");
-    assert!(st.analysis_history.iter().any(|r| r.verdict == Verdict::Fail && r.kind == "metric"));
+    assert!(
+        st.analysis_history
+            .iter()
+            .any(|r| r.verdict == Verdict::Fail && r.kind == "metric")
+    );
     // The failed revision doesn't re-trigger; re-applying it doesn't either.
     let d = w.next();
     assert!(d.actions.is_empty());
@@ -146,7 +208,10 @@ fn inconclusive_metrics_hold_without_counting() {
     w.checker = metrics_say(Verdict::Inconclusive);
     for _ in 0..10 {
         w.next();
-        assert_eq!((w.phase(), w.weight(), w.status().failed_checks), (Some(Progressing), 10, 0));
+        assert_eq!(
+            (w.phase(), w.weight(), w.status().failed_checks),
+            (Some(Progressing), 10, 0)
+        );
     }
     w.checker = metrics_say(Verdict::Skipped);
     w.next();
@@ -198,7 +263,10 @@ fn blue_green_with_kubernetes_provider_moves_no_traffic() {
     for _ in 0..6 {
         w.next();
         assert_eq!(w.weight(), 0);
-        assert!(!has(w.last.as_ref().unwrap(), |a| matches!(a, Action::SetRoutes(r) if r.canary > 0)));
+        assert!(!has(
+            w.last.as_ref().unwrap(),
+            |a| matches!(a, Action::SetRoutes(r) if r.canary > 0)
+        ));
     }
     assert_eq!(w.phase(), Some(Succeeded));
 }
@@ -222,7 +290,13 @@ fn ab_testing_routes_matching_traffic_then_promotes() {
         .collect();
     assert_eq!(
         got,
-        vec![(Progressing, 100, 1), (Progressing, 100, 2), (Promoting, 100, 2), (Finalising, 0, 2), (Succeeded, 0, 0)]
+        vec![
+            (Progressing, 100, 1),
+            (Progressing, 100, 2),
+            (Promoting, 100, 2),
+            (Finalising, 0, 2),
+            (Succeeded, 0, 0)
+        ]
     );
     let stages: Vec<_> = w.requests.iter().map(stage_types).collect();
     assert_eq!(stages[4], vec!["metrics", "confirm-promotion"]);
@@ -237,12 +311,33 @@ fn mirroring_takes_one_mirrored_step_before_weights() {
     w.observed.target = Some(rev("v2"));
     w.tick();
     w.next();
-    assert_eq!(w.routes(), Some(Routes { primary: 100, canary: 0, mirrored: true }));
+    assert_eq!(
+        w.routes(),
+        Some(Routes {
+            primary: 100,
+            canary: 0,
+            mirrored: true
+        })
+    );
     assert!(w.status().mirrored);
-    assert_eq!(stage_types(w.requests.last().unwrap()), Vec::<String>::new(), "pre-rollout only; no traffic increase gate for mirroring");
+    assert_eq!(
+        stage_types(w.requests.last().unwrap()),
+        Vec::<String>::new(),
+        "pre-rollout only; no traffic increase gate for mirroring"
+    );
     w.next();
-    assert_eq!(w.routes(), Some(Routes { primary: 90, canary: 10, mirrored: false }));
-    assert_eq!(stage_types(w.requests.last().unwrap()), vec!["metrics", "confirm-traffic-increase"]);
+    assert_eq!(
+        w.routes(),
+        Some(Routes {
+            primary: 90,
+            canary: 10,
+            mirrored: false
+        })
+    );
+    assert_eq!(
+        stage_types(w.requests.last().unwrap()),
+        vec!["metrics", "confirm-traffic-increase"]
+    );
 }
 
 #[test]
@@ -257,8 +352,14 @@ fn skip_analysis_promotes_once_the_canary_is_ready() {
     w.next();
     assert_eq!(w.phase(), Some(Progressing), "waits for the canary");
     w.observed.canary = Readiness::Ready;
-    assert_eq!(drive(&mut w, 3), vec![(Promoting, 0), (Finalising, 0), (Succeeded, 0)]);
-    assert!(w.requests.iter().all(|r| r.is_empty()), "no checks with skipAnalysis");
+    assert_eq!(
+        drive(&mut w, 3),
+        vec![(Promoting, 0), (Finalising, 0), (Succeeded, 0)]
+    );
+    assert!(
+        w.requests.iter().all(|r| r.is_empty()),
+        "no checks with skipAnalysis"
+    );
 }
 
 #[test]
@@ -273,7 +374,10 @@ fn new_revision_mid_analysis_restarts_at_weight_zero() {
     let d = w.tick();
     assert_eq!((w.phase(), w.weight()), (Some(Progressing), 0));
     assert!(has(&d, |a| a == &Action::SetRoutes(Routes::ALL_PRIMARY)));
-    assert_eq!(events(&d), vec!["New revision detected! Restarting analysis for podinfo.test"]);
+    assert_eq!(
+        events(&d),
+        vec!["New revision detected! Restarting analysis for podinfo.test"]
+    );
     assert_eq!(w.status().last_applied_spec.as_deref(), Some("v3"));
     assert_eq!(drive(&mut w, 2), vec![(Progressing, 10), (Progressing, 20)]);
 }
@@ -314,15 +418,28 @@ fn primary_failing_during_promotion_keeps_the_canary_serving() {
     let d = w.next();
     assert_eq!((w.phase(), w.weight()), (Some(Failed), 100));
     assert_eq!(w.routes(), Some(Routes::ALL_CANARY));
-    assert!(!has(&d, |a| a == &Action::ScaleTargetToZero), "the canary keeps serving");
+    assert!(
+        !has(&d, |a| a == &Action::ScaleTargetToZero),
+        "the canary keeps serving"
+    );
     let st = w.status();
-    assert_eq!(condition(&st, "Stalled"), ("True".into(), Some("PromotionFailed".into())));
-    assert!(st.message.unwrap().contains("all traffic stays on the canary"));
+    assert_eq!(
+        condition(&st, "Stalled"),
+        ("True".into(), Some("PromotionFailed".into()))
+    );
+    assert!(
+        st.message
+            .unwrap()
+            .contains("all traffic stays on the canary")
+    );
     // A new revision doesn't start while the primary is broken: traffic would go to it.
     w.observed.target = Some(rev("v3"));
     let d = w.next();
     assert_eq!(w.phase(), Some(Failed));
-    assert!(!has(&d, |a| matches!(a, Action::SetRoutes(_) | Action::ScaleTargetFromZero)));
+    assert!(!has(&d, |a| matches!(
+        a,
+        Action::SetRoutes(_) | Action::ScaleTargetFromZero
+    )));
     // Primary fixed (e.g. by hand): the new revision starts, traffic back on the primary.
     w.observed.primary = Readiness::Ready;
     let d = w.next();
@@ -332,8 +449,13 @@ fn primary_failing_during_promotion_keeps_the_canary_serving() {
 
 #[test]
 fn confirm_rollout_holds_in_waiting_without_counting() {
-    let mut w = World::initialized(canary(|a| a.webhooks = vec![hook("gate", HookType::ConfirmRollout)]));
-    w.checker = hooks_say(HookType::ConfirmRollout, HookOutcome::Refused("closed".into()));
+    let mut w = World::initialized(canary(|a| {
+        a.webhooks = vec![hook("gate", HookType::ConfirmRollout)]
+    }));
+    w.checker = hooks_say(
+        HookType::ConfirmRollout,
+        HookOutcome::Refused("closed".into()),
+    );
     w.observed.target = Some(rev("v2"));
     let d = w.tick();
     assert_eq!(w.phase(), Some(Waiting));
@@ -356,11 +478,29 @@ fn confirm_promotion_holds_in_waiting_promotion_while_checks_go_on() {
         a.threshold = Some(2);
         a.webhooks = vec![hook("promote", HookType::ConfirmPromotion)];
     }));
-    w.checker = hooks_say(HookType::ConfirmPromotion, HookOutcome::Refused("not yet".into()));
+    w.checker = hooks_say(
+        HookType::ConfirmPromotion,
+        HookOutcome::Refused("not yet".into()),
+    );
     w.observed.target = Some(rev("v2"));
     w.tick();
-    assert_eq!(drive(&mut w, 3), vec![(Progressing, 50), (WaitingPromotion, 50), (WaitingPromotion, 50)]);
-    assert_eq!(w.routes(), Some(Routes { primary: 50, canary: 50, mirrored: false }), "traffic stays at max");
+    assert_eq!(
+        drive(&mut w, 3),
+        vec![
+            (Progressing, 50),
+            (WaitingPromotion, 50),
+            (WaitingPromotion, 50)
+        ]
+    );
+    assert_eq!(
+        w.routes(),
+        Some(Routes {
+            primary: 50,
+            canary: 50,
+            mirrored: false
+        }),
+        "traffic stays at max"
+    );
     assert_eq!(condition(&w.status(), "Promoted").0, "Unknown");
     // Metrics still count while waiting.
     w.checker = metrics_say(Verdict::Fail);
@@ -369,12 +509,17 @@ fn confirm_promotion_holds_in_waiting_promotion_while_checks_go_on() {
 
 #[test]
 fn confirm_traffic_increase_holds_the_weight() {
-    let mut w = World::initialized(canary(|a| a.webhooks = vec![hook("more", HookType::ConfirmTrafficIncrease)]));
+    let mut w = World::initialized(canary(|a| {
+        a.webhooks = vec![hook("more", HookType::ConfirmTrafficIncrease)]
+    }));
     w.observed.target = Some(rev("v2"));
     w.tick();
     w.next();
     assert_eq!(w.weight(), 10);
-    w.checker = hooks_say(HookType::ConfirmTrafficIncrease, HookOutcome::Refused("wait".into()));
+    w.checker = hooks_say(
+        HookType::ConfirmTrafficIncrease,
+        HookOutcome::Refused("wait".into()),
+    );
     assert_eq!(drive(&mut w, 2), vec![(Progressing, 10), (Progressing, 10)]);
     assert_eq!(w.status().failed_checks, 0);
     w.checker = all_pass();
@@ -384,7 +529,10 @@ fn confirm_traffic_increase_holds_the_weight() {
 #[test]
 fn pre_rollout_failure_counts_and_rollback_hook_rolls_back_now() {
     let mut w = World::initialized(canary(|a| {
-        a.webhooks = vec![hook("smoke", HookType::PreRollout), hook("panic", HookType::Rollback)];
+        a.webhooks = vec![
+            hook("smoke", HookType::PreRollout),
+            hook("panic", HookType::Rollback),
+        ];
     }));
     w.checker = Box::new(|req, s| {
         let mut r = fledge_core::CheckResults::all_passing(req, s);
@@ -398,12 +546,21 @@ fn pre_rollout_failure_counts_and_rollback_hook_rolls_back_now() {
     w.observed.target = Some(rev("v2"));
     w.tick();
     w.next();
-    assert_eq!((w.phase(), w.weight(), w.status().failed_checks), (Some(Progressing), 0, 1));
-    assert_eq!(stage_types(w.requests.last().unwrap()), vec!["rollback", "pre-rollout"]);
+    assert_eq!(
+        (w.phase(), w.weight(), w.status().failed_checks),
+        (Some(Progressing), 0, 1)
+    );
+    assert_eq!(
+        stage_types(w.requests.last().unwrap()),
+        vec!["rollback", "pre-rollout"]
+    );
     w.checker = hooks_say(HookType::Rollback, HookOutcome::Accepted);
     let d = w.next();
     assert_eq!(w.phase(), Some(Failed));
-    assert_eq!(condition(&w.status(), "Stalled").1.as_deref(), Some("RollbackHook"));
+    assert_eq!(
+        condition(&w.status(), "Stalled").1.as_deref(),
+        Some("RollbackHook")
+    );
     assert!(events(&d)[0].contains("manual webhook invoked"));
 }
 
@@ -419,7 +576,10 @@ fn canary_past_its_deadline_is_rolled_back_immediately() {
     w.advance(std::time::Duration::from_secs(1));
     w.tick();
     assert_eq!(w.phase(), Some(Failed));
-    assert_eq!(condition(&w.status(), "Stalled").1.as_deref(), Some("ProgressDeadlineExceeded"));
+    assert_eq!(
+        condition(&w.status(), "Stalled").1.as_deref(),
+        Some("ProgressDeadlineExceeded")
+    );
 }
 
 #[test]
@@ -435,7 +595,10 @@ fn steps_wait_for_the_interval_and_a_restart_neither_skips_nor_repeats() {
     assert!(d.actions.is_empty());
     assert_eq!(w.weight(), 10);
     assert_eq!(d.requeue_after, Some(std::time::Duration::from_secs(40)));
-    assert!(w.requests.last().unwrap().is_empty(), "no checks before the step is due");
+    assert!(
+        w.requests.last().unwrap().is_empty(),
+        "no checks before the step is due"
+    );
     // A "restarted controller" is just another call with the stored status.
     w.advance(std::time::Duration::from_secs(40));
     w.tick();
@@ -453,5 +616,52 @@ fn route_drift_is_repaired_from_the_status() {
     w.observed.routes = Some(Routes::ALL_PRIMARY); // someone edited the VirtualService
     w.advance(std::time::Duration::from_secs(1));
     let d = w.tick();
-    assert_eq!(d.actions, vec![Action::SetRoutes(Routes { primary: 90, canary: 10, mirrored: false })]);
+    assert_eq!(
+        d.actions,
+        vec![Action::SetRoutes(Routes {
+            primary: 90,
+            canary: 10,
+            mirrored: false
+        })]
+    );
+}
+
+#[test]
+fn plan_timings_match_the_machine() {
+    let c = canary(|a| a.threshold = Some(3));
+    let config = fledge_core::Config {
+        default_provider: fledge_api::Provider::Istio,
+        ..Default::default()
+    };
+    let plan = fledge_core::plan(&c, &config);
+    assert_eq!(plan.rollback_after_seconds, 180);
+
+    // All passing: promotion takes exactly minDurationSeconds after detection.
+    let mut w = World::initialized(c.clone());
+    w.observed.target = Some(rev("v2"));
+    w.tick();
+    let start = w.now;
+    while w.phase() != Some(Succeeded) {
+        w.next();
+    }
+    assert_eq!(
+        w.now.duration_since(start).as_secs() as u64,
+        plan.min_duration_seconds
+    );
+
+    // Failing from some step on: rolled back threshold × interval after the last pass.
+    let mut w = World::initialized(c);
+    w.observed.target = Some(rev("v2"));
+    w.tick();
+    w.next();
+    w.next();
+    let last_pass = w.now;
+    w.checker = metrics_say(Verdict::Fail);
+    while w.phase() != Some(Failed) {
+        w.next();
+    }
+    assert_eq!(
+        w.now.duration_since(last_pass).as_secs() as u64,
+        plan.rollback_after_seconds
+    );
 }

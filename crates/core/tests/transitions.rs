@@ -42,7 +42,10 @@ fn st(phase: Option<CanaryPhase>, weight: i32, iterations: i32, failed: i32) -> 
 }
 
 fn terminal(phase: CanaryPhase) -> CanaryStatus {
-    CanaryStatus { last_applied_spec: Some("v1".into()), ..st(Some(phase), 0, 0, 0) }
+    CanaryStatus {
+        last_applied_spec: Some("v1".into()),
+        ..st(Some(phase), 0, 0, 0)
+    }
 }
 
 fn seen() -> Observed {
@@ -73,14 +76,20 @@ fn row(name: &'static str) -> Row {
 fn pass_metrics() -> CheckResults {
     CheckResults {
         hooks: vec![],
-        metrics: vec![metric("request-success-rate", Verdict::Pass), metric("request-duration", Verdict::Pass)],
+        metrics: vec![
+            metric("request-success-rate", Verdict::Pass),
+            metric("request-duration", Verdict::Pass),
+        ],
     }
 }
 
 fn fail_metrics() -> CheckResults {
     CheckResults {
         hooks: vec![],
-        metrics: vec![metric("request-success-rate", Verdict::Fail), metric("request-duration", Verdict::Pass)],
+        metrics: vec![
+            metric("request-success-rate", Verdict::Fail),
+            metric("request-duration", Verdict::Pass),
+        ],
     }
 }
 
@@ -100,42 +109,80 @@ fn refused() -> HookOutcome {
 }
 
 fn p(primary: i32, canary: i32) -> Action {
-    Action::SetRoutes(Routes { primary, canary, mirrored: false })
+    Action::SetRoutes(Routes {
+        primary,
+        canary,
+        mirrored: false,
+    })
 }
 
+#[allow(clippy::vec_init_then_push)] // one push per row reads as a table
 fn rows() -> Vec<Row> {
     let mut v = Vec::new();
 
     // ---- initialization ----
     v.push(Row {
         status: CanaryStatus::default(),
-        observed: Observed { primary: Readiness::Waiting("0/1".into()), ..seen() },
+        observed: Observed {
+            primary: Readiness::Waiting("0/1".into()),
+            ..seen()
+        },
         phase: Some(Initializing),
         weight: 0,
         actions: vec![Action::InitializePrimary],
-        conditions: vec![("Ready", "False", "Initializing"), ("Reconciling", "True", "Initializing"), ("Promoted", "Unknown", "Initializing")],
+        conditions: vec![
+            ("Ready", "False", "Initializing"),
+            ("Reconciling", "True", "Initializing"),
+            ("Promoted", "Unknown", "Initializing"),
+        ],
         ..row("new canary → Initializing while the primary starts")
     });
     v.push(Row {
-        status: CanaryStatus { phase: Some(Initializing), ..Default::default() },
+        status: CanaryStatus {
+            phase: Some(Initializing),
+            ..Default::default()
+        },
         phase: Some(Initialized),
         weight: 0,
-        actions: vec![Action::InitializePrimary, Action::ReconcileRouting, Action::ScaleTargetToZero],
-        conditions: vec![("Ready", "True", "Initialized"), ("Promoted", "True", "Initialized"), ("Stalled", "False", "Initialized")],
+        actions: vec![
+            Action::InitializePrimary,
+            Action::ReconcileRouting,
+            Action::ScaleTargetToZero,
+        ],
+        conditions: vec![
+            ("Ready", "True", "Initialized"),
+            ("Promoted", "True", "Initialized"),
+            ("Stalled", "False", "Initialized"),
+        ],
         ..row("Initializing → Initialized when the primary is ready")
     });
     v.push(Row {
-        status: CanaryStatus { phase: Some(Initializing), ..Default::default() },
-        observed: Observed { primary: Readiness::Failed("ProgressDeadlineExceeded".into()), ..seen() },
+        status: CanaryStatus {
+            phase: Some(Initializing),
+            ..Default::default()
+        },
+        observed: Observed {
+            primary: Readiness::Failed("ProgressDeadlineExceeded".into()),
+            ..seen()
+        },
         phase: Some(Failed),
         weight: 0,
         actions: vec![Action::InitializePrimary],
-        conditions: vec![("Stalled", "True", "InitializationFailed"), ("Reconciling", "False", "Failed")],
+        conditions: vec![
+            ("Stalled", "True", "InitializationFailed"),
+            ("Reconciling", "False", "Failed"),
+        ],
         ..row("Initializing → Failed when the primary never becomes ready")
     });
     v.push(Row {
-        status: CanaryStatus { last_promoted_spec: None, ..terminal(Failed) },
-        observed: Observed { primary: Readiness::Waiting("0/1".into()), ..seen() },
+        status: CanaryStatus {
+            last_promoted_spec: None,
+            ..terminal(Failed)
+        },
+        observed: Observed {
+            primary: Readiness::Waiting("0/1".into()),
+            ..seen()
+        },
         phase: Some(Initializing),
         weight: 0,
         actions: vec![Action::InitializePrimary],
@@ -150,7 +197,11 @@ fn rows() -> Vec<Row> {
             phase: Some(Progressing),
             weight: 0,
             actions: vec![Action::ScaleTargetFromZero],
-            conditions: vec![("Promoted", "Unknown", "Progressing"), ("Reconciling", "True", "Progressing"), ("Stalled", "False", "Progressing")],
+            conditions: vec![
+                ("Promoted", "Unknown", "Progressing"),
+                ("Reconciling", "True", "Progressing"),
+                ("Stalled", "False", "Progressing"),
+            ],
             ..row(match from {
                 Initialized => "Initialized → Progressing on a new revision (no interval wait)",
                 Succeeded => "Succeeded → Progressing on a new revision",
@@ -160,7 +211,10 @@ fn rows() -> Vec<Row> {
     }
     v.push(Row {
         status: terminal(Succeeded),
-        observed: Observed { target: Some(rev("v1")), ..seen() },
+        observed: Observed {
+            target: Some(rev("v1")),
+            ..seen()
+        },
         phase: Some(Succeeded),
         weight: 0,
         ..row("Succeeded, target unchanged → nothing")
@@ -168,26 +222,53 @@ fn rows() -> Vec<Row> {
     v.push(Row {
         canary: with_hooks(&[("gate", HookType::ConfirmRollout)]),
         status: terminal(Succeeded),
-        checks: answer(CheckResults::default(), "gate", HookType::ConfirmRollout, refused()),
+        checks: answer(
+            CheckResults::default(),
+            "gate",
+            HookType::ConfirmRollout,
+            refused(),
+        ),
         phase: Some(Waiting),
         weight: 0,
         actions: vec![],
-        conditions: vec![("Promoted", "Unknown", "Waiting"), ("Reconciling", "True", "Waiting")],
+        conditions: vec![
+            ("Promoted", "Unknown", "Waiting"),
+            ("Reconciling", "True", "Waiting"),
+        ],
         ..row("Succeeded → Waiting when confirm-rollout refuses")
     });
     v.push(Row {
         canary: with_hooks(&[("gate", HookType::ConfirmRollout)]),
-        status: CanaryStatus { last_applied_spec: Some("v1".into()), ..st(Some(Waiting), 0, 0, 0) },
-        checks: answer(CheckResults::default(), "gate", HookType::ConfirmRollout, HookOutcome::Accepted),
+        status: CanaryStatus {
+            last_applied_spec: Some("v1".into()),
+            ..st(Some(Waiting), 0, 0, 0)
+        },
+        checks: answer(
+            CheckResults::default(),
+            "gate",
+            HookType::ConfirmRollout,
+            HookOutcome::Accepted,
+        ),
         phase: Some(Progressing),
         weight: 0,
         actions: vec![Action::ScaleTargetFromZero],
         ..row("Waiting → Progressing when confirm-rollout approves")
     });
     v.push(Row {
-        canary: with_hooks(&[("gate", HookType::ConfirmRollout), ("stop", HookType::Rollback)]),
-        status: CanaryStatus { last_applied_spec: Some("v1".into()), ..st(Some(Waiting), 0, 0, 0) },
-        checks: answer(CheckResults::default(), "stop", HookType::Rollback, HookOutcome::Accepted),
+        canary: with_hooks(&[
+            ("gate", HookType::ConfirmRollout),
+            ("stop", HookType::Rollback),
+        ]),
+        status: CanaryStatus {
+            last_applied_spec: Some("v1".into()),
+            ..st(Some(Waiting), 0, 0, 0)
+        },
+        checks: answer(
+            CheckResults::default(),
+            "stop",
+            HookType::Rollback,
+            HookOutcome::Accepted,
+        ),
         phase: Some(Failed),
         weight: 0,
         actions: vec![p(100, 0), Action::ScaleTargetToZero],
@@ -196,8 +277,14 @@ fn rows() -> Vec<Row> {
     });
     v.push(Row {
         canary: with_hooks(&[("gate", HookType::ConfirmRollout)]),
-        status: CanaryStatus { last_applied_spec: Some("v1".into()), ..st(Some(Waiting), 0, 0, 0) },
-        observed: Observed { target: Some(rev("v1")), ..seen() },
+        status: CanaryStatus {
+            last_applied_spec: Some("v1".into()),
+            ..st(Some(Waiting), 0, 0, 0)
+        },
+        observed: Observed {
+            target: Some(rev("v1")),
+            ..seen()
+        },
         phase: Some(Succeeded),
         weight: 0,
         ..row("Waiting → Succeeded when the target is back at the promoted revision")
@@ -214,7 +301,12 @@ fn rows() -> Vec<Row> {
     v.push(Row {
         canary: with_hooks(&[("smoke", HookType::PreRollout)]),
         status: st(Some(Progressing), 0, 0, 0),
-        checks: answer(CheckResults::default(), "smoke", HookType::PreRollout, refused()),
+        checks: answer(
+            CheckResults::default(),
+            "smoke",
+            HookType::PreRollout,
+            refused(),
+        ),
         phase: Some(Progressing),
         weight: 0,
         ..row("Progressing w0: pre-rollout fails → failedChecks+1, weight held")
@@ -239,7 +331,12 @@ fn rows() -> Vec<Row> {
         phase: Some(Failed),
         weight: 0,
         actions: vec![p(100, 0), Action::ScaleTargetToZero],
-        conditions: vec![("Stalled", "True", "FailedChecks"), ("Ready", "False", "Failed"), ("Promoted", "False", "Failed"), ("Reconciling", "False", "Failed")],
+        conditions: vec![
+            ("Stalled", "True", "FailedChecks"),
+            ("Ready", "False", "Failed"),
+            ("Promoted", "False", "Failed"),
+            ("Reconciling", "False", "Failed"),
+        ],
         ..row("Progressing → Failed when failedChecks reaches the threshold")
     });
     v.push(Row {
@@ -270,7 +367,12 @@ fn rows() -> Vec<Row> {
     v.push(Row {
         canary: with_hooks(&[("ok", HookType::ConfirmPromotion)]),
         status: st(Some(WaitingPromotion), 50, 0, 0),
-        checks: answer(pass_metrics(), "ok", HookType::ConfirmPromotion, HookOutcome::Accepted),
+        checks: answer(
+            pass_metrics(),
+            "ok",
+            HookType::ConfirmPromotion,
+            HookOutcome::Accepted,
+        ),
         phase: Some(Promoting),
         weight: 50,
         actions: vec![Action::PromoteToPrimary],
@@ -278,7 +380,12 @@ fn rows() -> Vec<Row> {
     });
     v.push(Row {
         canary: with_hooks(&[("more", HookType::ConfirmTrafficIncrease)]),
-        checks: answer(pass_metrics(), "more", HookType::ConfirmTrafficIncrease, refused()),
+        checks: answer(
+            pass_metrics(),
+            "more",
+            HookType::ConfirmTrafficIncrease,
+            refused(),
+        ),
         phase: Some(Progressing),
         weight: 10,
         ..row("Progressing: confirm-traffic-increase refuses → weight held, no failure")
@@ -288,11 +395,18 @@ fn rows() -> Vec<Row> {
         status: st(Some(Progressing), 0, 0, 0),
         phase: Some(Progressing),
         weight: 0,
-        actions: vec![Action::SetRoutes(Routes { primary: 100, canary: 0, mirrored: true })],
+        actions: vec![Action::SetRoutes(Routes {
+            primary: 100,
+            canary: 0,
+            mirrored: true,
+        })],
         ..row("Progressing w0 with mirror → mirrored step")
     });
     v.push(Row {
-        observed: Observed { target: Some(rev("v3")), ..seen() },
+        observed: Observed {
+            target: Some(rev("v3")),
+            ..seen()
+        },
         at: 5,
         phase: Some(Progressing),
         weight: 0,
@@ -300,7 +414,10 @@ fn rows() -> Vec<Row> {
         ..row("Progressing + new revision → restart at weight 0")
     });
     v.push(Row {
-        observed: Observed { target: Some(rev("v1")), ..seen() },
+        observed: Observed {
+            target: Some(rev("v1")),
+            ..seen()
+        },
         at: 5,
         phase: Some(Succeeded),
         weight: 0,
@@ -308,13 +425,19 @@ fn rows() -> Vec<Row> {
         ..row("Progressing + target back at the promoted revision → analysis cancelled")
     });
     v.push(Row {
-        observed: Observed { canary: Readiness::Waiting("1 of 2".into()), ..seen() },
+        observed: Observed {
+            canary: Readiness::Waiting("1 of 2".into()),
+            ..seen()
+        },
         phase: Some(Progressing),
         weight: 10,
         ..row("Progressing: canary not ready yet → hold")
     });
     v.push(Row {
-        observed: Observed { canary: Readiness::Failed("ProgressDeadlineExceeded".into()), ..seen() },
+        observed: Observed {
+            canary: Readiness::Failed("ProgressDeadlineExceeded".into()),
+            ..seen()
+        },
         at: 5,
         phase: Some(Failed),
         weight: 0,
@@ -323,7 +446,10 @@ fn rows() -> Vec<Row> {
         ..row("Progressing → Failed when the canary passes its progress deadline")
     });
     v.push(Row {
-        observed: Observed { primary: Readiness::Failed("ProgressDeadlineExceeded".into()), ..seen() },
+        observed: Observed {
+            primary: Readiness::Failed("ProgressDeadlineExceeded".into()),
+            ..seen()
+        },
         phase: Some(Failed),
         weight: 0,
         actions: vec![p(100, 0), Action::ScaleTargetToZero],
@@ -331,7 +457,12 @@ fn rows() -> Vec<Row> {
     });
     v.push(Row {
         canary: with_hooks(&[("stop", HookType::Rollback)]),
-        checks: answer(CheckResults::default(), "stop", HookType::Rollback, HookOutcome::Accepted),
+        checks: answer(
+            CheckResults::default(),
+            "stop",
+            HookType::Rollback,
+            HookOutcome::Accepted,
+        ),
         phase: Some(Failed),
         weight: 0,
         actions: vec![p(100, 0), Action::ScaleTargetToZero],
@@ -408,14 +539,20 @@ fn rows() -> Vec<Row> {
     });
     v.push(Row {
         status: st(Some(Promoting), 50, 0, 0),
-        observed: Observed { primary: Readiness::Waiting("1 of 2 updated replicas".into()), ..seen() },
+        observed: Observed {
+            primary: Readiness::Waiting("1 of 2 updated replicas".into()),
+            ..seen()
+        },
         phase: Some(Promoting),
         weight: 50,
         ..row("Promoting waits for the primary's rollout")
     });
     v.push(Row {
         status: st(Some(Promoting), 50, 0, 0),
-        observed: Observed { primary: Readiness::Failed("ProgressDeadlineExceeded".into()), ..seen() },
+        observed: Observed {
+            primary: Readiness::Failed("ProgressDeadlineExceeded".into()),
+            ..seen()
+        },
         at: 1,
         phase: Some(Failed),
         weight: 100,
@@ -425,7 +562,10 @@ fn rows() -> Vec<Row> {
     });
     v.push(Row {
         status: st(Some(Finalising), 0, 0, 0),
-        observed: Observed { primary: Readiness::Failed("ProgressDeadlineExceeded".into()), ..seen() },
+        observed: Observed {
+            primary: Readiness::Failed("ProgressDeadlineExceeded".into()),
+            ..seen()
+        },
         phase: Some(Failed),
         weight: 100,
         actions: vec![p(0, 100)],
@@ -436,13 +576,20 @@ fn rows() -> Vec<Row> {
         phase: Some(Succeeded),
         weight: 0,
         actions: vec![Action::ScaleTargetToZero],
-        conditions: vec![("Ready", "True", "Succeeded"), ("Promoted", "True", "Succeeded"), ("Reconciling", "False", "Succeeded")],
+        conditions: vec![
+            ("Ready", "True", "Succeeded"),
+            ("Promoted", "True", "Succeeded"),
+            ("Reconciling", "False", "Succeeded"),
+        ],
         ..row("Finalising → Succeeded")
     });
 
     // ---- manual requests ----
     v.push(Row {
-        observed: Observed { request: Some("promote@1".into()), ..seen() },
+        observed: Observed {
+            request: Some("promote@1".into()),
+            ..seen()
+        },
         at: 5,
         phase: Some(Promoting),
         weight: 10,
@@ -450,7 +597,10 @@ fn rows() -> Vec<Row> {
         ..row("Progressing + promote request → Promoting now")
     });
     v.push(Row {
-        observed: Observed { request: Some("abort@1".into()), ..seen() },
+        observed: Observed {
+            request: Some("abort@1".into()),
+            ..seen()
+        },
         at: 5,
         phase: Some(Failed),
         weight: 0,
@@ -459,8 +609,14 @@ fn rows() -> Vec<Row> {
         ..row("Progressing + abort request → Failed now")
     });
     v.push(Row {
-        status: CanaryStatus { last_handled_request: Some("abort@1".into()), ..st(Some(Progressing), 10, 0, 0) },
-        observed: Observed { request: Some("abort@1".into()), ..seen() },
+        status: CanaryStatus {
+            last_handled_request: Some("abort@1".into()),
+            ..st(Some(Progressing), 10, 0, 0)
+        },
+        observed: Observed {
+            request: Some("abort@1".into()),
+            ..seen()
+        },
         at: 5,
         phase: Some(Progressing),
         weight: 10,
@@ -468,7 +624,10 @@ fn rows() -> Vec<Row> {
     });
     v.push(Row {
         status: st(Some(Failed), 0, 0, 3),
-        observed: Observed { request: Some("retry@1".into()), ..seen() },
+        observed: Observed {
+            request: Some("retry@1".into()),
+            ..seen()
+        },
         at: 5,
         phase: Some(Progressing),
         weight: 0,
@@ -477,14 +636,22 @@ fn rows() -> Vec<Row> {
     });
     v.push(Row {
         status: terminal(Succeeded),
-        observed: Observed { request: Some("promote@1".into()), target: Some(rev("v1")), ..seen() },
+        observed: Observed {
+            request: Some("promote@1".into()),
+            target: Some(rev("v1")),
+            ..seen()
+        },
         phase: Some(Succeeded),
         weight: 0,
         ..row("Succeeded + promote request → acknowledged, ignored")
     });
     v.push(Row {
         status: st(Some(Failed), 100, 0, 0),
-        observed: Observed { request: Some("promote@1".into()), primary: Readiness::Failed("crash".into()), ..seen() },
+        observed: Observed {
+            request: Some("promote@1".into()),
+            primary: Readiness::Failed("crash".into()),
+            ..seen()
+        },
         phase: Some(Promoting),
         weight: 100,
         actions: vec![Action::PromoteToPrimary],
@@ -493,10 +660,19 @@ fn rows() -> Vec<Row> {
 
     // ---- spec-level ----
     v.push(Row {
-        observed: Observed { invalid_spec: Some("spec.analysis.stepWeight: must be between 1 and 100 (got 0)".into()), ..seen() },
+        observed: Observed {
+            invalid_spec: Some(
+                "spec.analysis.stepWeight: must be between 1 and 100 (got 0)".into(),
+            ),
+            ..seen()
+        },
         phase: Some(Progressing),
         weight: 10,
-        conditions: vec![("Stalled", "True", "InvalidSpec"), ("Ready", "False", "InvalidSpec"), ("Reconciling", "False", "InvalidSpec")],
+        conditions: vec![
+            ("Stalled", "True", "InvalidSpec"),
+            ("Ready", "False", "InvalidSpec"),
+            ("Reconciling", "False", "InvalidSpec"),
+        ],
         ..row("invalid spec → Stalled(InvalidSpec), nothing else touched")
     });
     v.push(Row {
@@ -518,7 +694,11 @@ fn rows() -> Vec<Row> {
     v.push(Row {
         canary: revert.clone(),
         status: terminal(Succeeded),
-        observed: Observed { has_finalizer: false, target: Some(rev("v1")), ..seen() },
+        observed: Observed {
+            has_finalizer: false,
+            target: Some(rev("v1")),
+            ..seen()
+        },
         phase: Some(Succeeded),
         weight: 0,
         actions: vec![Action::AddFinalizer],
@@ -527,7 +707,10 @@ fn rows() -> Vec<Row> {
     v.push(Row {
         canary: revert.clone(),
         status: terminal(Succeeded),
-        observed: Observed { deleting: true, ..seen() },
+        observed: Observed {
+            deleting: true,
+            ..seen()
+        },
         phase: Some(Terminating),
         weight: 0,
         actions: vec![Action::RestoreTarget],
@@ -536,7 +719,10 @@ fn rows() -> Vec<Row> {
     v.push(Row {
         canary: revert,
         status: st(Some(Terminating), 0, 0, 0),
-        observed: Observed { deleting: true, ..seen() },
+        observed: Observed {
+            deleting: true,
+            ..seen()
+        },
         phase: Some(Terminated),
         weight: 0,
         actions: vec![Action::RevertRouting, Action::RemoveFinalizer],
@@ -544,7 +730,10 @@ fn rows() -> Vec<Row> {
     });
     v.push(Row {
         status: terminal(Succeeded),
-        observed: Observed { deleting: true, ..seen() },
+        observed: Observed {
+            deleting: true,
+            ..seen()
+        },
         phase: Some(Succeeded),
         weight: 0,
         ..row("deleted without revertOnDeletion → left to garbage collection")
@@ -554,17 +743,43 @@ fn rows() -> Vec<Row> {
 
 #[test]
 fn every_transition() {
-    let config = Config { default_provider: fledge_api::Provider::Istio, ..Config::default() };
+    let config = Config {
+        default_provider: fledge_api::Provider::Istio,
+        ..Config::default()
+    };
     let mut failures = Vec::new();
     for mut r in rows() {
         r.canary.status = Some(r.status.clone());
-        let input = Input { canary: &r.canary, config: &config, observed: &r.observed, checks: &r.checks };
+        let input = Input {
+            canary: &r.canary,
+            config: &config,
+            observed: &r.observed,
+            checks: &r.checks,
+        };
         let d = decide(&input, t(r.at));
         let actions: Vec<_> = d
             .actions
             .iter()
-            .filter(|a| !matches!(a, Action::Event(_) | Action::Alert(_) | Action::CallHooks { hook_type: HookType::Event, .. }))
-            .filter(|a| !matches!(a, Action::CallHooks { hook_type: HookType::PostRollout, .. }))
+            .filter(|a| {
+                !matches!(
+                    a,
+                    Action::Event(_)
+                        | Action::Alert(_)
+                        | Action::CallHooks {
+                            hook_type: HookType::Event,
+                            ..
+                        }
+                )
+            })
+            .filter(|a| {
+                !matches!(
+                    a,
+                    Action::CallHooks {
+                        hook_type: HookType::PostRollout,
+                        ..
+                    }
+                )
+            })
             .cloned()
             .collect();
         let mut problems = Vec::new();
@@ -572,29 +787,44 @@ fn every_transition() {
             problems.push(format!("phase {:?}, want {:?}", d.status.phase, r.phase));
         }
         if d.status.canary_weight != r.weight {
-            problems.push(format!("weight {}, want {}", d.status.canary_weight, r.weight));
+            problems.push(format!(
+                "weight {}, want {}",
+                d.status.canary_weight, r.weight
+            ));
         }
         if actions != r.actions {
             problems.push(format!("actions {actions:?}, want {:?}", r.actions));
         }
         for (type_, status, reason) in &r.conditions {
             let got = d.status.conditions.iter().find(|c| c.type_ == *type_);
-            let ok = got.is_some_and(|c| c.status == *status && c.reason.as_deref() == Some(*reason));
+            let ok =
+                got.is_some_and(|c| c.status == *status && c.reason.as_deref() == Some(*reason));
             if !ok {
-                problems.push(format!("condition {type_}: got {got:?}, want {status}/{reason}"));
+                problems.push(format!(
+                    "condition {type_}: got {got:?}, want {status}/{reason}"
+                ));
             }
         }
-        if d.status.phase != r.status.phase && d.status.last_transition_time == r.status.last_transition_time {
+        if d.status.phase != r.status.phase
+            && d.status.last_transition_time == r.status.last_transition_time
+        {
             problems.push("phase changed but lastTransitionTime didn't".into());
         }
-        if d.status.phase == r.status.phase && d.status.last_transition_time != r.status.last_transition_time {
+        if d.status.phase == r.status.phase
+            && d.status.last_transition_time != r.status.last_transition_time
+        {
             problems.push("lastTransitionTime changed without a phase change".into());
         }
         if !problems.is_empty() {
             failures.push(format!("{}:\n    {}", r.name, problems.join("\n    ")));
         }
     }
-    assert!(failures.is_empty(), "{} rows failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} rows failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -603,13 +833,27 @@ fn invalid_spec_leaves_everything_but_conditions_alone() {
     let mut c = canary(|_| {});
     let before = st(Some(Progressing), 30, 0, 2);
     c.status = Some(before.clone());
-    let observed = Observed { invalid_spec: Some("canary test/podinfo: spec.analysis.interval: bad".into()), ..seen() };
-    let d = decide(&Input { canary: &c, config: &config, observed: &observed, checks: &CheckResults::default() }, t(600));
+    let observed = Observed {
+        invalid_spec: Some("canary test/podinfo: spec.analysis.interval: bad".into()),
+        ..seen()
+    };
+    let d = decide(
+        &Input {
+            canary: &c,
+            config: &config,
+            observed: &observed,
+            checks: &CheckResults::default(),
+        },
+        t(600),
+    );
     assert!(d.actions.is_empty());
     assert_eq!(d.requeue_after, None);
     let mut after = d.status.clone();
     after.conditions.clear();
     after.message = None;
     assert_eq!(after, before);
-    assert_eq!(d.status.message.as_deref(), Some("canary test/podinfo: spec.analysis.interval: bad"));
+    assert_eq!(
+        d.status.message.as_deref(),
+        Some("canary test/podinfo: spec.analysis.interval: bad")
+    );
 }

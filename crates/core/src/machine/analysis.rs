@@ -27,14 +27,21 @@ impl Machine<'_> {
         if let Readiness::Failed(why) = primary {
             self.rollback(
                 FailureReason::ProgressDeadlineExceeded,
-                format!("Rolling back {}: {} is not ready: {why}", self.s.id, self.s.primary_id()),
+                format!(
+                    "Rolling back {}: {} is not ready: {why}",
+                    self.s.id,
+                    self.s.primary_id()
+                ),
             );
             return None;
         }
         if let Readiness::Failed(why) = canary {
             self.rollback(
                 FailureReason::ProgressDeadlineExceeded,
-                format!("Rolling back {} progress deadline exceeded: {why}", self.s.id),
+                format!(
+                    "Rolling back {} progress deadline exceeded: {why}",
+                    self.s.id
+                ),
             );
             return None;
         }
@@ -42,7 +49,10 @@ impl Machine<'_> {
             // Only reachable when the threshold was lowered mid-analysis.
             self.rollback(
                 FailureReason::FailedChecks,
-                format!("Rolling back {} failed checks threshold reached {}", self.s.id, self.st.failed_checks),
+                format!(
+                    "Rolling back {} failed checks threshold reached {}",
+                    self.s.id, self.st.failed_checks
+                ),
             );
             return None;
         }
@@ -57,7 +67,11 @@ impl Machine<'_> {
         if !self.due() {
             return None;
         }
-        Some(if self.s.skip_analysis { Step::SkipAnalysis } else { Step::Analysis })
+        Some(if self.s.skip_analysis {
+            Step::SkipAnalysis
+        } else {
+            Step::Analysis
+        })
     }
 
     /// confirm-rollout said yes (or there is none): scale the target up and start.
@@ -83,8 +97,14 @@ impl Machine<'_> {
         self.st.analysis_history.clear();
         self.set_phase(CanaryPhase::Progressing);
         self.act(Action::ScaleTargetFromZero);
-        self.event(EventType::Normal, format!("New revision detected! Scaling up {}", self.s.target_id()));
-        self.alert(Severity::Info, "New revision detected, progressing canary analysis.".into());
+        self.event(
+            EventType::Normal,
+            format!("New revision detected! Scaling up {}", self.s.target_id()),
+        );
+        self.alert(
+            Severity::Info,
+            "New revision detected, progressing canary analysis.".into(),
+        );
     }
 
     pub(super) fn analysis_step(&mut self) {
@@ -93,7 +113,10 @@ impl Machine<'_> {
             return;
         }
         if at_start(&self.st) {
-            self.event(EventType::Normal, format!("Starting canary analysis for {}", self.s.id));
+            self.event(
+                EventType::Normal,
+                format!("Starting canary analysis for {}", self.s.id),
+            );
             if !self.counting_hooks(HookType::PreRollout) {
                 return;
             }
@@ -109,9 +132,16 @@ impl Machine<'_> {
         match next_move(&self.s, &self.st) {
             Move::Mirror => {
                 self.st.mirrored = true;
-                self.set_routes(Routes { primary: 100, canary: 0, mirrored: true });
+                self.set_routes(Routes {
+                    primary: 100,
+                    canary: 0,
+                    mirrored: true,
+                });
                 self.set_phase(CanaryPhase::Progressing);
-                self.event(EventType::Normal, format!("Advance {} canary weight 0 (traffic mirrored)", self.s.id));
+                self.event(
+                    EventType::Normal,
+                    format!("Advance {} canary weight 0 (traffic mirrored)", self.s.id),
+                );
             }
             Move::Weight => {
                 if !self.gate(HookType::ConfirmTrafficIncrease, "traffic increase") {
@@ -122,7 +152,10 @@ impl Machine<'_> {
                 self.st.mirrored = false;
                 self.set_routes(Routes::canary(next, false));
                 self.set_phase(CanaryPhase::Progressing);
-                self.event(EventType::Normal, format!("Advance {} canary weight {next}", self.s.id));
+                self.event(
+                    EventType::Normal,
+                    format!("Advance {} canary weight {next}", self.s.id),
+                );
             }
             Move::Iterate => self.iterate(),
             Move::Promote => {
@@ -152,20 +185,33 @@ impl Machine<'_> {
                     self.st.canary_weight = 100;
                     self.st.mirrored = false;
                     self.set_routes(Routes::ALL_CANARY);
-                    self.event(EventType::Normal, format!("Routing all traffic to canary {}", self.s.id));
+                    self.event(
+                        EventType::Normal,
+                        format!("Routing all traffic to canary {}", self.s.id),
+                    );
                 }
             }
             _ => {
                 if self.s.mirror && self.s.shifts_traffic && !self.st.mirrored {
                     self.st.mirrored = true;
-                    self.set_routes(Routes { primary: 100, canary: 0, mirrored: true });
+                    self.set_routes(Routes {
+                        primary: 100,
+                        canary: 0,
+                        mirrored: true,
+                    });
                 }
             }
         }
         self.st.iterations += 1;
         self.set_phase(CanaryPhase::Progressing);
         if self.st.iterations <= n {
-            self.event(EventType::Normal, format!("Advance {} canary iteration {}/{n}", self.s.id, self.st.iterations));
+            self.event(
+                EventType::Normal,
+                format!(
+                    "Advance {} canary iteration {}/{n}",
+                    self.s.id, self.st.iterations
+                ),
+            );
         }
     }
 
@@ -194,7 +240,10 @@ impl Machine<'_> {
         let hooks: Vec<_> = self.s.hooks_of(hook_type).cloned().collect();
         for hook in hooks {
             if let Some(HookOutcome::Refused(_)) | None = self.outcome(hook_type, &hook.name) {
-                let message = format!("Halt {} advancement waiting for {what} {}", self.s.id, hook.name);
+                let message = format!(
+                    "Halt {} advancement waiting for {what} {}",
+                    self.s.id, hook.name
+                );
                 self.event(EventType::Warning, message.clone());
                 if !hook.mute_alert {
                     self.alert(Severity::Warn, message);
@@ -216,15 +265,32 @@ impl Machine<'_> {
                 HookOutcome::Accepted => {
                     self.record("webhook", &hook.name, Verdict::Pass, None, None, None);
                     if hook_type == HookType::PreRollout {
-                        self.event(EventType::Normal, format!("Pre-rollout check {} passed", hook.name));
+                        self.event(
+                            EventType::Normal,
+                            format!("Pre-rollout check {} passed", hook.name),
+                        );
                     }
                 }
                 HookOutcome::Refused(why) => {
-                    let check = if hook_type == HookType::PreRollout { "pre-rollout" } else { "external" };
-                    self.record("webhook", &hook.name, Verdict::Fail, None, None, Some(why.clone()));
+                    let check = if hook_type == HookType::PreRollout {
+                        "pre-rollout"
+                    } else {
+                        "external"
+                    };
+                    self.record(
+                        "webhook",
+                        &hook.name,
+                        Verdict::Fail,
+                        None,
+                        None,
+                        Some(why.clone()),
+                    );
                     self.event(
                         EventType::Warning,
-                        format!("Halt {} advancement {check} check {} failed {why}", self.s.id, hook.name),
+                        format!(
+                            "Halt {} advancement {check} check {} failed {why}",
+                            self.s.id, hook.name
+                        ),
                     );
                     self.count_failure();
                     return false;
@@ -238,24 +304,51 @@ impl Machine<'_> {
         let mut failed = false;
         let mut held = false;
         for name in self.s.metrics.clone() {
-            let Some(result) = self.input.checks.metrics.iter().find(|m| m.name == name).cloned() else {
+            let Some(result) = self
+                .input
+                .checks
+                .metrics
+                .iter()
+                .find(|m| m.name == name)
+                .cloned()
+            else {
                 continue;
             };
-            self.record("metric", &name, result.verdict, result.value, result.threshold.clone(), result.message.clone());
-            let detail = result.message.clone().unwrap_or_else(|| match (result.value, &result.threshold) {
-                (Some(v), Some(t)) => format!("{v} not {t}"),
-                (Some(v), None) => format!("value {v}"),
-                _ => "no value".into(),
-            });
+            self.record(
+                "metric",
+                &name,
+                result.verdict,
+                result.value,
+                result.threshold.clone(),
+                result.message.clone(),
+            );
+            let detail =
+                result
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| match (result.value, &result.threshold) {
+                        (Some(v), Some(t)) => format!("{v} not {t}"),
+                        (Some(v), None) => format!("value {v}"),
+                        _ => "no value".into(),
+                    });
             match result.verdict {
                 Verdict::Pass | Verdict::Skipped => {}
                 Verdict::Fail => {
                     failed = true;
-                    self.event(EventType::Warning, format!("Halt {} advancement {name} {detail}", self.s.id));
+                    self.event(
+                        EventType::Warning,
+                        format!("Halt {} advancement {name} {detail}", self.s.id),
+                    );
                 }
                 Verdict::Inconclusive => {
                     held = true;
-                    self.event(EventType::Warning, format!("Halt {} advancement {name} inconclusive: {detail}", self.s.id));
+                    self.event(
+                        EventType::Warning,
+                        format!(
+                            "Halt {} advancement {name} inconclusive: {detail}",
+                            self.s.id
+                        ),
+                    );
                 }
             }
         }
@@ -276,7 +369,10 @@ impl Machine<'_> {
         if self.st.failed_checks >= self.s.threshold {
             self.rollback(
                 FailureReason::FailedChecks,
-                format!("Rolling back {} failed checks threshold reached {}", self.s.id, self.st.failed_checks),
+                format!(
+                    "Rolling back {} failed checks threshold reached {}",
+                    self.s.id, self.st.failed_checks
+                ),
             );
         }
     }

@@ -26,21 +26,34 @@ impl Machine<'_> {
                 let target_gone = obs.target.is_none();
                 match &obs.canary {
                     Readiness::Waiting(why) if !target_gone => {
-                        self.hold(format!("waiting for {} to be ready before handing traffic back: {why}", self.s.target_id()));
+                        self.hold(format!(
+                            "waiting for {} to be ready before handing traffic back: {why}",
+                            self.s.target_id()
+                        ));
                     }
                     // Ready, past its deadline (don't block deletion forever), or gone.
                     _ => {
                         self.act(Action::RevertRouting);
                         self.act(Action::RemoveFinalizer);
                         self.set_phase(CanaryPhase::Terminated);
-                        self.event(EventType::Normal, format!("Terminated canary {}", self.s.id));
+                        self.event(
+                            EventType::Normal,
+                            format!("Terminated canary {}", self.s.id),
+                        );
                     }
                 }
             }
             _ => {
                 self.set_phase(CanaryPhase::Terminating);
                 self.act(Action::RestoreTarget);
-                self.event(EventType::Normal, format!("Reverting {} before deleting canary {}", self.s.target_id(), self.s.id));
+                self.event(
+                    EventType::Normal,
+                    format!(
+                        "Reverting {} before deleting canary {}",
+                        self.s.target_id(),
+                        self.s.id
+                    ),
+                );
             }
         }
     }
@@ -61,11 +74,23 @@ impl Machine<'_> {
                 self.st.iterations = 0;
                 self.st.failed_checks = 0;
                 self.st.mirrored = false;
-                self.event(EventType::Normal, format!("Initialization done! {}", self.s.id));
-                self.alert(Severity::Info, format!("New {} detected, initialization completed.", self.s.target_kind));
+                self.event(
+                    EventType::Normal,
+                    format!("Initialization done! {}", self.s.id),
+                );
+                self.alert(
+                    Severity::Info,
+                    format!(
+                        "New {} detected, initialization completed.",
+                        self.s.target_kind
+                    ),
+                );
             }
             Readiness::Waiting(why) => {
-                self.hold(format!("waiting for {} to become ready: {why}", self.s.primary_id()));
+                self.hold(format!(
+                    "waiting for {} to become ready: {why}",
+                    self.s.primary_id()
+                ));
             }
             Readiness::Failed(why) => {
                 let message = format!("Initialization of {} failed: {why}", self.s.primary_id());
@@ -97,21 +122,36 @@ impl Machine<'_> {
         match (request.kind, phase) {
             (RequestKind::Promote, Waiting | Progressing | WaitingPromotion) => {
                 self.st.last_handled_request = Some(raw);
-                self.event(EventType::Normal, format!("Promotion of {} requested: skipping the rest of the analysis", self.s.id));
+                self.event(
+                    EventType::Normal,
+                    format!(
+                        "Promotion of {} requested: skipping the rest of the analysis",
+                        self.s.id
+                    ),
+                );
                 self.adopt_revision();
                 self.promote();
                 Some(None)
             }
             (RequestKind::Promote, Failed) if self.canary_serving() => {
                 self.st.last_handled_request = Some(raw);
-                self.event(EventType::Normal, format!("Promotion of {} requested while the canary serves all traffic", self.s.id));
+                self.event(
+                    EventType::Normal,
+                    format!(
+                        "Promotion of {} requested while the canary serves all traffic",
+                        self.s.id
+                    ),
+                );
                 self.adopt_revision();
                 self.promote();
                 Some(None)
             }
             (RequestKind::Abort, Waiting | Progressing | WaitingPromotion) => {
                 self.st.last_handled_request = Some(raw);
-                self.rollback(FailureReason::Aborted, format!("Rolling back {}: abort requested", self.s.id));
+                self.rollback(
+                    FailureReason::Aborted,
+                    format!("Rolling back {}: abort requested", self.s.id),
+                );
                 Some(None)
             }
             (RequestKind::Retry, Failed) => {
@@ -121,7 +161,13 @@ impl Machine<'_> {
             }
             (kind, phase) => {
                 self.st.last_handled_request = Some(raw);
-                self.event(EventType::Normal, format!("Ignoring request {kind} for {}: nothing to {kind} in phase {phase}", self.s.id));
+                self.event(
+                    EventType::Normal,
+                    format!(
+                        "Ignoring request {kind} for {}: nothing to {kind} in phase {phase}",
+                        self.s.id
+                    ),
+                );
                 None
             }
         }
@@ -136,7 +182,13 @@ impl Machine<'_> {
             (Initialized | Succeeded | Failed, RevisionChange::Unchanged) => None,
             (Initialized | Succeeded | Failed, RevisionChange::BackToPromoted) => {
                 self.adopt_revision();
-                self.event(EventType::Normal, format!("{} is back at the promoted revision; nothing to analyse", self.s.target_id()));
+                self.event(
+                    EventType::Normal,
+                    format!(
+                        "{} is back at the promoted revision; nothing to analyse",
+                        self.s.target_id()
+                    ),
+                );
                 None
             }
             (Failed, RevisionChange::New) if self.st.last_promoted_spec.is_none() => {
@@ -148,9 +200,19 @@ impl Machine<'_> {
             (Waiting, RevisionChange::New) => self.ready_to_start(false),
             (Waiting, _) => {
                 self.adopt_revision();
-                let back_to = if self.st.last_applied_spec == self.st.last_promoted_spec { Succeeded } else { Failed };
+                let back_to = if self.st.last_applied_spec == self.st.last_promoted_spec {
+                    Succeeded
+                } else {
+                    Failed
+                };
                 self.set_phase(back_to);
-                self.event(EventType::Normal, format!("{} no longer has a new revision; not starting an analysis", self.s.target_id()));
+                self.event(
+                    EventType::Normal,
+                    format!(
+                        "{} no longer has a new revision; not starting an analysis",
+                        self.s.target_id()
+                    ),
+                );
                 None
             }
             (Progressing | WaitingPromotion, RevisionChange::New) => {
@@ -163,7 +225,13 @@ impl Machine<'_> {
                 self.act(Action::ScaleTargetToZero);
                 self.reset_progress();
                 self.set_phase(Succeeded);
-                self.event(EventType::Normal, format!("{} is back at the promoted revision; analysis cancelled", self.s.target_id()));
+                self.event(
+                    EventType::Normal,
+                    format!(
+                        "{} is back at the promoted revision; analysis cancelled",
+                        self.s.target_id()
+                    ),
+                );
                 None
             }
             (Progressing | WaitingPromotion, RevisionChange::Unchanged) => self.ready_to_analyse(),
@@ -178,7 +246,11 @@ impl Machine<'_> {
         match self.input.observed.primary.clone() {
             Readiness::Ready => {}
             Readiness::Waiting(why) => {
-                self.hold(format!("new revision of {} waits for {}: {why}", self.s.target_id(), self.s.primary_id()));
+                self.hold(format!(
+                    "new revision of {} waits for {}: {why}",
+                    self.s.target_id(),
+                    self.s.primary_id()
+                ));
                 return None;
             }
             Readiness::Failed(why) if self.canary_serving() => {
@@ -192,7 +264,11 @@ impl Machine<'_> {
             Readiness::Failed(why) => {
                 self.rollback(
                     FailureReason::ProgressDeadlineExceeded,
-                    format!("Rolling back {}: {} is not ready: {why}", self.s.id, self.s.primary_id()),
+                    format!(
+                        "Rolling back {}: {} is not ready: {why}",
+                        self.s.id,
+                        self.s.primary_id()
+                    ),
                 );
                 return None;
             }
@@ -212,7 +288,13 @@ impl Machine<'_> {
         self.st.analysis_history.clear();
         self.set_phase(CanaryPhase::Progressing);
         self.mark_step();
-        self.event(EventType::Normal, format!("New revision detected! Restarting analysis for {}", self.s.id));
+        self.event(
+            EventType::Normal,
+            format!(
+                "New revision detected! Restarting analysis for {}",
+                self.s.id
+            ),
+        );
     }
 
     /// Weight, iterations and mirroring back to "nothing routed to the canary".

@@ -14,13 +14,13 @@ use fledge_api::status::{ANALYSIS_HISTORY_LIMIT, Time};
 use fledge_api::{AnalysisRecord, CanaryPhase, CanaryStatus, HookType, Severity, Verdict};
 use jiff::Timestamp;
 
+use crate::EVENT_REASON;
 use crate::action::{Action, Alert, Event, EventType};
 use crate::checks::{self, CheckRequest, Step};
 use crate::conditions::{self, FailureReason, View};
 use crate::input::{Input, Revision, Routes};
 use crate::settings::Settings;
 use crate::weights::desired_routes;
-use crate::EVENT_REASON;
 
 /// What to do after one reconcile.
 #[derive(Clone, Debug, PartialEq)]
@@ -117,14 +117,23 @@ impl<'a> Machine<'a> {
             self.act(Action::AddFinalizer);
         }
         if self.s.suspend {
-            if self.old.observed_generation != self.generation || self.old.message.as_deref() != Some(SUSPENDED) {
-                self.event(EventType::Normal, format!("skipping canary run as object is suspended ({})", self.s.id));
+            if self.old.observed_generation != self.generation
+                || self.old.message.as_deref() != Some(SUSPENDED)
+            {
+                self.event(
+                    EventType::Normal,
+                    format!("skipping canary run as object is suspended ({})", self.s.id),
+                );
             }
             self.st.message = Some(SUSPENDED.into());
             return None;
         }
         let Some(rev) = self.rev.clone() else {
-            self.hold(format!("waiting for {} {} to exist", self.s.target_kind, self.s.target_id()));
+            self.hold(format!(
+                "waiting for {} {} to exist",
+                self.s.target_kind,
+                self.s.target_id()
+            ));
             return None;
         };
         match self.st.phase {
@@ -157,12 +166,12 @@ impl<'a> Machine<'a> {
     }
 
     fn finish(mut self) -> Decision {
-        if self.repair_routes && !self.routes_set {
-            if let (Some(seen), Some(want)) = (self.input.observed.routes, desired_routes(&self.st)) {
-                if seen != want {
-                    self.actions.push(Action::SetRoutes(want));
-                }
-            }
+        if self.repair_routes
+            && !self.routes_set
+            && let (Some(seen), Some(want)) = (self.input.observed.routes, desired_routes(&self.st))
+            && seen != want
+        {
+            self.actions.push(Action::SetRoutes(want));
         }
         let message = self.st.message.clone().unwrap_or_default();
         match (&self.invalid, self.st.phase) {
@@ -176,7 +185,12 @@ impl<'a> Machine<'a> {
                 let failure = self.failure.as_ref().map(|(r, m)| (*r, m.as_str()));
                 conditions::update(
                     &mut self.st,
-                    View::Phase { phase, kind: &self.s.target_kind, message: &message, failure },
+                    View::Phase {
+                        phase,
+                        kind: &self.s.target_kind,
+                        message: &message,
+                        failure,
+                    },
                     self.generation,
                     self.now,
                 )
@@ -184,7 +198,11 @@ impl<'a> Machine<'a> {
             (None, None) => {}
         }
         let requeue_after = self.requeue.or_else(|| self.until_next_step());
-        Decision { status: self.st, actions: self.actions, requeue_after }
+        Decision {
+            status: self.st,
+            actions: self.actions,
+            requeue_after,
+        }
     }
 
     /// Time until the next step for phases that step on their own.
@@ -201,7 +219,11 @@ impl<'a> Machine<'a> {
             _ => return None,
         }
         let remaining = self.remaining();
-        Some(if remaining.is_zero() { self.s.interval } else { remaining })
+        Some(if remaining.is_zero() {
+            self.s.interval
+        } else {
+            remaining
+        })
     }
 
     fn remaining(&self) -> Duration {
@@ -243,22 +265,35 @@ impl<'a> Machine<'a> {
     /// Records a Kubernetes Event (and sends it to `event` webhooks); it also becomes the
     /// status message.
     fn event(&mut self, event_type: EventType, message: String) {
-        let event = Event { event_type, reason: EVENT_REASON, message: message.clone() };
+        let event = Event {
+            event_type,
+            reason: EVENT_REASON,
+            message: message.clone(),
+        };
         self.actions.push(Action::Event(event.clone()));
         if self.s.has_hooks(HookType::Event) {
             let phase = self.st.phase.unwrap_or(CanaryPhase::Initializing);
-            self.actions.push(Action::CallHooks { hook_type: HookType::Event, phase, event: Some(event) });
+            self.actions.push(Action::CallHooks {
+                hook_type: HookType::Event,
+                phase,
+                event: Some(event),
+            });
         }
         self.st.message = Some(message);
     }
 
     fn alert(&mut self, severity: Severity, message: String) {
-        self.actions.push(Action::Alert(Alert { severity, message }));
+        self.actions
+            .push(Action::Alert(Alert { severity, message }));
     }
 
     fn post_rollout(&mut self, phase: CanaryPhase) {
         if self.s.has_hooks(HookType::PostRollout) {
-            self.act(Action::CallHooks { hook_type: HookType::PostRollout, phase, event: None });
+            self.act(Action::CallHooks {
+                hook_type: HookType::PostRollout,
+                phase,
+                event: None,
+            });
         }
     }
 
@@ -266,14 +301,26 @@ impl<'a> Machine<'a> {
     /// new, so watch-driven reconciles don't flood) and look again after an interval.
     fn hold(&mut self, message: String) {
         if self.old.message.as_deref() != Some(message.as_str()) {
-            let event = Event { event_type: EventType::Warning, reason: EVENT_REASON, message: message.clone() };
+            let event = Event {
+                event_type: EventType::Warning,
+                reason: EVENT_REASON,
+                message: message.clone(),
+            };
             self.actions.push(Action::Event(event));
         }
         self.st.message = Some(message);
         self.requeue = Some(self.s.interval);
     }
 
-    fn record(&mut self, kind: &str, name: &str, verdict: Verdict, value: Option<f64>, threshold: Option<String>, message: Option<String>) {
+    fn record(
+        &mut self,
+        kind: &str,
+        name: &str,
+        verdict: Verdict,
+        value: Option<f64>,
+        threshold: Option<String>,
+        message: Option<String>,
+    ) {
         self.st.analysis_history.push(AnalysisRecord {
             time: Time(self.now),
             kind: kind.into(),
@@ -283,7 +330,11 @@ impl<'a> Machine<'a> {
             verdict,
             message,
         });
-        let excess = self.st.analysis_history.len().saturating_sub(ANALYSIS_HISTORY_LIMIT);
+        let excess = self
+            .st
+            .analysis_history
+            .len()
+            .saturating_sub(ANALYSIS_HISTORY_LIMIT);
         self.st.analysis_history.drain(..excess);
     }
 

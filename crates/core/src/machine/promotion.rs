@@ -21,7 +21,10 @@ impl Machine<'_> {
                 return None;
             }
             Readiness::Waiting(why) => {
-                self.hold(format!("waiting for {} to roll out: {why}", self.s.primary_id()));
+                self.hold(format!(
+                    "waiting for {} to roll out: {why}",
+                    self.s.primary_id()
+                ));
                 return None;
             }
             Readiness::Ready => {}
@@ -41,7 +44,14 @@ impl Machine<'_> {
         self.mark_step();
         self.act(Action::PromoteToPrimary);
         self.set_phase(CanaryPhase::Promoting);
-        self.event(EventType::Normal, format!("Copying {} template spec to {}", self.s.target_id(), self.s.primary_id()));
+        self.event(
+            EventType::Normal,
+            format!(
+                "Copying {} template spec to {}",
+                self.s.target_id(),
+                self.s.primary_id()
+            ),
+        );
     }
 
     pub(super) fn skip_analysis_step(&mut self) {
@@ -63,9 +73,15 @@ impl Machine<'_> {
         self.st.mirrored = false;
         if next == 0 {
             self.set_phase(CanaryPhase::Finalising);
-            self.event(EventType::Normal, format!("Routing all traffic to primary {}", self.s.primary_id()));
+            self.event(
+                EventType::Normal,
+                format!("Routing all traffic to primary {}", self.s.primary_id()),
+            );
         } else {
-            self.event(EventType::Normal, format!("Advance {} primary weight {}", self.s.id, 100 - next));
+            self.event(
+                EventType::Normal,
+                format!("Advance {} primary weight {}", self.s.id, 100 - next),
+            );
         }
     }
 
@@ -75,8 +91,14 @@ impl Machine<'_> {
         self.reset_progress();
         self.st.last_promoted_spec = self.st.last_applied_spec.clone();
         self.set_phase(CanaryPhase::Succeeded);
-        self.event(EventType::Normal, format!("Promotion completed! Scaling down {}", self.s.target_id()));
-        self.alert(Severity::Info, "Canary analysis completed successfully, promotion finished.".into());
+        self.event(
+            EventType::Normal,
+            format!("Promotion completed! Scaling down {}", self.s.target_id()),
+        );
+        self.alert(
+            Severity::Info,
+            "Canary analysis completed successfully, promotion finished.".into(),
+        );
         self.post_rollout(CanaryPhase::Succeeded);
     }
 
@@ -90,7 +112,10 @@ impl Machine<'_> {
         self.act(Action::ScaleTargetToZero);
         self.reset_progress();
         self.set_phase(CanaryPhase::Failed);
-        self.event(EventType::Warning, format!("Canary failed! Scaling down {}", self.s.target_id()));
+        self.event(
+            EventType::Warning,
+            format!("Canary failed! Scaling down {}", self.s.target_id()),
+        );
         self.st.message = Some(message.clone());
         self.failure = Some((reason, message));
         self.post_rollout(CanaryPhase::Failed);

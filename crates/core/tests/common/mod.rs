@@ -28,12 +28,18 @@ pub fn canary(edit: impl FnOnce(&mut CanaryAnalysis)) -> Canary {
         metrics: vec![
             CanaryMetric {
                 name: "request-success-rate".into(),
-                threshold_range: Some(ThresholdRange { min: Some(99.0), max: None }),
+                threshold_range: Some(ThresholdRange {
+                    min: Some(99.0),
+                    max: None,
+                }),
                 ..Default::default()
             },
             CanaryMetric {
                 name: "request-duration".into(),
-                threshold_range: Some(ThresholdRange { min: None, max: Some(500.0) }),
+                threshold_range: Some(ThresholdRange {
+                    min: None,
+                    max: Some(500.0),
+                }),
                 ..Default::default()
             },
         ],
@@ -59,11 +65,19 @@ pub fn canary(edit: impl FnOnce(&mut CanaryAnalysis)) -> Canary {
 }
 
 pub fn hook(name: &str, hook_type: HookType) -> CanaryWebhook {
-    CanaryWebhook { name: name.into(), type_: hook_type, url: format!("http://tester/{name}"), ..Default::default() }
+    CanaryWebhook {
+        name: name.into(),
+        type_: hook_type,
+        url: format!("http://tester/{name}"),
+        ..Default::default()
+    }
 }
 
 pub fn rev(spec: &str) -> Revision {
-    Revision { spec: spec.into(), configs: BTreeMap::new() }
+    Revision {
+        spec: spec.into(),
+        configs: BTreeMap::new(),
+    }
 }
 
 pub fn t(seconds: i64) -> Timestamp {
@@ -74,7 +88,7 @@ pub fn t(seconds: i64) -> Timestamp {
 pub type Checker = Box<dyn FnMut(&CheckRequest, &Settings) -> CheckResults>;
 
 pub fn all_pass() -> Checker {
-    Box::new(|req, s| CheckResults::all_passing(req, s))
+    Box::new(CheckResults::all_passing)
 }
 
 /// Every metric gets `verdict`; webhooks pass.
@@ -127,7 +141,10 @@ impl World {
     pub fn fresh(canary: Canary) -> World {
         World {
             canary,
-            config: Config { default_provider: Provider::Istio, ..Config::default() },
+            config: Config {
+                default_provider: Provider::Istio,
+                ..Config::default()
+            },
             observed: Observed {
                 target: Some(rev("v1")),
                 primary: Readiness::Waiting("0 of 1 updated replicas are available".into()),
@@ -162,13 +179,25 @@ impl World {
     pub fn tick(&mut self) -> Decision {
         let empty = CheckResults::default();
         let settings = self.settings();
-        let input = Input { canary: &self.canary, config: &self.config, observed: &self.observed, checks: &empty };
+        let input = Input {
+            canary: &self.canary,
+            config: &self.config,
+            observed: &self.observed,
+            checks: &empty,
+        };
         let request = checks_due(&input, self.now);
         let results = (self.checker)(&request, &settings);
-        let input = Input { checks: &results, ..input };
+        let input = Input {
+            checks: &results,
+            ..input
+        };
         let decision = decide(&input, self.now);
         // Same input, same time → same decision (restart safety).
-        assert_eq!(decide(&input, self.now), decision, "decide is not deterministic");
+        assert_eq!(
+            decide(&input, self.now),
+            decision,
+            "decide is not deterministic"
+        );
         self.requests.push(request);
         for action in &decision.actions {
             if let Action::SetRoutes(r) = action {
@@ -188,7 +217,11 @@ impl World {
 
     /// Advance the clock by the decision's requeue (or `fallback`), then tick.
     pub fn next(&mut self) -> Decision {
-        let wait = self.last.as_ref().and_then(|d| d.requeue_after).unwrap_or(MINUTE);
+        let wait = self
+            .last
+            .as_ref()
+            .and_then(|d| d.requeue_after)
+            .unwrap_or(MINUTE);
         self.now = self.now.checked_add(wait).unwrap();
         self.tick()
     }
@@ -227,14 +260,28 @@ pub fn stage_types(req: &CheckRequest) -> Vec<String> {
 }
 
 pub fn condition(st: &CanaryStatus, type_: &str) -> (String, Option<String>) {
-    let c = st.conditions.iter().find(|c| c.type_ == type_).expect(type_);
+    let c = st
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .expect(type_);
     (c.status.clone(), c.reason.clone())
 }
 
 pub fn metric(name: &str, verdict: Verdict) -> MetricResult {
-    MetricResult { name: name.into(), value: None, threshold: None, verdict, message: None }
+    MetricResult {
+        name: name.into(),
+        value: None,
+        threshold: None,
+        verdict,
+        message: None,
+    }
 }
 
 pub fn hook_result(name: &str, hook_type: HookType, outcome: HookOutcome) -> HookResult {
-    HookResult { name: name.into(), hook_type, outcome }
+    HookResult {
+        name: name.into(),
+        hook_type,
+        outcome,
+    }
 }
