@@ -198,6 +198,15 @@ impl Provider {
         )
     }
 
+    /// Providers for which fledge has builtin `request-success-rate` / `request-duration`
+    /// queries (see docs/metrics.md); others need MetricTemplates.
+    pub fn has_builtin_metrics(self) -> bool {
+        matches!(
+            self,
+            Self::Kubernetes | Self::GatewayApiV1 | Self::GatewayApiV1beta1 | Self::Istio | Self::Linkerd | Self::Nginx
+        )
+    }
+
     /// Providers that can mirror traffic to the canary.
     pub fn supports_mirroring(self) -> bool {
         matches!(

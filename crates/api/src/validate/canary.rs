@@ -238,6 +238,18 @@ fn analysis_rules(
             );
         }
         metric_rules(canary, metric, &mpath, f);
+        if let Some(p) = spec.provider
+            && metric.is_builtin()
+            && !p.has_builtin_metrics()
+        {
+            f.warn(
+                mpath,
+                format!(
+                    "fledge has no builtin {} query for the {p} provider, so this check will fail; use a MetricTemplate",
+                    metric.name
+                ),
+            );
+        }
     }
     let mut names = HashSet::new();
     for (i, hook) in a.webhooks.iter().enumerate() {
