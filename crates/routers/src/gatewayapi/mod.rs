@@ -17,7 +17,10 @@ use kube::{Resource, ResourceExt};
 use tracing::info;
 
 use crate::kubernetes::{KubernetesRouter, canary_namespace};
-use crate::meta::{canary_name, generated_annotations, generated_labels, owner_reference};
+use crate::meta::{
+    canary_name, controlled_by, foreign_controller, generated_annotations, generated_labels,
+    owner_reference,
+};
 use crate::read::{self, ObjectCache};
 use crate::{Router, RouterError, Routes, TargetWorkload, Write, WriteAction};
 pub use route::{build_route_spec, routes_from_spec};
@@ -108,17 +111,9 @@ impl GatewayApiRouter {
                 name,
             }));
         };
-        // An existing route keeps its owner references: a user's route of the same name is
-        // taken over but not made ours, so deleting the Canary doesn't delete it.
-        if same_route(&existing, &desired) {
+        let Some(updated) = merge_route(&existing, &desired, canary)? else {
             return Ok(None);
-        }
-        let mut updated = existing;
-        // A cached object may come from another served version than the one written here.
-        updated.types = desired.types.clone();
-        set_spec(&mut updated, &desired);
-        updated.metadata.labels = desired.metadata.labels;
-        updated.metadata.annotations = desired.metadata.annotations;
+        };
         api.replace(&name, &PostParams::default(), &updated)
             .await
             .map_err(|e| RouterError::kube("update", KIND, ns, &name, e))?;
@@ -163,18 +158,57 @@ fn parse_spec(obj: &DynamicObject) -> Option<HttpRouteSpec> {
     serde_json::from_value(obj.data.get("spec")?.clone()).ok()
 }
 
-fn same_route(existing: &DynamicObject, desired: &DynamicObject) -> bool {
-    let empty = BTreeMap::new();
-    let meta_eq = |a: &Option<BTreeMap<String, String>>, b: &Option<BTreeMap<String, String>>| {
-        a.as_ref().unwrap_or(&empty) == b.as_ref().unwrap_or(&empty)
-    };
-    parse_spec(existing).is_some()
+/// `existing` updated to `desired`, or `None` when nothing fledge manages differs. Like a
+/// taken-over Service, a route fledge didn't create keeps its owner references and its own
+/// labels and annotations (fledge's are added), so deleting the Canary doesn't delete it; a
+/// route another object controls is refused. Specs are compared as fledge models them, so
+/// fields the API server adds don't count as drift.
+fn merge_route(
+    existing: &DynamicObject,
+    desired: &DynamicObject,
+    canary: &Canary,
+) -> Result<Option<DynamicObject>, RouterError> {
+    if let Some(other) = foreign_controller(existing.owner_references(), canary) {
+        return Err(RouterError::Object {
+            kind: KIND,
+            object: format!(
+                "{}/{}",
+                existing.namespace().unwrap_or_default(),
+                existing.name_any()
+            ),
+            message: format!(
+                "is controlled by {other}, so fledge won't take it over; delete it, or set \
+                 spec.service.name on canary {} to an unused name",
+                canary_name(canary)
+            ),
+        });
+    }
+    let mut labels = desired.metadata.labels.clone().unwrap_or_default();
+    let mut annotations = desired.metadata.annotations.clone().unwrap_or_default();
+    if !controlled_by(existing.owner_references(), canary) {
+        let keep = |mine: &mut BTreeMap<String, String>,
+                    theirs: &Option<BTreeMap<String, String>>| {
+            for (k, v) in theirs.iter().flatten() {
+                mine.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        };
+        keep(&mut labels, &existing.metadata.labels);
+        keep(&mut annotations, &existing.metadata.annotations);
+    }
+    let unchanged = parse_spec(existing).is_some()
         && parse_spec(existing) == parse_spec(desired)
-        && meta_eq(&existing.metadata.labels, &desired.metadata.labels)
-        && meta_eq(
-            &existing.metadata.annotations,
-            &desired.metadata.annotations,
-        )
+        && existing.metadata.labels.clone().unwrap_or_default() == labels
+        && existing.metadata.annotations.clone().unwrap_or_default() == annotations;
+    if unchanged {
+        return Ok(None);
+    }
+    let mut updated = existing.clone();
+    // A cached object may come from another served version than the one written here.
+    updated.types = desired.types.clone();
+    set_spec(&mut updated, desired);
+    updated.metadata.labels = Some(labels);
+    updated.metadata.annotations = Some(annotations);
+    Ok(Some(updated))
 }
 
 #[async_trait]
@@ -259,7 +293,7 @@ impl Router for GatewayApiRouter {
             return Ok(writes);
         };
         // Only ours: a route with the same name that this Canary doesn't control stays.
-        if !crate::meta::controlled_by(existing.owner_references(), canary) {
+        if !controlled_by(existing.owner_references(), canary) {
             return Ok(writes);
         }
         let name = existing.name_any();
@@ -286,5 +320,92 @@ fn route_missing(canary: &Canary) -> RouterError {
             canary.spec.service_name()
         ),
         message: "not found; reconcile the canary first (it creates the route)".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+
+    use super::*;
+    use crate::testutil;
+
+    fn desired() -> (Canary, DynamicObject) {
+        let canary = testutil::canary("canary-gatewayapi.yaml");
+        let route = build_route(&canary, ApiVersion::V1, Routes::canary_weight(10)).unwrap();
+        (canary, route)
+    }
+
+    #[test]
+    fn an_unchanged_route_is_not_written_even_with_server_added_fields() {
+        let (canary, desired) = desired();
+        let mut live = desired.clone();
+        live.metadata.resource_version = Some("12".into());
+        live.data["status"] = serde_json::json!({"parents": []});
+        live.data["spec"]["rules"][0]["sessionPersistence"] = serde_json::json!({"type": "Cookie"});
+        assert_eq!(merge_route(&live, &desired, &canary).unwrap(), None);
+    }
+
+    #[test]
+    fn a_changed_route_is_updated_in_place() {
+        let (canary, desired) = desired();
+        let mut live = desired.clone();
+        live.metadata.resource_version = Some("12".into());
+        live.data["spec"]["rules"][0]["backendRefs"][1]["weight"] = serde_json::json!(50);
+        live.metadata
+            .labels
+            .as_mut()
+            .unwrap()
+            .insert("stale".into(), "x".into());
+        let updated = merge_route(&live, &desired, &canary).unwrap().unwrap();
+        assert_eq!(updated.metadata.resource_version.as_deref(), Some("12"));
+        assert_eq!(updated.data["spec"], desired.data["spec"]);
+        assert_eq!(
+            updated.metadata.labels, desired.metadata.labels,
+            "ours: exactly desired"
+        );
+    }
+
+    #[test]
+    fn a_users_route_is_taken_over_but_stays_theirs() {
+        let (canary, desired) = desired();
+        let mut live = desired.clone();
+        live.metadata.owner_references = None;
+        live.metadata.labels = Some(BTreeMap::from([
+            ("team".into(), "other".into()),
+            ("owner".into(), "me".into()),
+        ]));
+        live.data["spec"]["hostnames"] = serde_json::json!(["old.example.com"]);
+        let updated = merge_route(&live, &desired, &canary).unwrap().unwrap();
+        assert_eq!(updated.metadata.owner_references, None);
+        let labels = updated.metadata.labels.clone().unwrap();
+        assert_eq!(labels["owner"], "me");
+        assert_eq!(labels["team"], "web", "the Canary's apex labels win");
+        assert_eq!(labels[crate::CANARY_LABEL], "podinfo");
+        assert_eq!(
+            updated.data["spec"]["hostnames"],
+            serde_json::json!(["app.example.com"])
+        );
+        assert_eq!(
+            merge_route(&updated, &desired, &canary).unwrap(),
+            None,
+            "then stable"
+        );
+
+        live.metadata.owner_references = Some(vec![OwnerReference {
+            api_version: "example.com/v1".into(),
+            kind: "Thing".into(),
+            name: "t".into(),
+            uid: "x".into(),
+            controller: Some(true),
+            ..Default::default()
+        }]);
+        let err = merge_route(&live, &desired, &canary)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("HTTPRoute test/podinfo: is controlled by Thing t"),
+            "{err}"
+        );
     }
 }
