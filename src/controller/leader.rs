@@ -18,7 +18,13 @@ const LEASE_NAME: &str = "fledge-controller-leader";
 const LEASE_SECONDS: u64 = 15;
 const GRACE_SECONDS: u64 = 5;
 
-pub async fn spawn(client: Client, config: &ControllerConfig, health: Arc<Health>) -> anyhow::Result<()> {
+/// Starts the elector. The returned channel turns true whenever this replica becomes the
+/// leader, so the caller can reconcile everything it skipped as a follower.
+pub async fn spawn(
+    client: Client,
+    config: &ControllerConfig,
+    health: Arc<Health>,
+) -> anyhow::Result<tokio::sync::watch::Receiver<bool>> {
     let namespace = config
         .leader_election_namespace
         .clone()
@@ -38,22 +44,25 @@ pub async fn spawn(client: Client, config: &ControllerConfig, health: Arc<Health
         .await
         .with_context(|| format!("leader election: cannot use Lease {namespace}/{LEASE_NAME}"))?;
     let (mut channel, task) = manager.watch().await;
+    let (leading_tx, leading_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         loop {
             let leading = *channel.borrow_and_update();
             if health.leader.swap(leading, Ordering::SeqCst) != leading {
                 tracing::info!(identity = %identity, leading, "leadership changed");
+                let _ = leading_tx.send(leading);
             }
             if channel.changed().await.is_err() {
                 break;
             }
         }
         health.leader.store(false, Ordering::SeqCst);
+        let _ = leading_tx.send(false);
         match task.await {
             Ok(Ok(_)) => tracing::warn!("leader election stopped"),
             Ok(Err(err)) => tracing::error!(error = %err, "leader election failed; not writing any more"),
             Err(err) => tracing::error!(error = %err, "leader election task panicked; not writing any more"),
         }
     });
-    Ok(())
+    Ok(leading_rx)
 }

@@ -81,9 +81,12 @@ pub async fn run(config: ControllerConfig) -> anyhow::Result<()> {
         .with_context(|| format!("--listen {}: cannot bind", config.listen))?;
     tracing::info!(address = %bound, "serving /healthz, /readyz and /metrics");
 
-    if config.leader_elect {
-        leader::spawn(client.clone(), &config, health.clone()).await?;
-    }
+    // Without leader election this replica always leads: a channel that says so once.
+    let leading = if config.leader_elect {
+        leader::spawn(client.clone(), &config, health.clone()).await?
+    } else {
+        tokio::sync::watch::channel(true).1
+    };
 
     let default_provider: fledge_api::Provider =
         serde_json::from_value(serde_json::Value::String(config.mesh_provider.clone()))
@@ -179,7 +182,16 @@ pub async fn run(config: ControllerConfig) -> anyhow::Result<()> {
         tracing::info!("caches synced");
     });
 
-    tokio::spawn(optin::run(ctx.clone(), optin_rx));
+    tokio::spawn(optin::run(ctx.clone(), optin_rx, leading.clone()));
+    // Followers skip reconciles; on becoming leader, catch up on every Canary.
+    let became_leader = futures::stream::unfold(leading, |mut rx| async move {
+        loop {
+            rx.changed().await.ok()?;
+            if *rx.borrow_and_update() {
+                return Some(((), rx));
+            }
+        }
+    });
 
     let by_target = canary_reader.clone();
     let by_config = canary_reader.clone();
@@ -204,6 +216,7 @@ pub async fn run(config: ControllerConfig) -> anyhow::Result<()> {
         .watches_stream(alert_stream, move |a: AlertProvider| {
             canaries_using_alert(&by_alert, &a)
         })
+        .reconcile_all_on(became_leader)
         .shutdown_on_signal()
         .run(reconcile::reconcile, reconcile::error_policy, ctx)
         .for_each(|_| futures::future::ready(()))

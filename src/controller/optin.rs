@@ -126,15 +126,32 @@ pub fn generated_canary(dep: &Deployment) -> Result<Canary, OptInError> {
     serde_json::from_value::<Canary>(value).map_err(|e| err("fledge.dev/provider", format!("{e}")))
 }
 
-/// Handles Deployment changes forwarded by the Canary controller's Deployment watch.
-pub async fn run(ctx: Arc<Context>, mut deployments: Receiver<ObjectRef<Deployment>>) {
-    while let Some(key) = deployments.recv().await {
-        if !ctx.may_write() || !ctx.health.caches_synced.load(std::sync::atomic::Ordering::SeqCst) {
-            continue;
+/// Handles Deployment changes forwarded by the Canary controller's Deployment watch. Whenever
+/// it may start writing (caches synced and leading), it first looks at every Deployment once,
+/// so an annotation changed while it couldn't act is not missed.
+pub async fn run(
+    ctx: Arc<Context>,
+    mut deployments: Receiver<ObjectRef<Deployment>>,
+    mut leading: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        while !(ctx.may_write() && ctx.health.caches_synced.load(std::sync::atomic::Ordering::SeqCst)) {
+            tokio::select! {
+                _ = leading.changed() => {}
+                _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
+            }
         }
-        let Some(dep) = ctx.caches.deployments.get(&key) else { continue };
-        if let Err(err) = sync(&ctx, &dep).await {
-            tracing::warn!(deployment = %key, error = %err, "opt-in by annotation");
+        for dep in ctx.caches.deployments.state() {
+            if let Err(err) = sync(&ctx, &dep).await {
+                tracing::warn!(deployment = %ObjectRef::from_obj(dep.as_ref()), error = %err, "opt-in by annotation");
+            }
+        }
+        while ctx.may_write() {
+            let Some(key) = deployments.recv().await else { return };
+            let Some(dep) = ctx.caches.deployments.get(&key) else { continue };
+            if let Err(err) = sync(&ctx, &dep).await {
+                tracing::warn!(deployment = %key, error = %err, "opt-in by annotation");
+            }
         }
     }
 }

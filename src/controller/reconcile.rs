@@ -149,6 +149,13 @@ async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, Reco
             }
         }
     }
+    if let Some(problem) = &obs.observed.invalid_spec {
+        // Said once per distinct problem, not on every reconcile.
+        let old = canary.status.as_ref().and_then(|s| s.message.as_deref());
+        if old != Some(problem.as_str()) {
+            ctx.recorder.publish(canary, "Warning", "InvalidSpec", problem).await;
+        }
+    }
     status::write(ctx, canary, &decision.status).await?;
     mark_target(ctx, canary, &obs).await?;
     acknowledge_request(ctx, canary, &decision.status).await?;
