@@ -203,7 +203,12 @@ impl Provider {
     pub fn has_builtin_metrics(self) -> bool {
         matches!(
             self,
-            Self::Kubernetes | Self::GatewayApiV1 | Self::GatewayApiV1beta1 | Self::Istio | Self::Linkerd | Self::Nginx
+            Self::Kubernetes
+                | Self::GatewayApiV1
+                | Self::GatewayApiV1beta1
+                | Self::Istio
+                | Self::Linkerd
+                | Self::Nginx
         )
     }
 
