@@ -7,7 +7,7 @@ mod traffic_support;
 use std::process::Command;
 
 use fledge_sim::SimHandle;
-use traffic_support::start_canary_70;
+use traffic_support::{kubectl, start_canary_70};
 
 /// The sum of `fledge_sim_requests_total` samples whose labels contain every `needle`.
 async fn sim_requests(sim: &SimHandle, needles: &[&str]) -> f64 {
@@ -116,7 +116,20 @@ async fn host_header_requests_reach_the_service_and_api_requests_still_work() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 404);
-    assert_eq!(sim_requests(&sim, &["source=\"proxy\""]).await, 3.0);
+    // kubectl reaches the proxy path too (the primary always answers 200).
+    let (ok, out) = kubectl(
+        &sim,
+        &[
+            "get",
+            "--raw",
+            "/api/v1/namespaces/test/services/podinfo-primary/proxy/healthz",
+        ],
+    );
+    assert!(
+        ok && out.contains("backend=podinfo-primary pod=podinfo-primary-"),
+        "{out}"
+    );
+    assert_eq!(sim_requests(&sim, &["source=\"proxy\""]).await, 4.0);
     sim.shutdown().await;
 }
 
