@@ -717,7 +717,7 @@ fn rows() -> Vec<Row> {
         ..row("deleted with revertOnDeletion → Terminating, target restored")
     });
     v.push(Row {
-        canary: revert,
+        canary: revert.clone(),
         status: st(Some(Terminating), 0, 0, 0),
         observed: Observed {
             deleting: true,
@@ -727,6 +727,19 @@ fn rows() -> Vec<Row> {
         weight: 0,
         actions: vec![Action::RevertRouting, Action::RemoveFinalizer],
         ..row("Terminating → Terminated once the target is ready")
+    });
+    v.push(Row {
+        canary: revert.clone(),
+        status: terminal(Succeeded),
+        observed: Observed {
+            deleting: true,
+            target: None,
+            ..seen()
+        },
+        phase: Some(Terminated),
+        weight: 0,
+        actions: vec![Action::RevertRouting, Action::RemoveFinalizer],
+        ..row("deleted with revertOnDeletion after the target → Terminated at once")
     });
     v.push(Row {
         status: terminal(Succeeded),

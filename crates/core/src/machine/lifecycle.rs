@@ -23,25 +23,20 @@ impl Machine<'_> {
         match self.st.phase {
             Some(CanaryPhase::Terminated) => {}
             Some(CanaryPhase::Terminating) => {
-                let target_gone = obs.target.is_none();
                 match &obs.canary {
-                    Readiness::Waiting(why) if !target_gone => {
+                    Readiness::Waiting(why) if obs.target.is_some() => {
                         self.hold(format!(
                             "waiting for {} to be ready before handing traffic back: {why}",
                             self.s.target_id()
                         ));
                     }
                     // Ready, past its deadline (don't block deletion forever), or gone.
-                    _ => {
-                        self.act(Action::RevertRouting);
-                        self.act(Action::RemoveFinalizer);
-                        self.set_phase(CanaryPhase::Terminated);
-                        self.event(
-                            EventType::Normal,
-                            format!("Terminated canary {}", self.s.id),
-                        );
-                    }
+                    _ => self.release(),
                 }
+            }
+            // The target was deleted first (Flagger #1357): nothing to give back.
+            _ if obs.target.is_none() => {
+                self.release();
             }
             _ => {
                 self.set_phase(CanaryPhase::Terminating);
@@ -56,6 +51,17 @@ impl Machine<'_> {
                 );
             }
         }
+    }
+
+    /// Hand routing back and let the Canary go.
+    fn release(&mut self) {
+        self.act(Action::RevertRouting);
+        self.act(Action::RemoveFinalizer);
+        self.set_phase(CanaryPhase::Terminated);
+        self.event(
+            EventType::Normal,
+            format!("Terminated canary {}", self.s.id),
+        );
     }
 
     /// Create the primary, wait for it, then route to it and scale the target down.

@@ -301,12 +301,7 @@ impl<'a> Machine<'a> {
     /// new, so watch-driven reconciles don't flood) and look again after an interval.
     fn hold(&mut self, message: String) {
         if self.old.message.as_deref() != Some(message.as_str()) {
-            let event = Event {
-                event_type: EventType::Warning,
-                reason: EVENT_REASON,
-                message: message.clone(),
-            };
-            self.actions.push(Action::Event(event));
+            self.event(EventType::Warning, message.clone());
         }
         self.st.message = Some(message);
         self.requeue = Some(self.s.interval);
