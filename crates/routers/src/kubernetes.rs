@@ -13,7 +13,7 @@ use kube::api::{Api, PostParams};
 use kube::{Resource, ResourceExt};
 use tracing::info;
 
-use crate::meta::{TargetWorkload, canary_name};
+use crate::meta::{TargetWorkload, canary_namespace, object_name};
 use crate::read::{self, ObjectCache};
 use crate::service::{build_services, merge_for_takeover, revert_apex};
 use crate::{Router, RouterError, Routes, Write, WriteAction};
@@ -51,7 +51,7 @@ impl KubernetesRouter {
         let mut writes = Vec::new();
         for desired in set.in_write_order() {
             if let Some(write) = apply(&api, self.cache.as_deref(), desired, canary).await? {
-                info!(canary = %canary_name(canary), "{write}");
+                info!(canary = %object_name(canary), "{write}");
                 writes.push(write);
             }
         }
@@ -83,7 +83,7 @@ impl KubernetesRouter {
             kind: KIND,
             name: name.to_string(),
         };
-        info!(canary = %canary_name(canary), "{write} (reverted to the target's pods)");
+        info!(canary = %object_name(canary), "{write} (reverted to the target's pods)");
         Ok(vec![write])
     }
 }
@@ -122,19 +122,6 @@ async fn apply(
         kind: KIND,
         name,
     }))
-}
-
-pub(crate) fn canary_namespace(canary: &Canary) -> Result<&str, RouterError> {
-    canary
-        .meta()
-        .namespace
-        .as_deref()
-        .ok_or_else(|| RouterError::Object {
-            kind: "canary",
-            object: canary.name_any(),
-            message: "has no metadata.namespace; pass the Canary as read from the API server"
-                .into(),
-        })
 }
 
 #[async_trait]

@@ -148,9 +148,18 @@ pub(crate) fn generated_annotations(
     annotations
 }
 
-/// `namespace/name` of the Canary, for messages.
-pub(crate) fn canary_name(canary: &Canary) -> String {
-    object_name(canary)
+/// The Canary's namespace, where every generated object lives.
+pub(crate) fn canary_namespace(canary: &Canary) -> Result<&str, RouterError> {
+    canary
+        .meta()
+        .namespace
+        .as_deref()
+        .ok_or_else(|| RouterError::Object {
+            kind: "canary",
+            object: canary.name_any(),
+            message: "has no metadata.namespace; pass the Canary as read from the API server"
+                .into(),
+        })
 }
 
 #[cfg(test)]

@@ -16,10 +16,10 @@ use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind,
 use kube::{Resource, ResourceExt};
 use tracing::info;
 
-use crate::kubernetes::{KubernetesRouter, canary_namespace};
+use crate::kubernetes::KubernetesRouter;
 use crate::meta::{
-    canary_name, controlled_by, foreign_controller, generated_annotations, generated_labels,
-    owner_reference,
+    canary_namespace, controlled_by, foreign_controller, generated_annotations, generated_labels,
+    object_name, owner_reference,
 };
 use crate::read::{self, ObjectCache};
 use crate::{Router, RouterError, Routes, TargetWorkload, Write, WriteAction};
@@ -171,15 +171,11 @@ fn merge_route(
     if let Some(other) = foreign_controller(existing.owner_references(), canary) {
         return Err(RouterError::Object {
             kind: KIND,
-            object: format!(
-                "{}/{}",
-                existing.namespace().unwrap_or_default(),
-                existing.name_any()
-            ),
+            object: object_name(existing),
             message: format!(
                 "is controlled by {other}, so fledge won't take it over; delete it, or set \
                  spec.service.name on canary {} to an unused name",
-                canary_name(canary)
+                object_name(canary)
             ),
         });
     }
@@ -241,7 +237,7 @@ impl Router for GatewayApiRouter {
             .and_then(|spec| routes_from_spec(&spec, &primary, &canary_svc))
             .unwrap_or(Routes::PRIMARY);
         if let Some(write) = self.write_route(canary, existing, current).await? {
-            info!(canary = %canary_name(canary), "{write}");
+            info!(canary = %object_name(canary), "{write}");
             writes.push(write);
         }
         Ok(writes)
@@ -270,11 +266,7 @@ impl Router for GatewayApiRouter {
             .and_then(|spec| routes_from_spec(&spec, &primary, &canary_svc))
             .ok_or_else(|| RouterError::Object {
                 kind: KIND,
-                object: format!(
-                    "{}/{}",
-                    canary_namespace(canary).unwrap_or_default(),
-                    existing.name_any()
-                ),
+                object: object_name(&existing),
                 message: format!(
                     "has no rule with both backends {primary} and {canary_svc}; it was edited \
                      outside fledge: the next reconcile rewrites it"

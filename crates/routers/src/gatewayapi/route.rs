@@ -12,7 +12,7 @@ use fledge_api::Canary;
 use fledge_api::service::{HttpMatchRequest, StringMatch};
 
 use super::types::*;
-use crate::meta::canary_name;
+use crate::meta::object_name;
 use crate::{RouterError, Routes};
 
 const BACKEND_KIND: &str = "Service";
@@ -27,7 +27,7 @@ pub fn build_route_spec(canary: &Canary, routes: Routes) -> Result<HttpRouteSpec
     let spec = &canary.spec;
     let service = &spec.service;
     let invalid = |field: &str, message: String| RouterError::InvalidSpec {
-        canary: canary_name(canary),
+        canary: object_name(canary),
         field: field.to_string(),
         message,
     };
