@@ -160,6 +160,16 @@ async fn a_deployment_becomes_available_with_pods_kubectl_can_see() {
         out.contains("deployment \"podinfo\" successfully rolled out"),
         "{out}"
     );
+    let hash = pods.items[0].metadata.labels.as_ref().unwrap()["pod-template-hash"].clone();
+    let (ok, out) = kubectl(&sim, &["-n", "test", "describe", "deployment", "podinfo"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains(&format!(
+            "NewReplicaSet:   podinfo-{hash} (2/2 replicas created)"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("MinimumReplicasAvailable"), "{out}");
     let (ok, out) = kubectl(&sim, &["-n", "test", "get", "pods", "-l", "app=podinfo"]);
     assert!(ok, "{out}");
     assert_eq!(out.matches("1/1").count(), 2, "{out}");
