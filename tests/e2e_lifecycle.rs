@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Cluster, blue_green_canary, podinfo};
+use support::{Cluster, blue_green_canary, kstatus, podinfo};
 
 const T: Duration = Duration::from_secs(30);
 const IMG1: &str = "ghcr.io/stefanprodan/podinfo:6.0.0";
@@ -85,9 +85,13 @@ fn initialization_creates_every_object_with_flaggers_names() {
 fn blue_green_promotes_a_new_image() {
     let c = initialized("bluegreen", 2, "");
     let ns = "bluegreen";
+    assert_eq!(kstatus(&c.canary(ns, "podinfo")), "Current");
     c.set_image(ns, "podinfo", IMG2);
-    c.wait_phase(ns, "podinfo", "Progressing", T);
-    c.wait_phase(ns, "podinfo", "Succeeded", T);
+    let progressing = c.wait_phase(ns, "podinfo", "Progressing", T);
+    // What a Flux Kustomization health check sees: in progress during analysis, done after.
+    assert_eq!(kstatus(&progressing), "InProgress");
+    let done = c.wait_phase(ns, "podinfo", "Succeeded", T);
+    assert_eq!(kstatus(&done), "Current");
     assert_eq!(c.image(ns, "podinfo-primary"), IMG2);
     assert_eq!(c.replicas(ns, "podinfo"), 0);
     let events = c.events(ns, "podinfo");
@@ -110,6 +114,7 @@ fn a_bad_image_is_rolled_back_at_the_deadline_and_not_retried() {
     let ns = "deadline";
     c.set_image(ns, "podinfo", BAD);
     let failed = c.wait_phase(ns, "podinfo", "Failed", T);
+    assert_eq!(kstatus(&failed), "Failed", "a rolled-back release must fail a Flux health check");
     // The primary keeps serving the old image; the target keeps its spec (Git stays the truth).
     assert_eq!(c.image(ns, "podinfo-primary"), IMG1);
     assert_eq!(c.image(ns, "podinfo"), BAD);
@@ -170,6 +175,23 @@ fn a_new_revision_mid_analysis_restarts_it() {
         let v = c.canary(ns, "podinfo");
         (v["status"]["iterations"].as_i64().unwrap_or(0) >= 2).then_some(())
     });
+    // Conditions and lastTransitionTime move only on transitions, not on every step
+    // (Flagger #1696): two steps later they are unchanged.
+    let times = |v: &serde_json::Value| {
+        let conds: Vec<(String, String)> = v["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| (c["type"].as_str().unwrap_or("").to_string(), c["lastTransitionTime"].as_str().unwrap_or("").to_string()))
+            .collect();
+        (v["status"]["lastTransitionTime"].clone(), conds)
+    };
+    let early = times(&c.canary(ns, "podinfo"));
+    c.wait_for("iteration 4", T, |c| {
+        let v = c.canary(ns, "podinfo");
+        (v["status"]["iterations"].as_i64().unwrap_or(0) >= 4).then_some(())
+    });
+    assert_eq!(times(&c.canary(ns, "podinfo")), early);
     let third = "ghcr.io/stefanprodan/podinfo:6.0.2";
     c.set_image(ns, "podinfo", third);
     c.wait_for("restart event", T, |c| {

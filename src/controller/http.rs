@@ -1,5 +1,7 @@
-//! `/healthz`, `/readyz` and `/metrics`. Ready means: caches synced and, with leader election,
-//! this replica holds the Lease (so a Service in front routes to the one that writes).
+//! `/healthz`, `/readyz` and `/metrics`. Ready means the caches are synced; the body also says
+//! whether this replica leads. Followers are deliberately still "ready": if readiness required
+//! the Lease, a rolling update of a two-replica controller could never finish (the new pod
+//! can't lead while the old one holds the Lease).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -62,7 +64,7 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let synced = state.health.caches_synced.load(Ordering::SeqCst);
     let leader = state.health.is_leader();
     let body = format!("caches synced: {synced}\nleader: {leader}\n");
-    let code = if synced && leader { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if synced { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, body)
 }
 

@@ -324,3 +324,34 @@ spec:
 {extra_spec}"#
     )
 }
+
+/// What kstatus (sigs.k8s.io/cli-utils, used by Flux health checks and `kubectl wait`-style
+/// tooling) concludes from an object's generic status: Terminating while deleting; InProgress
+/// while `observedGeneration` lags `generation`; Failed when `Stalled` is True; InProgress when
+/// `Reconciling` is True; Flux additionally reads `Ready=False` as not done; else Current.
+pub fn kstatus(obj: &Value) -> &'static str {
+    if obj["metadata"]["deletionTimestamp"].is_string() {
+        return "Terminating";
+    }
+    let generation = obj["metadata"]["generation"].as_i64().unwrap_or(0);
+    if let Some(observed) = obj["status"]["observedGeneration"].as_i64()
+        && observed < generation
+    {
+        return "InProgress";
+    }
+    let cond = |t: &str| {
+        obj["status"]["conditions"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["type"] == t))
+            .and_then(|c| c["status"].as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    if cond("Stalled") == "True" {
+        return "Failed";
+    }
+    if cond("Reconciling") == "True" || cond("Ready") == "False" {
+        return "InProgress";
+    }
+    "Current"
+}
