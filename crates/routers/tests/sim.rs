@@ -11,6 +11,7 @@ use fledge_routers::{
     CANARY_LABEL, DEFAULT_SELECTOR_LABELS, ReflectorCache, Routes, TargetWorkload, Write,
     WriteAction, router_for, router_with_cache,
 };
+use fledge_sim::traffic::{Traffic, routing};
 use fledge_sim::{Sim, SimHandle, SimOptions, StatsSnapshot};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Service};
@@ -87,6 +88,29 @@ async fn cluster(file: &str) -> (SimHandle, Canary) {
     (sim, canary)
 }
 
+/// The split the simulator computes from the stored HTTPRoute with its own code (an
+/// independent reading of Gateway API semantics), as `Routes`.
+fn sim_split(sim: &SimHandle) -> Routes {
+    let traffic = Traffic::new(sim.store().clone(), sim.scenario().clone());
+    let route = routing::route(&traffic.world(), "test", "podinfo");
+    assert_eq!(route.via, routing::Via::HttpRoute("podinfo".into()));
+    let share = |svc: &str| {
+        route
+            .backends
+            .iter()
+            .find(|b| b.service == svc)
+            .map(|b| (b.share * 100.0).round() as i32)
+            .unwrap_or(0)
+    };
+    Routes {
+        primary: share("podinfo-primary"),
+        canary: share("podinfo-canary"),
+        mirrored: route
+            .mirror
+            .is_some_and(|m| m.service == "podinfo-canary" && m.share > 0.0),
+    }
+}
+
 fn names(writes: &[Write]) -> Vec<(WriteAction, &'static str, String)> {
     writes
         .iter()
@@ -146,6 +170,11 @@ async fn gatewayapi_reconcile_is_idempotent_and_routes_round_trip() {
             [(WriteAction::Updated, "HTTPRoute", "podinfo".into())]
         );
         assert_eq!(router.get_routes(&canary).await.unwrap(), routes);
+        assert_eq!(
+            sim_split(&sim),
+            routes,
+            "the sim's own reading of the route"
+        );
         assert!(router.set_routes(&canary, routes).await.unwrap().is_empty());
         let after = sim.stats();
         assert_eq!(writes(&after) - writes(&before), 1, "{routes:?}");
