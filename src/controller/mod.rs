@@ -183,6 +183,7 @@ pub async fn run(config: ControllerConfig) -> anyhow::Result<()> {
     });
 
     tokio::spawn(optin::run(ctx.clone(), optin_rx, leading.clone()));
+    tokio::spawn(count_canaries(ctx.clone()));
     // Followers skip reconciles; on becoming leader, catch up on every Canary.
     let became_leader = futures::stream::unfold(leading, |mut rx| async move {
         loop {
@@ -223,6 +224,32 @@ pub async fn run(config: ControllerConfig) -> anyhow::Result<()> {
         .await;
     tracing::info!("controller stopped");
     Ok(())
+}
+
+/// `fledge_canary_total{namespace}`, from the cache every 15s: cheap, and exact enough for a
+/// gauge nobody alerts on at sub-minute resolution.
+async fn count_canaries(ctx: Arc<Context>) {
+    let mut seen: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    loop {
+        let mut counts: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+        for canary in ctx.caches.canaries.state() {
+            *counts.entry(canary.namespace().unwrap_or_default()).or_default() += 1;
+        }
+        for ns in seen.iter().filter(|ns| !counts.contains_key(*ns)) {
+            ctx.metrics
+                .canary_total
+                .get_or_create(&telemetry::NamespaceLabels { namespace: ns.clone() })
+                .set(0);
+        }
+        for (ns, n) in &counts {
+            ctx.metrics
+                .canary_total
+                .get_or_create(&telemetry::NamespaceLabels { namespace: ns.clone() })
+                .set(*n);
+        }
+        seen = counts.into_keys().collect();
+        tokio::time::sleep(Duration::from_secs(15)).await;
+    }
 }
 
 fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
@@ -277,7 +304,7 @@ async fn preflight(client: &Client) -> anyhow::Result<()> {
         .collect();
     if !missing.is_empty() {
         anyhow::bail!(
-            "the fledge CRDs are not installed ({} not served in fledge.dev/v1beta1); install them with `fledge crds | kubectl apply -f -` or `kubectl apply -k deploy/crds`",
+            "the fledge CRDs are not installed ({} not served in fledge.dev/v1beta1); install them with `fledge crds | kubectl apply -f -` or `kubectl apply -f deploy/crds/fledge-crds.yaml`",
             missing.join(", ")
         );
     }
