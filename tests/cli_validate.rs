@@ -257,7 +257,11 @@ fn directories_are_searched_recursively_for_yaml_and_yml() {
     std::fs::write(nested.join("notes.txt"), "kind: Canary\n").unwrap();
     let out = validate(&["-f", dir.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(stderr(&out), "checked 2 objects: 1 valid, 1 invalid\n");
+    assert_eq!(
+        stderr(&out),
+        "checked 3 objects: 2 valid, 1 invalid\n",
+        "contour.yaml holds a Canary and its MetricTemplate"
+    );
     let lines = stdout(&out);
     assert!(
         lines.starts_with(&format!("{}:1: ", nested.join("bad.yaml").display())),
@@ -270,4 +274,30 @@ fn no_objects_is_valid() {
     let out = validate_stdin("apiVersion: v1\nkind: Service\nmetadata: {name: x}\n", &[]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(stderr(&out), "checked 0 objects: 0 valid, 0 invalid\n");
+}
+
+#[test]
+fn canaries_are_checked_against_templates_in_the_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = "apiVersion: fledge.dev/v1beta1\nkind: MetricTemplate\nmetadata: {name: errors, namespace: test}\n\
+                    spec:\n  provider: {type: prometheus, address: 'http://prometheus:9090'}\n  \
+                    query: 'sum(x{code=~\"{{ variables.codes }}\"})'\n";
+    let canary = WARN_ONLY.replace("    iterations: 10\n", "").replace(
+        "    - name: request-success-rate\n      thresholdRange: {min: 99}\n",
+        "    - name: errors\n      templateRef: {name: errors}\n      thresholdRange: {max: 1}\n",
+    );
+    std::fs::write(dir.path().join("template.yaml"), template).unwrap();
+    std::fs::write(dir.path().join("canary.yaml"), &canary).unwrap();
+    let out = validate(&["-f", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "{}:1: Canary test/podinfo: spec.analysis.metrics[0].templateVariables: MetricTemplate test/errors uses {{{{ variables.codes }}}}; set codes here\n",
+            dir.path().join("canary.yaml").display()
+        )
+    );
+    // Alone, the Canary can't be checked against a template it doesn't see: valid.
+    let alone = validate(&["-f", dir.path().join("canary.yaml").to_str().unwrap()]);
+    assert_eq!(alone.status.code(), Some(0), "{}", stdout(&alone));
 }

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use fledge_api::validate::{Level, ValidateOptions, check_document};
+use fledge_api::validate::{Level, ValidateOptions, check_document, validate_template_refs};
+use fledge_api::{Canary, MetricTemplate};
+use serde_json::Value;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -41,28 +43,43 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for path in &args.files {
         collect(path, &mut inputs);
     }
-    let (mut checked, mut invalid, mut unreadable) = (0usize, 0usize, false);
+    let mut unreadable = false;
+    let mut parsed: Vec<(String, Vec<Value>)> = Vec::new();
     for input in inputs {
-        let text = match input.text {
-            Ok(text) => text,
+        match input.text {
             Err(err) => {
                 eprintln!("{}: cannot read: {err}", input.name);
                 unreadable = true;
-                continue;
             }
-        };
-        let docs: Vec<serde_json::Value> = match serde_saphyr::from_multiple(&text) {
-            Ok(docs) => docs,
-            Err(err) => {
-                eprintln!("{}: not valid YAML: {err}", input.name);
-                unreadable = true;
-                continue;
-            }
-        };
+            Ok(text) => match serde_saphyr::from_multiple::<Value>(&text) {
+                Ok(docs) => parsed.push((input.name, docs)),
+                Err(err) => {
+                    eprintln!("{}: not valid YAML: {err}", input.name);
+                    unreadable = true;
+                }
+            },
+        }
+    }
+    // Templates anywhere in the input let Canaries be checked against the ones they use.
+    let templates: Vec<MetricTemplate> = parsed
+        .iter()
+        .flat_map(|(_, docs)| docs)
+        .filter(|doc| is_ours(doc, "MetricTemplate"))
+        .filter_map(|doc| serde_json::from_value(doc.clone()).ok())
+        .collect();
+    let (mut checked, mut invalid) = (0usize, 0usize);
+    for (name, docs) in &parsed {
         for (i, doc) in docs.iter().enumerate() {
-            let Some(result) = check_document(doc, &opts) else {
+            let Some(mut result) = check_document(doc, &opts) else {
                 continue;
             };
+            if is_ours(doc, "Canary")
+                && let Ok(canary) = serde_json::from_value::<Canary>(doc.clone())
+            {
+                result
+                    .problems
+                    .extend(validate_template_refs(&canary, &templates));
+            }
             checked += 1;
             if !result.is_valid() {
                 invalid += 1;
@@ -72,7 +89,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     Level::Error => "",
                     Level::Warning => "warning: ",
                 };
-                println!("{}:{}: {prefix}{problem}", input.name, i + 1);
+                println!("{name}:{}: {prefix}{problem}", i + 1);
             }
         }
     }
@@ -87,6 +104,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// One of our kinds, in our group or Flagger's.
+fn is_ours(doc: &Value, kind: &str) -> bool {
+    let api_version = doc
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    doc.get("kind").and_then(Value::as_str) == Some(kind)
+        && (api_version == fledge_api::API_VERSION
+            || api_version == fledge_api::FLAGGER_API_VERSION)
 }
 
 fn collect(path: &Path, out: &mut Vec<Input>) {

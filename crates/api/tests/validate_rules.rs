@@ -905,3 +905,49 @@ fn validate_canary_works_on_typed_objects() {
         ["Canary test/podinfo: spec.analysis.stepWeight: must be between 1 and 100 (got 0)"]
     );
 }
+
+#[test]
+fn template_refs_are_checked_when_the_template_is_at_hand() {
+    use fledge_api::MetricTemplate;
+    use fledge_api::validate::validate_template_refs;
+    let mut doc = canary();
+    set(
+        &mut doc,
+        "spec/analysis/metrics/1",
+        json!({"name": "errors", "templateRef": {"name": "errors"}, "thresholdRange": {"max": 1}, "minSampleCount": 10}),
+    );
+    set(&mut doc, "spec/provider", json!("contour"));
+    let canary: Canary = serde_json::from_value(doc).unwrap();
+    let mut tpl = template();
+    set(
+        &mut tpl,
+        "spec/query",
+        json!("x{code=~\"{{ variables.codes }}\"}"),
+    );
+    let templates: Vec<MetricTemplate> = vec![serde_json::from_value(tpl).unwrap()];
+
+    let found: Vec<String> = validate_template_refs(&canary, &templates)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "Canary test/podinfo: spec.analysis.metrics[1].templateVariables: MetricTemplate test/errors uses {{ variables.codes }}; set codes here",
+            "Canary test/podinfo: spec.analysis.metrics[1].minSampleCount: MetricTemplate test/errors has no countQuery and the contour provider has no builtin request count, so this check will fail; add countQuery to the template",
+        ]
+    );
+
+    let mut with_vars = canary.clone();
+    let metric = &mut with_vars.spec.analysis.as_mut().unwrap().metrics[1];
+    metric
+        .template_variables
+        .insert("codes".into(), "5..".into());
+    metric.min_sample_count = None;
+    assert_eq!(validate_template_refs(&with_vars, &templates), []);
+    assert_eq!(
+        validate_template_refs(&canary, &[]),
+        [],
+        "a template not at hand is not an error"
+    );
+}

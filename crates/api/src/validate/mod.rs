@@ -6,6 +6,7 @@ mod alert_provider;
 mod canary;
 mod document;
 mod metric_template;
+mod refs;
 
 use std::fmt;
 use std::time::Duration;
@@ -14,6 +15,7 @@ pub use alert_provider::validate_alert_provider;
 pub use canary::validate_canary;
 pub use document::{CheckedDocument, check_document};
 pub use metric_template::validate_metric_template;
+pub use refs::validate_template_refs;
 
 use crate::analysis::MIN_INTERVAL;
 
