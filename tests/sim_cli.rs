@@ -26,8 +26,14 @@ fn start(args: &[&str]) -> (Guard, String) {
     let stdout = child.stdout.take().expect("stdout");
     let guard = Guard(child);
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read stdout");
-    let url = line.trim().strip_prefix("sim ready: ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_string();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read stdout");
+    let url = line
+        .trim()
+        .strip_prefix("sim ready: ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
     (guard, url)
 }
 
@@ -40,19 +46,35 @@ fn serves_writes_kubeconfig_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("sub/kubeconfig");
     let faults = repo().join("testdata/sim/faults-flaky.yaml");
-    let (mut guard, url) = start(&["--listen", "127.0.0.1:0", "--kubeconfig", kubeconfig.to_str().unwrap(), "--faults", faults.to_str().unwrap()]);
+    let (mut guard, url) = start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+        "--faults",
+        faults.to_str().unwrap(),
+    ]);
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
 
     let text = std::fs::read_to_string(&kubeconfig).unwrap();
     assert!(text.contains(&format!("server: {url}")), "{text}");
     assert!(text.contains("current-context: fledge-sim"), "{text}");
     let out = Command::new("/usr/bin/kubectl")
-        .args(["config", "view", "--minify", "-o", "jsonpath={.contexts[0].name} {.clusters[0].name} {.users[0].name}"])
+        .args([
+            "config",
+            "view",
+            "--minify",
+            "-o",
+            "jsonpath={.contexts[0].name} {.clusters[0].name} {.users[0].name}",
+        ])
         .env("KUBECONFIG", &kubeconfig)
         .env("HOME", dir.path())
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "fledge-sim fledge-sim fledge-sim");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "fledge-sim fledge-sim fledge-sim"
+    );
     let out = Command::new("/usr/bin/kubectl")
         .args(["get", "ns", "-o", "name"])
         .env("KUBECONFIG", &kubeconfig)
@@ -60,28 +82,46 @@ fn serves_writes_kubeconfig_and_stops_on_sigterm() {
         .env("KUBECACHEDIR", dir.path().join("cache"))
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&out.stdout).contains("namespace/default"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("namespace/default"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let stats: serde_json::Value = rt.block_on(async {
         let started = Instant::now();
         reqwest::get(format!("{url}/version")).await.unwrap();
         // The faults file adds 20ms to every API request.
         assert!(started.elapsed() >= Duration::from_millis(20));
-        reqwest::get(format!("{url}/sim/stats")).await.unwrap().json().await.unwrap()
+        reqwest::get(format!("{url}/sim/stats"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     });
     assert_eq!(stats["requests"]["list"]["namespaces"], 1, "{stats}");
     assert!(stats["objectsStored"].as_u64().unwrap() >= 4);
 
-    let status = Command::new("kill").args(["-TERM", &guard.0.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &guard.0.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(10);
     let code = loop {
         if let Some(code) = guard.0.try_wait().unwrap() {
             break code;
         }
-        assert!(Instant::now() < deadline, "fledge sim did not stop on SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "fledge sim did not stop on SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(code.success(), "exit status {code:?}");
@@ -92,10 +132,16 @@ fn a_bad_faults_file_is_refused_with_the_field() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("faults.yaml");
     std::fs::write(&path, "rules:\n  - errorRate: 1.5\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_fledge")).args(["sim", "--faults", path.to_str().unwrap()]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_fledge"))
+        .args(["sim", "--faults", path.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("rules[0].errorRate: must be between 0 and 1 (got 1.5)"), "{err}");
+    assert!(
+        err.contains("rules[0].errorRate: must be between 0 and 1 (got 1.5)"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -35,15 +35,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(path) => Faults::from_file(path)?,
         None => Faults::default(),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the tokio runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
     runtime.block_on(async move {
-        let options = SimOptions { listen: args.listen, kubeconfig: args.kubeconfig, scenario, faults, ..Default::default() };
+        let options = SimOptions {
+            listen: args.listen,
+            kubeconfig: args.kubeconfig,
+            scenario,
+            faults,
+            ..Default::default()
+        };
         let handle = Sim::start(options).await?;
         eprintln!("kubeconfig: {}", handle.kubeconfig_path().display());
         let mut out = std::io::stdout();
         writeln!(out, "sim ready: {}", handle.url())?;
         out.flush()?;
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("installing the SIGTERM handler")?;
         tokio::select! {
             _ = term.recv() => {}
             r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,

@@ -76,31 +76,51 @@ pub struct WatchFaults {
 #[derive(Debug, thiserror::Error)]
 pub enum FaultsError {
     #[error("faults file {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("faults file {path}: {message}")]
     Parse { path: String, message: String },
     #[error("faults file {path}: rules[{index}].{field}: must be between 0 and 1 (got {value})")]
-    Share { path: String, index: usize, field: &'static str, value: f64 },
+    Share {
+        path: String,
+        index: usize,
+        field: &'static str,
+        value: f64,
+    },
 }
 
 impl Faults {
     /// Read and check a faults file.
     pub fn from_file(path: &Path) -> Result<Faults, FaultsError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| FaultsError::Read { path: shown.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| FaultsError::Read {
+            path: shown.clone(),
+            source,
+        })?;
         Self::from_yaml(&text, &shown)
     }
 
     /// Parse and check faults YAML; `origin` names the source in errors.
     pub fn from_yaml(text: &str, origin: &str) -> Result<Faults, FaultsError> {
-        let faults: Faults = serde_saphyr::from_str(text)
-            .map_err(|e| FaultsError::Parse { path: origin.to_string(), message: e.to_string() })?;
+        let faults: Faults = serde_saphyr::from_str(text).map_err(|e| FaultsError::Parse {
+            path: origin.to_string(),
+            message: e.to_string(),
+        })?;
         for (index, rule) in faults.rules.iter().enumerate() {
-            for (field, value) in
-                [("errorRate", rule.error_rate), ("throttleRate", rule.throttle_rate), ("conflictRate", rule.conflict_rate)]
-            {
+            for (field, value) in [
+                ("errorRate", rule.error_rate),
+                ("throttleRate", rule.throttle_rate),
+                ("conflictRate", rule.conflict_rate),
+            ] {
                 if !(0.0..=1.0).contains(&value) {
-                    return Err(FaultsError::Share { path: origin.to_string(), index, field, value });
+                    return Err(FaultsError::Share {
+                        path: origin.to_string(),
+                        index,
+                        field,
+                        value,
+                    });
                 }
             }
         }
@@ -139,7 +159,10 @@ impl FaultInjector {
     pub fn new(faults: Faults) -> Self {
         let gone = faults.watch.gone_on_next_watch;
         let credit = vec![[0.0; 3]; faults.rules.len()];
-        FaultInjector { state: Arc::new(Mutex::new(State { faults, credit })), gone_next: Arc::new(AtomicBool::new(gone)) }
+        FaultInjector {
+            state: Arc::new(Mutex::new(State { faults, credit })),
+            gone_next: Arc::new(AtomicBool::new(gone)),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -148,7 +171,8 @@ impl FaultInjector {
 
     /// Replace the configuration (resets the share counters).
     pub fn set(&self, faults: Faults) {
-        self.gone_next.store(faults.watch.gone_on_next_watch, Ordering::SeqCst);
+        self.gone_next
+            .store(faults.watch.gone_on_next_watch, Ordering::SeqCst);
         let mut s = self.lock();
         s.credit = vec![[0.0; 3]; faults.rules.len()];
         s.faults = faults;
@@ -186,10 +210,13 @@ impl FaultInjector {
             if !(verb_ok && res_ok) {
                 continue;
             }
-            for (k, (kind, share)) in
-                [(Kind::Error, rule.error_rate), (Kind::Throttle, rule.throttle_rate), (Kind::Conflict, rule.conflict_rate)]
-                    .into_iter()
-                    .enumerate()
+            for (k, (kind, share)) in [
+                (Kind::Error, rule.error_rate),
+                (Kind::Throttle, rule.throttle_rate),
+                (Kind::Conflict, rule.conflict_rate),
+            ]
+            .into_iter()
+            .enumerate()
             {
                 if share <= 0.0 {
                     continue;
@@ -198,7 +225,9 @@ impl FaultInjector {
                 if credit[i][k] >= 1.0 - 1e-9 {
                     credit[i][k] -= 1.0;
                     return Some(match kind {
-                        Kind::Error => ApiError::internal(format!("injected fault: {verb} {resource}")),
+                        Kind::Error => {
+                            ApiError::internal(format!("injected fault: {verb} {resource}"))
+                        }
                         Kind::Throttle => ApiError::too_many_requests(rule.retry_after_seconds),
                         Kind::Conflict => {
                             let (group, res) = match resource.split_once('.') {
@@ -227,18 +256,26 @@ mod tests {
         )
         .unwrap();
         let inj = FaultInjector::new(f);
-        let fails = (0..100).filter(|_| inj.check("update", "deployments.apps", "d").is_some()).count();
+        let fails = (0..100)
+            .filter(|_| inj.check("update", "deployments.apps", "d").is_some())
+            .count();
         assert_eq!(fails, 25);
         assert!(inj.check("get", "deployments.apps", "d").is_none());
         assert!(inj.check("update", "configmaps", "d").is_none());
-        let e = (0..4).find_map(|_| inj.check("update", "deployments.apps", "d")).unwrap();
+        let e = (0..4)
+            .find_map(|_| inj.check("update", "deployments.apps", "d"))
+            .unwrap();
         assert_eq!((e.code, e.reason.as_str()), (409, "Conflict"));
     }
 
     #[test]
     fn throttle_carries_retry_after() {
         let inj = FaultInjector::new(Faults {
-            rules: vec![FaultRule { throttle_rate: 1.0, retry_after_seconds: 3, ..Default::default() }],
+            rules: vec![FaultRule {
+                throttle_rate: 1.0,
+                retry_after_seconds: 3,
+                ..Default::default()
+            }],
             ..Default::default()
         });
         let e = inj.check("list", "pods", "").unwrap();
@@ -248,7 +285,10 @@ mod tests {
     #[test]
     fn bad_files_name_the_field() {
         let err = Faults::from_yaml("rules:\n- errorRate: 2\n", "f.yaml").unwrap_err();
-        assert_eq!(err.to_string(), "faults file f.yaml: rules[0].errorRate: must be between 0 and 1 (got 2)");
+        assert_eq!(
+            err.to_string(),
+            "faults file f.yaml: rules[0].errorRate: must be between 0 and 1 (got 2)"
+        );
         assert!(Faults::from_yaml("bogus: 1\n", "f.yaml").is_err());
     }
 

@@ -60,9 +60,15 @@ impl Default for SimOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
     #[error("sim: cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("sim: cannot write the kubeconfig {path}: {source}")]
-    Kubeconfig { path: String, source: std::io::Error },
+    Kubeconfig {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("sim: cannot build a kube client for {url}: {message}")]
     Client { url: String, message: String },
 }
@@ -94,7 +100,10 @@ pub fn kubeconfig_yaml(url: &str) -> String {
 }
 
 fn write_kubeconfig(path: &Path, url: &str) -> Result<(), SimError> {
-    let err = |source| SimError::Kubeconfig { path: path.display().to_string(), source };
+    let err = |source| SimError::Kubeconfig {
+        path: path.display().to_string(),
+        source,
+    };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(err)?;
     }
@@ -110,20 +119,38 @@ impl Sim {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let listener = tokio::net::TcpListener::bind(options.listen)
             .await
-            .map_err(|source| SimError::Bind { addr: options.listen, source })?;
-        let addr = listener.local_addr().map_err(|source| SimError::Bind { addr: options.listen, source })?;
+            .map_err(|source| SimError::Bind {
+                addr: options.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| SimError::Bind {
+            addr: options.listen,
+            source,
+        })?;
         let url = format!("http://{addr}");
         let shutdown = CancellationToken::new();
         let store = Store::new(options.store.clone());
         let stats = stats::Stats::default();
         let faults = FaultInjector::new(options.faults.clone());
         let scenario = ScenarioHandle::new(options.scenario.clone());
-        let state = server::ServerState { store: store.clone(), stats: stats.clone(), faults: faults.clone(), shutdown: shutdown.clone() };
+        let state = server::ServerState {
+            store: store.clone(),
+            stats: stats.clone(),
+            faults: faults.clone(),
+            shutdown: shutdown.clone(),
+        };
 
         let mut tasks = Vec::new();
-        tasks.push(tokio::spawn(store::gc::run(store.clone(), shutdown.clone())));
+        tasks.push(tokio::spawn(store::gc::run(
+            store.clone(),
+            shutdown.clone(),
+        )));
         // The simulated kube-controller-manager and kubelets (Sim-B's workloads module).
-        tasks.push(tokio::spawn(workloads::run(store.clone(), scenario.clone(), shutdown.clone())));
+        tasks.push(tokio::spawn(workloads::run(
+            store.clone(),
+            scenario.clone(),
+            shutdown.clone(),
+        )));
         // Synthetic traffic, `/metrics`, the service proxy and Host-header routing.
         let traffic = traffic::Traffic::new(store.clone(), scenario.clone());
         tasks.push(tokio::spawn(traffic.clone().run(shutdown.clone())));
@@ -140,7 +167,11 @@ impl Sim {
         let (kubeconfig, temp_dir) = match &options.kubeconfig {
             Some(p) => (p.clone(), None),
             None => {
-                let dir = std::env::temp_dir().join(format!("fledge-sim-{}-{}", std::process::id(), addr.port()));
+                let dir = std::env::temp_dir().join(format!(
+                    "fledge-sim-{}-{}",
+                    std::process::id(),
+                    addr.port()
+                ));
                 (dir.join("kubeconfig"), Some(dir))
             }
         };
@@ -149,11 +180,29 @@ impl Sim {
             e
         };
         write_kubeconfig(&kubeconfig, &url).map_err(handle_err)?;
-        let client_err = |message: String| SimError::Client { url: url.clone(), message };
-        let uri: axum::http::Uri = url.parse().map_err(|e: axum::http::uri::InvalidUri| client_err(e.to_string()))?;
+        let client_err = |message: String| SimError::Client {
+            url: url.clone(),
+            message,
+        };
+        let uri: axum::http::Uri = url
+            .parse()
+            .map_err(|e: axum::http::uri::InvalidUri| client_err(e.to_string()))?;
         let config = kube::Config::new(uri);
         let client = kube::Client::try_from(config).map_err(|e| client_err(e.to_string()))?;
-        Ok(SimHandle { url, addr, client, kubeconfig, temp_dir, store, stats, faults, scenario, traffic, shutdown, tasks })
+        Ok(SimHandle {
+            url,
+            addr,
+            client,
+            kubeconfig,
+            temp_dir,
+            store,
+            stats,
+            faults,
+            scenario,
+            traffic,
+            shutdown,
+            tasks,
+        })
     }
 }
 
@@ -178,7 +227,8 @@ impl SimHandle {
 
     /// Request statistics (the same document as `GET /sim/stats`).
     pub fn stats(&self) -> StatsSnapshot {
-        self.stats.snapshot(self.store.object_count(), self.store.resource_version())
+        self.stats
+            .snapshot(self.store.object_count(), self.store.resource_version())
     }
 
     /// The object store, for in-process reads and writes that bypass HTTP.

@@ -41,12 +41,19 @@ pub struct StatsSnapshot {
 impl StatsSnapshot {
     /// Requests of one verb on one resource (0 when none).
     pub fn count(&self, verb: &str, resource: &str) -> u64 {
-        self.requests.get(verb).and_then(|m| m.get(resource)).copied().unwrap_or(0)
+        self.requests
+            .get(verb)
+            .and_then(|m| m.get(resource))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Requests of one verb, all resources.
     pub fn verb_total(&self, verb: &str) -> u64 {
-        self.requests.get(verb).map(|m| m.values().sum()).unwrap_or(0)
+        self.requests
+            .get(verb)
+            .map(|m| m.values().sum())
+            .unwrap_or(0)
     }
 }
 
@@ -65,8 +72,15 @@ impl Stats {
     }
 
     pub fn record(&self, verb: &str, resource: &str) {
-        let mut map = self.inner.requests.lock().unwrap_or_else(|p| p.into_inner());
-        *map.entry(verb.to_string()).or_default().entry(resource.to_string()).or_default() += 1;
+        let mut map = self
+            .inner
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        *map.entry(verb.to_string())
+            .or_default()
+            .entry(resource.to_string())
+            .or_default() += 1;
     }
 
     pub fn watch_started(&self) -> WatchGuard {
@@ -76,7 +90,12 @@ impl Stats {
     }
 
     pub fn snapshot(&self, objects_stored: usize, resource_version: u64) -> StatsSnapshot {
-        let requests = self.inner.requests.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let requests = self
+            .inner
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         StatsSnapshot {
             requests,
             total_requests: self.inner.total.load(Ordering::Relaxed),

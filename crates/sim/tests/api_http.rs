@@ -61,20 +61,55 @@ async fn discovery_legacy_and_aggregated() {
     let (code, v) = get(&http, format!("{u}/version")).await;
     assert_eq!((code, v["minor"].as_str()), (200, Some("32")));
     let (_, apis) = get(&http, format!("{u}/apis")).await;
-    let names: Vec<&str> = apis["groups"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap()).collect();
-    for g in ["apps", "autoscaling", "networking.k8s.io", "coordination.k8s.io", "events.k8s.io", "apiextensions.k8s.io"] {
+    let names: Vec<&str> = apis["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    for g in [
+        "apps",
+        "autoscaling",
+        "networking.k8s.io",
+        "coordination.k8s.io",
+        "events.k8s.io",
+        "apiextensions.k8s.io",
+    ] {
         assert!(names.contains(&g), "{g} missing from {names:?}");
     }
     let (_, apps) = get(&http, format!("{u}/apis/apps/v1")).await;
-    let res: Vec<&str> = apps["resources"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
-    assert!(res.contains(&"deployments") && res.contains(&"deployments/scale") && res.contains(&"deployments/status"));
+    let res: Vec<&str> = apps["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        res.contains(&"deployments")
+            && res.contains(&"deployments/scale")
+            && res.contains(&"deployments/status")
+    );
 
-    let accept = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
-    let r = http.get(format!("{u}/apis")).header("Accept", accept).send().await.unwrap();
-    assert_eq!(r.headers()["content-type"], "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList");
+    let accept =
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
+    let r = http
+        .get(format!("{u}/apis"))
+        .header("Accept", accept)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+    );
     let agg: Value = r.json().await.unwrap();
     assert_eq!(agg["kind"], "APIGroupDiscoveryList");
-    let r = http.get(format!("{u}/api")).header("Accept", accept).send().await.unwrap();
+    let r = http
+        .get(format!("{u}/api"))
+        .header("Accept", accept)
+        .send()
+        .await
+        .unwrap();
     let core: Value = r.json().await.unwrap();
     assert_eq!(core["items"][0]["metadata"]["name"], "");
 
@@ -89,7 +124,11 @@ async fn discovery_legacy_and_aggregated() {
 async fn errors_are_status_objects() {
     let (sim, http) = sim().await;
     let u = sim.url();
-    let (code, s) = get(&http, format!("{u}/apis/apps/v1/namespaces/default/deployments/nope")).await;
+    let (code, s) = get(
+        &http,
+        format!("{u}/apis/apps/v1/namespaces/default/deployments/nope"),
+    )
+    .await;
     assert_eq!(code, 404);
     assert_eq!(s["kind"], "Status");
     assert_eq!(s["reason"], "NotFound");
@@ -101,25 +140,60 @@ async fn errors_are_status_objects() {
     let (code, s) = post(&http, base.clone(), cm("Bad_Name", json!({}))).await;
     assert_eq!((code, s["reason"].as_str()), (422, Some("Invalid")));
     assert_eq!(s["details"]["causes"][0]["field"], "metadata.name");
-    let (code, s) = post(&http, format!("{u}/api/v1/namespaces/nope/configmaps"), cm("a", json!({}))).await;
-    assert_eq!((code, s["message"].as_str()), (404, Some("namespaces \"nope\" not found")));
-    let r = http.post(base.clone()).header("content-type", "application/json").body("{not json").send().await.unwrap();
+    let (code, s) = post(
+        &http,
+        format!("{u}/api/v1/namespaces/nope/configmaps"),
+        cm("a", json!({})),
+    )
+    .await;
+    assert_eq!(
+        (code, s["message"].as_str()),
+        (404, Some("namespaces \"nope\" not found"))
+    );
+    let r = http
+        .post(base.clone())
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 400);
-    let r = http.post(format!("{base}/a")).json(&cm("a", json!({}))).send().await.unwrap();
+    let r = http
+        .post(format!("{base}/a"))
+        .json(&cm("a", json!({})))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 405);
     let s: Value = r.json().await.unwrap();
     assert_eq!(s["reason"], "MethodNotAllowed");
-    let r = http.patch(format!("{base}/a")).header("content-type", "text/plain").body("x").send().await.unwrap();
+    let r = http
+        .patch(format!("{base}/a"))
+        .header("content-type", "text/plain")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 415);
     // Stale resourceVersion on update.
     let (_, current) = get(&http, format!("{base}/a")).await;
     let mut stale = current.clone();
     stale["metadata"]["resourceVersion"] = json!("1");
-    let r = http.put(format!("{base}/a")).json(&stale).send().await.unwrap();
+    let r = http
+        .put(format!("{base}/a"))
+        .json(&stale)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 409);
     let s: Value = r.json().await.unwrap();
     assert_eq!(s["reason"], "Conflict");
-    assert!(s["message"].as_str().unwrap().contains("the object has been modified"));
+    assert!(
+        s["message"]
+            .as_str()
+            .unwrap()
+            .contains("the object has been modified")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -129,14 +203,25 @@ async fn lists_page_and_filter() {
     let base = format!("{u}/api/v1/namespaces/default/configmaps");
     for i in 0..7 {
         let tier = if i % 2 == 0 { "web" } else { "db" };
-        post(&http, base.clone(), cm(&format!("c{i}"), json!({"tier": tier, "n": i.to_string()}))).await;
+        post(
+            &http,
+            base.clone(),
+            cm(&format!("c{i}"), json!({"tier": tier, "n": i.to_string()})),
+        )
+        .await;
     }
     let mut names = Vec::new();
     let mut url = format!("{base}?limit=3");
     loop {
         let (_, page) = get(&http, url.clone()).await;
         assert!(page["items"].as_array().unwrap().len() <= 3);
-        names.extend(page["items"].as_array().unwrap().iter().map(|i| i["metadata"]["name"].as_str().unwrap().to_string()));
+        names.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["metadata"]["name"].as_str().unwrap().to_string()),
+        );
         match page["metadata"]["continue"].as_str() {
             Some(c) => url = format!("{base}?limit=3&continue={}", urlencode(c)),
             None => break,
@@ -146,7 +231,12 @@ async fn lists_page_and_filter() {
     let count = |q: &str| {
         let http = http.clone();
         let url = format!("{base}?{q}");
-        async move { get(&http, url).await.1["items"].as_array().map(Vec::len).unwrap_or(usize::MAX) }
+        async move {
+            get(&http, url).await.1["items"]
+                .as_array()
+                .map(Vec::len)
+                .unwrap_or(usize::MAX)
+        }
     };
     assert_eq!(count("labelSelector=tier%3Dweb").await, 4);
     assert_eq!(count("labelSelector=tier%21%3Dweb").await, 3);
@@ -157,7 +247,10 @@ async fn lists_page_and_filter() {
     assert_eq!(count("fieldSelector=metadata.name%3Dc3").await, 1);
     assert_eq!(count("fieldSelector=metadata.namespace%3Dother").await, 0);
     let (code, s) = get(&http, format!("{base}?fieldSelector=data.k%3Dv")).await;
-    assert_eq!((code, s["message"].as_str()), (400, Some("field label not supported: data.k")));
+    assert_eq!(
+        (code, s["message"].as_str()),
+        (400, Some("field label not supported: data.k"))
+    );
 }
 
 fn urlencode(s: &str) -> String {
@@ -168,11 +261,29 @@ fn urlencode(s: &str) -> String {
 async fn tables_for_builtins_and_custom_resources() {
     let (sim, http) = sim().await;
     let u = sim.url();
-    post(&http, format!("{u}/api/v1/namespaces/default/configmaps"), cm("t", json!({"a": "b"}))).await;
+    post(
+        &http,
+        format!("{u}/api/v1/namespaces/default/configmaps"),
+        cm("t", json!({"a": "b"})),
+    )
+    .await;
     let accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
-    let t: Value = http.get(format!("{u}/api/v1/namespaces/default/configmaps")).header("Accept", accept).send().await.unwrap().json().await.unwrap();
+    let t: Value = http
+        .get(format!("{u}/api/v1/namespaces/default/configmaps"))
+        .header("Accept", accept)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(t["kind"], "Table");
-    let cols: Vec<&str> = t["columnDefinitions"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let cols: Vec<&str> = t["columnDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
     assert_eq!(cols, ["Name", "Data", "Age"]);
     assert_eq!(t["rows"][0]["cells"][0], "t");
     assert_eq!(t["rows"][0]["cells"][1], 1);
@@ -189,59 +300,154 @@ async fn tables_for_builtins_and_custom_resources() {
                 "schema": {"openAPIV3Schema": {"type": "object", "properties": {
                     "spec": {"type": "object", "properties": {"size": {"type": "integer"}}},
                     "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}}}]}});
-    assert_eq!(post(&http, format!("{u}/apis/apiextensions.k8s.io/v1/customresourcedefinitions"), crd).await.0, 201);
+    assert_eq!(
+        post(
+            &http,
+            format!("{u}/apis/apiextensions.k8s.io/v1/customresourcedefinitions"),
+            crd
+        )
+        .await
+        .0,
+        201
+    );
     let w = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 3}});
-    assert_eq!(post(&http, format!("{u}/apis/example.com/v1/namespaces/default/widgets"), w).await.0, 201);
-    let status = json!({"status": {"phase": "Ok", "conditions": [{"type": "Ready", "status": "True"}]}});
-    let r = http.patch(format!("{u}/apis/example.com/v1/namespaces/default/widgets/w/status"))
-        .header("content-type", "application/merge-patch+json").body(status.to_string()).send().await.unwrap();
+    assert_eq!(
+        post(
+            &http,
+            format!("{u}/apis/example.com/v1/namespaces/default/widgets"),
+            w
+        )
+        .await
+        .0,
+        201
+    );
+    let status =
+        json!({"status": {"phase": "Ok", "conditions": [{"type": "Ready", "status": "True"}]}});
+    let r = http
+        .patch(format!(
+            "{u}/apis/example.com/v1/namespaces/default/widgets/w/status"
+        ))
+        .header("content-type", "application/merge-patch+json")
+        .body(status.to_string())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
-    let t: Value = http.get(format!("{u}/apis/example.com/v1/namespaces/default/widgets")).header("Accept", accept).send().await.unwrap().json().await.unwrap();
-    let cols: Vec<&str> = t["columnDefinitions"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let t: Value = http
+        .get(format!(
+            "{u}/apis/example.com/v1/namespaces/default/widgets"
+        ))
+        .header("Accept", accept)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cols: Vec<&str> = t["columnDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
     assert_eq!(cols, ["Name", "Phase", "Size", "Ready"]);
     assert_eq!(t["rows"][0]["cells"], json!(["w", "Ok", 3, "True"]));
     // The CRD's group is in discovery and OpenAPI at once.
     let (code, _) = get(&http, format!("{u}/apis/example.com/v1")).await;
     assert_eq!(code, 200);
     let (_, doc) = get(&http, format!("{u}/openapi/v3/apis/example.com/v1")).await;
-    assert_eq!(doc["components"]["schemas"]["com.example.v1.Widget"]["x-kubernetes-group-version-kind"][0]["kind"], "Widget");
+    assert_eq!(
+        doc["components"]["schemas"]["com.example.v1.Widget"]["x-kubernetes-group-version-kind"][0]
+            ["kind"],
+        "Widget"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_resumes_expires_bookmarks_and_times_out() {
-    let (sim, http) = sim_with(SimOptions { store: StoreConfig { history_limit: 10, ..Default::default() }, ..Default::default() }).await;
+    let (sim, http) = sim_with(SimOptions {
+        store: StoreConfig {
+            history_limit: 10,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
     let u = sim.url();
     let base = format!("{u}/api/v1/namespaces/default/configmaps");
     let (_, first) = post(&http, base.clone(), cm("w0", json!({}))).await;
-    let rv0: u64 = first["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+    let rv0: u64 = first["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     post(&http, base.clone(), cm("w1", json!({"sel": "yes"}))).await;
 
     // Resume from rv0: only the later event arrives, then live ones.
-    let resp = http.get(format!("{base}?watch=true&resourceVersion={rv0}")).send().await.unwrap();
+    let resp = http
+        .get(format!("{base}?watch=true&resourceVersion={rv0}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
-    let patch = http.patch(format!("{base}/w0")).header("content-type", "application/merge-patch+json").body(r#"{"data":{"k":"2"}}"#);
+    let patch = http
+        .patch(format!("{base}/w0"))
+        .header("content-type", "application/merge-patch+json")
+        .body(r#"{"data":{"k":"2"}}"#);
     patch.send().await.unwrap();
     http.delete(format!("{base}/w1")).send().await.unwrap();
     let events = read_lines(resp, 3, 10).await;
     let seen: Vec<(String, String)> = events
         .iter()
-        .map(|e| (e["type"].as_str().unwrap().to_string(), e["object"]["metadata"]["name"].as_str().unwrap().to_string()))
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap().to_string(),
+                e["object"]["metadata"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
         .collect();
-    assert_eq!(seen, [("ADDED".into(), "w1".into()), ("MODIFIED".into(), "w0".into()), ("DELETED".into(), "w1".into())]);
+    assert_eq!(
+        seen,
+        [
+            ("ADDED".into(), "w1".into()),
+            ("MODIFIED".into(), "w0".into()),
+            ("DELETED".into(), "w1".into())
+        ]
+    );
 
     // A label-selected watch sees an object leave the selector as DELETED.
-    let resp = http.get(format!("{base}?watch=true&labelSelector=sel%3Dyes")).send().await.unwrap();
+    let resp = http
+        .get(format!("{base}?watch=true&labelSelector=sel%3Dyes"))
+        .send()
+        .await
+        .unwrap();
     post(&http, base.clone(), cm("w2", json!({"sel": "yes"}))).await;
-    let leave = http.patch(format!("{base}/w2")).header("content-type", "application/merge-patch+json").body(r#"{"metadata":{"labels":{"sel":"no"}}}"#);
+    let leave = http
+        .patch(format!("{base}/w2"))
+        .header("content-type", "application/merge-patch+json")
+        .body(r#"{"metadata":{"labels":{"sel":"no"}}}"#);
     leave.send().await.unwrap();
     let events = read_lines(resp, 2, 10).await;
-    assert_eq!(events.iter().map(|e| e["type"].as_str().unwrap()).collect::<Vec<_>>(), ["ADDED", "DELETED"]);
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| e["type"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["ADDED", "DELETED"]
+    );
 
     // Push rv0 out of the 10-event history: 410 Expired as an ERROR event.
     for i in 0..12 {
         post(&http, base.clone(), cm(&format!("x{i}"), json!({}))).await;
     }
-    let resp = http.get(format!("{base}?watch=true&resourceVersion={rv0}")).send().await.unwrap();
+    let resp = http
+        .get(format!("{base}?watch=true&resourceVersion={rv0}"))
+        .send()
+        .await
+        .unwrap();
     let events = read_lines(resp, 1, 10).await;
     assert_eq!(events[0]["type"], "ERROR");
     assert_eq!(events[0]["object"]["code"], 410);
@@ -256,12 +462,22 @@ async fn watch_resumes_expires_bookmarks_and_times_out() {
     let events = read_lines(resp, 3, 10).await;
     assert_eq!(events[0]["type"], "ADDED");
     assert_eq!(events[1]["type"], "BOOKMARK");
-    assert_eq!(events[1]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"], "true");
+    assert_eq!(
+        events[1]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
+        "true"
+    );
     assert_eq!(events[2]["type"], "BOOKMARK", "a periodic bookmark follows");
 
     // timeoutSeconds ends the stream.
     let started = tokio::time::Instant::now();
-    let resp = http.get(format!("{base}?watch=true&timeoutSeconds=1&resourceVersion={}", sim.store().resource_version())).send().await.unwrap();
+    let resp = http
+        .get(format!(
+            "{base}?watch=true&timeoutSeconds=1&resourceVersion={}",
+            sim.store().resource_version()
+        ))
+        .send()
+        .await
+        .unwrap();
     let events = read_lines(resp, 1, 10).await;
     assert!(events.is_empty());
     assert!(started.elapsed() < Duration::from_secs(8));
@@ -271,37 +487,88 @@ async fn watch_resumes_expires_bookmarks_and_times_out() {
 async fn injected_faults_and_stats() {
     let faults = Faults {
         rules: vec![
-            FaultRule { verbs: vec!["list".into()], resources: vec!["configmaps".into()], throttle_rate: 1.0, retry_after_seconds: 2, ..Default::default() },
-            FaultRule { verbs: vec!["get".into()], resources: vec!["secrets".into()], error_rate: 0.5, ..Default::default() },
+            FaultRule {
+                verbs: vec!["list".into()],
+                resources: vec!["configmaps".into()],
+                throttle_rate: 1.0,
+                retry_after_seconds: 2,
+                ..Default::default()
+            },
+            FaultRule {
+                verbs: vec!["get".into()],
+                resources: vec!["secrets".into()],
+                error_rate: 0.5,
+                ..Default::default()
+            },
         ],
-        watch: WatchFaults { drop_after_events: 2, ..Default::default() },
+        watch: WatchFaults {
+            drop_after_events: 2,
+            ..Default::default()
+        },
         ..Default::default()
     };
-    let (sim, http) = sim_with(SimOptions { faults, ..Default::default() }).await;
+    let (sim, http) = sim_with(SimOptions {
+        faults,
+        ..Default::default()
+    })
+    .await;
     let u = sim.url();
-    let r = http.get(format!("{u}/api/v1/namespaces/default/configmaps")).send().await.unwrap();
+    let r = http
+        .get(format!("{u}/api/v1/namespaces/default/configmaps"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 429);
     assert_eq!(r.headers()["retry-after"], "2");
     let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"a": "b"}});
-    post(&http, format!("{u}/api/v1/namespaces/default/secrets"), secret).await;
+    post(
+        &http,
+        format!("{u}/api/v1/namespaces/default/secrets"),
+        secret,
+    )
+    .await;
     let mut codes = Vec::new();
     for _ in 0..4 {
-        codes.push(http.get(format!("{u}/api/v1/namespaces/default/secrets/s")).send().await.unwrap().status().as_u16());
+        codes.push(
+            http.get(format!("{u}/api/v1/namespaces/default/secrets/s"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+        );
     }
     assert_eq!(codes, [200, 500, 200, 500]);
 
     // A watch is dropped after 2 events.
     for i in 0..3 {
-        post(&http, format!("{u}/api/v1/namespaces/default/configmaps"), cm(&format!("c{i}"), json!({}))).await;
+        post(
+            &http,
+            format!("{u}/api/v1/namespaces/default/configmaps"),
+            cm(&format!("c{i}"), json!({})),
+        )
+        .await;
     }
-    let resp = http.get(format!("{u}/api/v1/namespaces/default/configmaps?watch=true")).send().await.unwrap();
+    let resp = http
+        .get(format!(
+            "{u}/api/v1/namespaces/default/configmaps?watch=true"
+        ))
+        .send()
+        .await
+        .unwrap();
     let events = read_lines(resp, 10, 5).await;
     assert_eq!(events.len(), 2, "{events:?}");
 
     // 410 on the next watch, once.
     sim.faults().gone_on_next_watch();
     let rv = sim.store().resource_version();
-    let resp = http.get(format!("{u}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={rv}")).send().await.unwrap();
+    let resp = http
+        .get(format!(
+            "{u}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={rv}"
+        ))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(read_lines(resp, 1, 5).await[0]["object"]["code"], 410);
 
     let (_, stats) = get(&http, format!("{u}/sim/stats")).await;
@@ -311,7 +578,10 @@ async fn injected_faults_and_stats() {
     assert_eq!(stats["requests"]["watch"]["configmaps"], 2);
     assert!(stats["objectsStored"].as_u64().unwrap() >= 8);
     // Latency applies to every request.
-    sim.faults().set(Faults { latency_ms: 300, ..Default::default() });
+    sim.faults().set(Faults {
+        latency_ms: 300,
+        ..Default::default()
+    });
     let started = tokio::time::Instant::now();
     get(&http, format!("{u}/api/v1/namespaces")).await;
     assert!(started.elapsed() >= Duration::from_millis(300));
@@ -330,12 +600,22 @@ async fn finalizers_hold_deletion_until_removed() {
     let (code, held) = get(&http, format!("{base}/f")).await;
     assert_eq!(code, 200);
     assert!(held["metadata"]["deletionTimestamp"].is_string());
-    let r = http.patch(format!("{base}/f")).header("content-type", "application/json-patch+json")
-        .body(r#"[{"op":"remove","path":"/metadata/finalizers"}]"#).send().await.unwrap();
+    let r = http
+        .patch(format!("{base}/f"))
+        .header("content-type", "application/json-patch+json")
+        .body(r#"[{"op":"remove","path":"/metadata/finalizers"}]"#)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(get(&http, format!("{base}/f")).await.0, 404);
     // Dry run creates nothing.
-    let r = http.post(format!("{base}?dryRun=All")).json(&cm("dry", json!({}))).send().await.unwrap();
+    let r = http
+        .post(format!("{base}?dryRun=All"))
+        .json(&cm("dry", json!({})))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 201);
     assert_eq!(get(&http, format!("{base}/dry")).await.0, 404);
 }

@@ -32,20 +32,35 @@ async fn crud_conflicts_and_status() {
     let sim = Sim::start(SimOptions::default()).await.unwrap();
     let client = sim.client();
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
-    let created = cms.create(&PostParams::default(), &cm("a", "1")).await.unwrap();
+    let created = cms
+        .create(&PostParams::default(), &cm("a", "1"))
+        .await
+        .unwrap();
     let uid = created.metadata.uid.clone().unwrap();
     assert!(created.metadata.creation_timestamp.is_some());
-    let err = cms.create(&PostParams::default(), &cm("a", "1")).await.unwrap_err();
+    let err = cms
+        .create(&PostParams::default(), &cm("a", "1"))
+        .await
+        .unwrap_err();
     assert_eq!(api_status(&err), Some((409, "AlreadyExists".into())));
 
     // A replace with a stale resourceVersion is a 409 Conflict.
     let mut stale = created.clone();
     let mut fresh = cms.get("a").await.unwrap();
     fresh.data = Some(BTreeMap::from([("v".to_string(), "2".to_string())]));
-    let updated = cms.replace("a", &PostParams::default(), &fresh).await.unwrap();
-    assert_ne!(updated.metadata.resource_version, created.metadata.resource_version);
+    let updated = cms
+        .replace("a", &PostParams::default(), &fresh)
+        .await
+        .unwrap();
+    assert_ne!(
+        updated.metadata.resource_version,
+        created.metadata.resource_version
+    );
     stale.data = Some(BTreeMap::from([("v".to_string(), "3".to_string())]));
-    let err = cms.replace("a", &PostParams::default(), &stale).await.unwrap_err();
+    let err = cms
+        .replace("a", &PostParams::default(), &stale)
+        .await
+        .unwrap_err();
     assert_eq!(api_status(&err), Some((409, "Conflict".into())));
     assert_eq!(cms.get("a").await.unwrap().metadata.uid.unwrap(), uid);
 
@@ -53,9 +68,15 @@ async fn crud_conflicts_and_status() {
     let mut generated = cm("", "x");
     generated.metadata.name = None;
     generated.metadata.generate_name = Some("gen-".into());
-    let g = cms.create(&PostParams::default(), &generated).await.unwrap();
+    let g = cms
+        .create(&PostParams::default(), &generated)
+        .await
+        .unwrap();
     assert!(g.metadata.name.unwrap().starts_with("gen-"));
-    assert_eq!(cms.list(&ListParams::default()).await.unwrap().items.len(), 2);
+    assert_eq!(
+        cms.list(&ListParams::default()).await.unwrap().items.len(),
+        2
+    );
 
     // Deployment: defaults, generation on spec changes only, separate status subresource.
     let deploys: Api<Deployment> = Api::namespaced(client.clone(), "default");
@@ -69,24 +90,57 @@ async fn crud_conflicts_and_status() {
     assert_eq!(spec.progress_deadline_seconds, Some(600));
     assert_eq!(d.metadata.generation, Some(1));
     let pp = PatchParams::default();
-    let d = deploys.patch("d", &pp, &Patch::Merge(json!({"metadata": {"labels": {"x": "y"}}}))).await.unwrap();
-    assert_eq!(d.metadata.generation, Some(1), "metadata changes keep the generation");
-    let d = deploys.patch("d", &pp, &Patch::Merge(json!({"spec": {"replicas": 3}}))).await.unwrap();
+    let d = deploys
+        .patch(
+            "d",
+            &pp,
+            &Patch::Merge(json!({"metadata": {"labels": {"x": "y"}}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        d.metadata.generation,
+        Some(1),
+        "metadata changes keep the generation"
+    );
+    let d = deploys
+        .patch("d", &pp, &Patch::Merge(json!({"spec": {"replicas": 3}})))
+        .await
+        .unwrap();
     assert_eq!(d.metadata.generation, Some(2));
-    let d = deploys.patch("d", &pp, &Patch::Merge(json!({"status": {"replicas": 9}}))).await.unwrap();
-    assert!(d.status.as_ref().and_then(|s| s.replicas).unwrap_or(0) != 9, "main resource ignores status");
+    let d = deploys
+        .patch("d", &pp, &Patch::Merge(json!({"status": {"replicas": 9}})))
+        .await
+        .unwrap();
+    assert!(
+        d.status.as_ref().and_then(|s| s.replicas).unwrap_or(0) != 9,
+        "main resource ignores status"
+    );
     let d = deploys.patch_status("d", &pp, &Patch::Merge(json!({"status": {"observedGeneration": 2, "replicas": 3}, "spec": {"replicas": 7}}))).await.unwrap();
     assert_eq!(d.status.as_ref().unwrap().observed_generation, Some(2));
-    assert_eq!(d.spec.as_ref().unwrap().replicas, Some(3), "status subresource ignores spec");
+    assert_eq!(
+        d.spec.as_ref().unwrap().replicas,
+        Some(3),
+        "status subresource ignores spec"
+    );
     assert_eq!(d.metadata.generation, Some(2));
     let invalid: Deployment = serde_json::from_value(json!({"metadata": {"name": "bad"}, "spec": {
         "selector": {"matchLabels": {"app": "x"}},
         "template": {"metadata": {"labels": {"app": "y"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}}))
     .unwrap();
-    let err = deploys.create(&PostParams::default(), &invalid).await.unwrap_err();
-    let kube::Error::Api(status) = &err else { panic!("{err}") };
+    let err = deploys
+        .create(&PostParams::default(), &invalid)
+        .await
+        .unwrap_err();
+    let kube::Error::Api(status) = &err else {
+        panic!("{err}")
+    };
     assert_eq!((status.code, status.reason.as_str()), (422, "Invalid"));
-    assert!(status.message.contains("spec.template.metadata.labels"), "{}", status.message);
+    assert!(
+        status.message.contains("spec.template.metadata.labels"),
+        "{}",
+        status.message
+    );
 
     cms.delete("a", &DeleteParams::default()).await.unwrap();
     let err = cms.get("a").await.unwrap_err();
@@ -97,23 +151,45 @@ async fn crud_conflicts_and_status() {
 async fn a_conflicting_update_is_retried_to_success() {
     // Half of all ConfigMap updates are answered 409, as if another writer got there first.
     let faults = Faults {
-        rules: vec![FaultRule { verbs: vec!["update".into()], resources: vec!["configmaps".into()], conflict_rate: 0.5, ..Default::default() }],
+        rules: vec![FaultRule {
+            verbs: vec!["update".into()],
+            resources: vec!["configmaps".into()],
+            conflict_rate: 0.5,
+            ..Default::default()
+        }],
         ..Default::default()
     };
-    let sim = Sim::start(SimOptions { faults, ..Default::default() }).await.unwrap();
+    let sim = Sim::start(SimOptions {
+        faults,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let cms: Api<ConfigMap> = Api::namespaced(sim.client(), "default");
-    cms.create(&PostParams::default(), &cm("counter", "0")).await.unwrap();
+    cms.create(&PostParams::default(), &cm("counter", "0"))
+        .await
+        .unwrap();
     for _ in 0..4 {
         let bump = || async {
             let mut current = cms.get("counter").await?;
-            let n: u32 = current.data.as_ref().and_then(|d| d.get("v")).and_then(|v| v.parse().ok()).unwrap_or(0);
+            let n: u32 = current
+                .data
+                .as_ref()
+                .and_then(|d| d.get("v"))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
             current.data = Some(BTreeMap::from([("v".to_string(), (n + 1).to_string())]));
-            cms.replace("counter", &PostParams::default(), &current).await
+            cms.replace("counter", &PostParams::default(), &current)
+                .await
         };
-        bump.retry(ExponentialBuilder::default().with_min_delay(Duration::from_millis(5)).with_max_times(10))
-            .when(|e: &kube::Error| api_status(e).is_some_and(|(code, _)| code == 409))
-            .await
-            .unwrap();
+        bump.retry(
+            ExponentialBuilder::default()
+                .with_min_delay(Duration::from_millis(5))
+                .with_max_times(10),
+        )
+        .when(|e: &kube::Error| api_status(e).is_some_and(|(code, _)| code == 409))
+        .await
+        .unwrap();
     }
     let v = cms.get("counter").await.unwrap().data.unwrap()["v"].clone();
     assert_eq!(v, "4");
@@ -127,23 +203,67 @@ async fn server_side_apply_reports_conflicts_between_managers() {
     let sim = Sim::start(SimOptions::default()).await.unwrap();
     let cms: Api<ConfigMap> = Api::namespaced(sim.client(), "default");
     let a = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shared"}, "data": {"owner": "a", "a-only": "1"}});
-    let created = cms.patch("shared", &PatchParams::apply("manager-a"), &Patch::Apply(&a)).await.unwrap();
-    let managers: Vec<String> = created.metadata.managed_fields.unwrap().iter().filter_map(|m| m.manager.clone()).collect();
+    let created = cms
+        .patch(
+            "shared",
+            &PatchParams::apply("manager-a"),
+            &Patch::Apply(&a),
+        )
+        .await
+        .unwrap();
+    let managers: Vec<String> = created
+        .metadata
+        .managed_fields
+        .unwrap()
+        .iter()
+        .filter_map(|m| m.manager.clone())
+        .collect();
     assert_eq!(managers, ["manager-a"]);
 
     let b = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shared"}, "data": {"owner": "b"}});
-    let err = cms.patch("shared", &PatchParams::apply("manager-b"), &Patch::Apply(&b)).await.unwrap_err();
-    let kube::Error::Api(status) = &err else { panic!("{err}") };
+    let err = cms
+        .patch(
+            "shared",
+            &PatchParams::apply("manager-b"),
+            &Patch::Apply(&b),
+        )
+        .await
+        .unwrap_err();
+    let kube::Error::Api(status) = &err else {
+        panic!("{err}")
+    };
     assert_eq!((status.code, status.reason.as_str()), (409, "Conflict"));
-    assert!(status.message.contains("conflict with \"manager-a\"") && status.message.contains(".data.owner"), "{}", status.message);
+    assert!(
+        status.message.contains("conflict with \"manager-a\"")
+            && status.message.contains(".data.owner"),
+        "{}",
+        status.message
+    );
 
-    let forced = cms.patch("shared", &PatchParams::apply("manager-b").force(), &Patch::Apply(&b)).await.unwrap();
+    let forced = cms
+        .patch(
+            "shared",
+            &PatchParams::apply("manager-b").force(),
+            &Patch::Apply(&b),
+        )
+        .await
+        .unwrap();
     let data = forced.data.unwrap();
     assert_eq!(data["owner"], "b");
     assert_eq!(data["a-only"], "1", "fields only manager-a applied stay");
     // Re-applying the same configuration is a no-op that keeps the resourceVersion.
-    let again = cms.patch("shared", &PatchParams::apply("manager-b").force(), &Patch::Apply(&b)).await.unwrap();
-    assert_eq!(again.metadata.resource_version, forced.metadata.resource_version);
+    let again = cms
+        .patch(
+            "shared",
+            &PatchParams::apply("manager-b").force(),
+            &Patch::Apply(&b),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        again.metadata.resource_version,
+        forced.metadata.resource_version
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -165,7 +285,11 @@ async fn custom_resources_from_a_crd() {
     crds.create(&PostParams::default(), &crd).await.unwrap();
     let established = crds.get("canaries.flagger.app").await.unwrap();
     let conds = established.status.unwrap().conditions.unwrap();
-    assert!(conds.iter().any(|c| c.type_ == "Established" && c.status == "True"));
+    assert!(
+        conds
+            .iter()
+            .any(|c| c.type_ == "Established" && c.status == "True")
+    );
 
     let gvk = GroupVersionKind::gvk("flagger.app", "v1beta1", "Canary");
     let ar = ApiResource::from_gvk_with_plural(&gvk, "canaries");
@@ -177,16 +301,29 @@ async fn custom_resources_from_a_crd() {
     let c = canaries.create(&PostParams::default(), &c).await.unwrap();
     assert_eq!(c.metadata.generation, Some(1));
     let s = canaries
-        .patch_status("podinfo", &PatchParams::default(), &Patch::Merge(json!({"status": {"phase": "Progressing", "canaryWeight": 10}})))
+        .patch_status(
+            "podinfo",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"phase": "Progressing", "canaryWeight": 10}})),
+        )
         .await
         .unwrap();
     assert_eq!(s.data["status"]["phase"], "Progressing");
     assert_eq!(s.metadata.generation, Some(1));
-    let err = canaries.patch("podinfo", &PatchParams::default(), &Patch::Strategic(json!({"spec": {}}))).await.unwrap_err();
+    let err = canaries
+        .patch(
+            "podinfo",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"spec": {}})),
+        )
+        .await
+        .unwrap_err();
     assert_eq!(api_status(&err).map(|s| s.0), Some(415));
 
     // Deleting the CRD stops serving its resources.
-    crds.delete("canaries.flagger.app", &DeleteParams::default()).await.unwrap();
+    crds.delete("canaries.flagger.app", &DeleteParams::default())
+        .await
+        .unwrap();
     let err = canaries.get("podinfo").await.unwrap_err();
     assert_eq!(api_status(&err).map(|s| s.0), Some(404));
 }
@@ -194,13 +331,31 @@ async fn custom_resources_from_a_crd() {
 /// Many writes while watches are dropped every few events and sometimes answered 410 Gone,
 /// with a short history: the reflector's cache must end equal to the server.
 async fn reflector_converges(streaming: bool) {
-    let faults = Faults { watch: WatchFaults { drop_after_events: 7, ..Default::default() }, ..Default::default() };
-    let options = SimOptions { faults, store: StoreConfig { history_limit: 40, ..Default::default() }, ..Default::default() };
+    let faults = Faults {
+        watch: WatchFaults {
+            drop_after_events: 7,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let options = SimOptions {
+        faults,
+        store: StoreConfig {
+            history_limit: 40,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
     let sim = Sim::start(options).await.unwrap();
     let cms: Api<ConfigMap> = Api::namespaced(sim.client(), "default");
     let (reader, writer) = reflector::store::<ConfigMap>();
-    let config = if streaming { watcher::Config::default().streaming_lists() } else { watcher::Config::default() };
-    let stream = reflector::reflector(writer, watcher(cms.clone(), config.timeout(3))).default_backoff();
+    let config = if streaming {
+        watcher::Config::default().streaming_lists()
+    } else {
+        watcher::Config::default()
+    };
+    let stream =
+        reflector::reflector(writer, watcher(cms.clone(), config.timeout(3))).default_backoff();
     let task = tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);
         while stream.next().await.is_some() {}
@@ -210,10 +365,18 @@ async fn reflector_converges(streaming: bool) {
         let name = format!("cm-{}", i % 23);
         match i % 5 {
             0 | 1 => {
-                let _ = cms.create(&PostParams::default(), &cm(&name, &i.to_string())).await;
+                let _ = cms
+                    .create(&PostParams::default(), &cm(&name, &i.to_string()))
+                    .await;
             }
             2 | 3 => {
-                let _ = cms.patch(&name, &PatchParams::default(), &Patch::Merge(json!({"data": {"v": i.to_string()}}))).await;
+                let _ = cms
+                    .patch(
+                        &name,
+                        &PatchParams::default(),
+                        &Patch::Merge(json!({"data": {"v": i.to_string()}})),
+                    )
+                    .await;
             }
             _ => {
                 let _ = cms.delete(&name, &DeleteParams::default()).await;
@@ -227,14 +390,30 @@ async fn reflector_converges(streaming: bool) {
     }
     let server = || async {
         let list = cms.list(&ListParams::default()).await.unwrap();
-        let mut v: Vec<(String, String)> =
-            list.items.iter().map(|c| (c.metadata.name.clone().unwrap(), c.metadata.resource_version.clone().unwrap())).collect();
+        let mut v: Vec<(String, String)> = list
+            .items
+            .iter()
+            .map(|c| {
+                (
+                    c.metadata.name.clone().unwrap(),
+                    c.metadata.resource_version.clone().unwrap(),
+                )
+            })
+            .collect();
         v.sort();
         v
     };
     let cache = || {
-        let mut v: Vec<(String, String)> =
-            reader.state().iter().map(|c| (c.metadata.name.clone().unwrap(), c.metadata.resource_version.clone().unwrap())).collect();
+        let mut v: Vec<(String, String)> = reader
+            .state()
+            .iter()
+            .map(|c| {
+                (
+                    c.metadata.name.clone().unwrap(),
+                    c.metadata.resource_version.clone().unwrap(),
+                )
+            })
+            .collect();
         v.sort();
         v
     };
@@ -244,12 +423,19 @@ async fn reflector_converges(streaming: bool) {
         if cache() == want {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "cache never converged:\ncache:  {:?}\nserver: {want:?}", cache());
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "cache never converged:\ncache:  {:?}\nserver: {want:?}",
+            cache()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let stats = sim.stats();
     // 300 writes and at most 7 events per stream: the cache got there through restarts.
-    assert!(stats.watches_started >= 5, "the watch should have been dropped and restarted: {stats:?}");
+    assert!(
+        stats.watches_started >= 5,
+        "the watch should have been dropped and restarted: {stats:?}"
+    );
     task.abort();
 }
 

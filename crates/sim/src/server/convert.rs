@@ -56,10 +56,21 @@ pub fn from_view(def: &ResourceDef, mut obj: Value) -> Value {
         if let Some(map) = obj.as_object_mut() {
             let time = map.get("eventTime").cloned().filter(|t| !t.is_null());
             if let Some(t) = time {
-                let secs = t.as_str().map(|s| s.split('.').next().unwrap_or(s).trim_end_matches('Z').to_string() + "Z");
+                let secs = t.as_str().map(|s| {
+                    s.split('.')
+                        .next()
+                        .unwrap_or(s)
+                        .trim_end_matches('Z')
+                        .to_string()
+                        + "Z"
+                });
                 let stamp = secs.map(Value::String).unwrap_or(t);
                 map.entry("firstTimestamp").or_insert(stamp.clone());
-                let last = map.get("series").and_then(|s| s.get("lastObservedTime")).cloned().unwrap_or(stamp);
+                let last = map
+                    .get("series")
+                    .and_then(|s| s.get("lastObservedTime"))
+                    .cloned()
+                    .unwrap_or(stamp);
                 map.insert("lastTimestamp".into(), last);
             }
             if let Some(count) = map.get("series").and_then(|s| s.get("count")).cloned() {
@@ -67,7 +78,9 @@ pub fn from_view(def: &ResourceDef, mut obj: Value) -> Value {
             }
             map.entry("count").or_insert(json!(1));
             let component = map.get("reportingComponent").cloned();
-            let source = map.entry("source").or_insert_with(|| Value::Object(Map::new()));
+            let source = map
+                .entry("source")
+                .or_insert_with(|| Value::Object(Map::new()));
             if let (Some(src), Some(c)) = (source.as_object_mut(), component) {
                 src.entry("component").or_insert(c);
             }

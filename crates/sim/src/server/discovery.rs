@@ -9,14 +9,25 @@ use serde_json::{Value, json};
 use super::{error_response, json_response};
 use crate::store::{ApiError, Registry, ResourceDef};
 
-const VERBS: [&str; 8] = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+const VERBS: [&str; 8] = [
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
 const SUB_VERBS: [&str; 3] = ["get", "patch", "update"];
 
 /// Which aggregated discovery version the Accept header asks for, if any (first match wins).
 fn aggregated_version(accept: &str) -> Option<&'static str> {
     accept.split(',').find_map(|range| {
         let params: Vec<&str> = range.split(';').map(str::trim).collect();
-        if !params.contains(&"as=APIGroupDiscoveryList") || !params.contains(&"g=apidiscovery.k8s.io") {
+        if !params.contains(&"as=APIGroupDiscoveryList")
+            || !params.contains(&"g=apidiscovery.k8s.io")
+        {
             return None;
         }
         if params.contains(&"v=v2") {
@@ -31,10 +42,16 @@ fn aggregated_version(accept: &str) -> Option<&'static str> {
 
 /// `/api` or `/apis`, legacy or aggregated depending on Accept.
 pub fn root(registry: &Registry, core: bool, accept: &str) -> Response {
-    let groups: Vec<(String, Vec<String>)> =
-        registry.groups().into_iter().filter(|(g, _)| g.is_empty() == core).collect();
+    let groups: Vec<(String, Vec<String>)> = registry
+        .groups()
+        .into_iter()
+        .filter(|(g, _)| g.is_empty() == core)
+        .collect();
     if let Some(v) = aggregated_version(accept) {
-        let items: Vec<Value> = groups.iter().map(|(g, versions)| aggregated_group(registry, g, versions)).collect();
+        let items: Vec<Value> = groups
+            .iter()
+            .map(|(g, versions)| aggregated_group(registry, g, versions))
+            .collect();
         let body = json!({"kind": "APIGroupDiscoveryList", "apiVersion": format!("apidiscovery.k8s.io/{v}"), "metadata": {}, "items": items});
         let mut resp = json_response(StatusCode::OK, &body);
         let ct = format!("application/json;g=apidiscovery.k8s.io;v={v};as=APIGroupDiscoveryList");
@@ -50,18 +67,31 @@ pub fn root(registry: &Registry, core: bool, accept: &str) -> Response {
                 "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]}),
         );
     }
-    let list: Vec<Value> = groups.iter().map(|(g, versions)| api_group(g, versions)).collect();
-    json_response(StatusCode::OK, &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": list}))
+    let list: Vec<Value> = groups
+        .iter()
+        .map(|(g, versions)| api_group(g, versions))
+        .collect();
+    json_response(
+        StatusCode::OK,
+        &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": list}),
+    )
 }
 
 fn api_group(group: &str, versions: &[String]) -> Value {
-    let vs: Vec<Value> = versions.iter().map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v})).collect();
+    let vs: Vec<Value> = versions
+        .iter()
+        .map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v}))
+        .collect();
     json!({"name": group, "versions": vs, "preferredVersion": vs.first().cloned().unwrap_or(Value::Null)})
 }
 
 /// `/apis/<group>`.
 pub fn group(registry: &Registry, group: &str) -> Response {
-    match registry.groups().into_iter().find(|(g, _)| g == group && !g.is_empty()) {
+    match registry
+        .groups()
+        .into_iter()
+        .find(|(g, _)| g == group && !g.is_empty())
+    {
         Some((g, versions)) => {
             let mut body = api_group(&g, &versions);
             body["kind"] = json!("APIGroup");
@@ -72,8 +102,15 @@ pub fn group(registry: &Registry, group: &str) -> Response {
     }
 }
 
-fn defs_in<'a>(registry: &'a Registry, group: &'a str, version: &'a str) -> impl Iterator<Item = &'a ResourceDef> {
-    registry.all().iter().filter(move |d| d.group == group && d.version == version)
+fn defs_in<'a>(
+    registry: &'a Registry,
+    group: &'a str,
+    version: &'a str,
+) -> impl Iterator<Item = &'a ResourceDef> {
+    registry
+        .all()
+        .iter()
+        .filter(move |d| d.group == group && d.version == version)
 }
 
 /// `/api/v1` or `/apis/<group>/<version>`.
@@ -97,8 +134,15 @@ pub fn group_version(registry: &Registry, group: &str, version: &str) -> Respons
     if resources.is_empty() {
         return error_response(&ApiError::no_route());
     }
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
-    json_response(StatusCode::OK, &json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}))
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    json_response(
+        StatusCode::OK,
+        &json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
+    )
 }
 
 fn aggregated_group(registry: &Registry, group: &str, versions: &[String]) -> Value {
@@ -137,7 +181,12 @@ mod tests {
     fn accept_negotiation() {
         let kubectl = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
         assert_eq!(aggregated_version(kubectl), Some("v2"));
-        assert_eq!(aggregated_version("application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"), Some("v2beta1"));
+        assert_eq!(
+            aggregated_version(
+                "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
+            ),
+            Some("v2beta1")
+        );
         assert_eq!(aggregated_version("application/json, */*"), None);
     }
 
@@ -145,7 +194,12 @@ mod tests {
     fn aggregated_group_lists_subresources() {
         let reg = Registry::default();
         let apps = aggregated_group(&reg, "apps", &["v1".to_string()]);
-        let deploy = apps["versions"][0]["resources"].as_array().unwrap().iter().find(|r| r["resource"] == "deployments").unwrap();
+        let deploy = apps["versions"][0]["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["resource"] == "deployments")
+            .unwrap();
         assert_eq!(deploy["shortNames"], json!(["deploy"]));
         assert_eq!(deploy["subresources"][1]["responseKind"]["kind"], "Scale");
     }

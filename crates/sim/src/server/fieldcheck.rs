@@ -30,7 +30,11 @@ impl Mode {
 }
 
 fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 /// Remove from `orig` what `typed` (its decoded-and-encoded form) lost, recording the paths.
@@ -60,7 +64,9 @@ fn prune_against(orig: &mut Value, typed: &Value, path: &str, out: &mut Vec<Stri
     }
 }
 
-fn roundtrip<T: serde::de::DeserializeOwned + serde::Serialize>(obj: &Value) -> Result<Value, String> {
+fn roundtrip<T: serde::de::DeserializeOwned + serde::Serialize>(
+    obj: &Value,
+) -> Result<Value, String> {
     let typed: T = serde_json::from_value(obj.clone()).map_err(|e| e.to_string())?;
     serde_json::to_value(typed).map_err(|e| e.to_string())
 }
@@ -81,11 +87,15 @@ fn typed_form(def: &ResourceDef, obj: &Value) -> Option<Result<Value, String>> {
         ("apps", "replicasets") => roundtrip::<apps::v1::ReplicaSet>(obj),
         ("apps", "daemonsets") => roundtrip::<apps::v1::DaemonSet>(obj),
         ("apps", "statefulsets") => roundtrip::<apps::v1::StatefulSet>(obj),
-        ("autoscaling", "horizontalpodautoscalers") => roundtrip::<autoscaling::v2::HorizontalPodAutoscaler>(obj),
+        ("autoscaling", "horizontalpodautoscalers") => {
+            roundtrip::<autoscaling::v2::HorizontalPodAutoscaler>(obj)
+        }
         ("networking.k8s.io", "ingresses") => roundtrip::<networking::v1::Ingress>(obj),
         ("coordination.k8s.io", "leases") => roundtrip::<coordination::v1::Lease>(obj),
         ("events.k8s.io", "events") => roundtrip::<events::v1::Event>(obj),
-        ("apiextensions.k8s.io", "customresourcedefinitions") => roundtrip::<apiext::CustomResourceDefinition>(obj),
+        ("apiextensions.k8s.io", "customresourcedefinitions") => {
+            roundtrip::<apiext::CustomResourceDefinition>(obj)
+        }
         _ => return None,
     })
 }
@@ -100,13 +110,22 @@ pub fn check(def: &ResourceDef, obj: &mut Value, mode: Mode) -> Result<Vec<Strin
         }
     } else if let Some(typed) = typed_form(def, obj) {
         let typed = typed.map_err(|e| {
-            ApiError::bad_request(format!("{} in version \"{}\" cannot be handled as a {}: {e}", def.kind, def.version, def.kind))
+            ApiError::bad_request(format!(
+                "{} in version \"{}\" cannot be handled as a {}: {e}",
+                def.kind, def.version, def.kind
+            ))
         })?;
         prune_against(obj, &typed, "", &mut unknown);
     }
-    let messages: Vec<String> = unknown.iter().map(|p| format!("unknown field \"{p}\"")).collect();
+    let messages: Vec<String> = unknown
+        .iter()
+        .map(|p| format!("unknown field \"{p}\""))
+        .collect();
     match mode {
-        Mode::Strict if !messages.is_empty() => Err(ApiError::bad_request(format!("strict decoding error: {}", messages.join(", ")))),
+        Mode::Strict if !messages.is_empty() => Err(ApiError::bad_request(format!(
+            "strict decoding error: {}",
+            messages.join(", ")
+        ))),
         Mode::Warn => Ok(messages),
         _ => Ok(Vec::new()),
     }
@@ -127,11 +146,20 @@ mod tests {
             "spec": {"replicas": 1, "foo": 1, "selector": {"matchLabels": {"a": "b"}},
             "template": {"spec": {"containers": [{"name": "c", "image": "i", "bar": true}]}}}});
         let warnings = check(def, &mut d, Mode::Warn).unwrap();
-        assert_eq!(warnings, vec!["unknown field \"spec.foo\"", "unknown field \"spec.template.spec.containers[0].bar\""]);
+        assert_eq!(
+            warnings,
+            vec![
+                "unknown field \"spec.foo\"",
+                "unknown field \"spec.template.spec.containers[0].bar\""
+            ]
+        );
         assert!(d["spec"].get("foo").is_none());
         let mut d2 = json!({"metadata": {"name": "d"}, "spec": {"foo": 1}});
         let err = check(def, &mut d2, Mode::Strict).unwrap_err();
-        assert_eq!(err.message, "strict decoding error: unknown field \"spec.foo\"");
+        assert_eq!(
+            err.message,
+            "strict decoding error: unknown field \"spec.foo\""
+        );
         let mut d3 = json!({"metadata": {"name": "d"}, "spec": {"replicas": "two"}});
         assert_eq!(check(def, &mut d3, Mode::Ignore).unwrap_err().code, 400);
     }

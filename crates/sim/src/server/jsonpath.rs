@@ -12,7 +12,11 @@ enum Step {
 }
 
 fn parse(path: &str) -> Option<Vec<Step>> {
-    let p = path.trim().trim_start_matches('{').trim_end_matches('}').trim_start_matches('$');
+    let p = path
+        .trim()
+        .trim_start_matches('{')
+        .trim_end_matches('}')
+        .trim_start_matches('$');
     let mut steps = Vec::new();
     let mut rest = p;
     while !rest.is_empty() {
@@ -32,8 +36,14 @@ fn parse(path: &str) -> Option<Vec<Step>> {
                 steps.push(Step::Index(i));
             } else if let Some(f) = inner.strip_prefix("?(@.").and_then(|f| f.strip_suffix(')')) {
                 let (key, value) = f.split_once("==")?;
-                let value = value.trim().trim_matches(|c| c == '"' || c == '\'').to_string();
-                steps.push(Step::Filter { key: key.trim().split('.').map(String::from).collect(), value });
+                let value = value
+                    .trim()
+                    .trim_matches(|c| c == '"' || c == '\'')
+                    .to_string();
+                steps.push(Step::Filter {
+                    key: key.trim().split('.').map(String::from).collect(),
+                    value,
+                });
             } else {
                 let key = inner.trim_matches(|c| c == '"' || c == '\'');
                 steps.push(Step::Field(key.to_string()));
@@ -49,7 +59,9 @@ fn parse(path: &str) -> Option<Vec<Step>> {
 
 /// All values `path` selects in `obj` (empty when nothing matches or the path is not supported).
 pub fn select<'a>(obj: &'a Value, path: &str) -> Vec<&'a Value> {
-    let Some(steps) = parse(path) else { return Vec::new() };
+    let Some(steps) = parse(path) else {
+        return Vec::new();
+    };
     let mut current = vec![obj];
     for step in &steps {
         let mut next = Vec::new();
@@ -58,17 +70,19 @@ pub fn select<'a>(obj: &'a Value, path: &str) -> Vec<&'a Value> {
                 Step::Field(f) => next.extend(v.get(f.as_str())),
                 Step::Index(i) => next.extend(v.get(*i)),
                 Step::All => next.extend(v.as_array().into_iter().flatten()),
-                Step::Filter { key, value } => next.extend(v.as_array().into_iter().flatten().filter(|item| {
-                    let mut x = *item;
-                    for k in key {
-                        x = &x[k.as_str()];
-                    }
-                    match x {
-                        Value::String(s) => s == value,
-                        Value::Null => false,
-                        other => other.to_string() == *value,
-                    }
-                })),
+                Step::Filter { key, value } => {
+                    next.extend(v.as_array().into_iter().flatten().filter(|item| {
+                        let mut x = *item;
+                        for k in key {
+                            x = &x[k.as_str()];
+                        }
+                        match x {
+                            Value::String(s) => s == value,
+                            Value::Null => false,
+                            other => other.to_string() == *value,
+                        }
+                    }))
+                }
             }
         }
         current = next;
@@ -87,8 +101,14 @@ mod tests {
             {"type": "Promoted", "status": "Unknown"}, {"type": "Ready", "status": "False"}]},
             "spec": {"ports": [{"port": 80}, {"port": 443}]}});
         assert_eq!(select(&o, ".status.phase"), vec![&json!("Progressing")]);
-        assert_eq!(select(&o, ".status.conditions[?(@.type==\"Ready\")].status"), vec![&json!("False")]);
-        assert_eq!(select(&o, ".spec.ports[*].port"), vec![&json!(80), &json!(443)]);
+        assert_eq!(
+            select(&o, ".status.conditions[?(@.type==\"Ready\")].status"),
+            vec![&json!("False")]
+        );
+        assert_eq!(
+            select(&o, ".spec.ports[*].port"),
+            vec![&json!(80), &json!(443)]
+        );
         assert_eq!(select(&o, ".spec.ports[1].port"), vec![&json!(443)]);
         assert!(select(&o, ".status.nope").is_empty());
     }

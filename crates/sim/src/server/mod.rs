@@ -57,11 +57,18 @@ pub struct Query(HashMap<String, String>);
 
 impl Query {
     fn parse(raw: Option<&str>) -> Query {
-        Query(form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).into_owned().collect())
+        Query(
+            form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect(),
+        )
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str).filter(|v| !v.is_empty())
+        self.0
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     pub fn flag(&self, key: &str) -> bool {
@@ -70,7 +77,13 @@ impl Query {
 
     pub fn u64(&self, key: &str) -> Result<Option<u64>, ApiError> {
         self.get(key)
-            .map(|v| v.parse().map_err(|_| ApiError::bad_request(format!("invalid value for {key}: {v:?} (must be a non-negative integer)"))))
+            .map(|v| {
+                v.parse().map_err(|_| {
+                    ApiError::bad_request(format!(
+                        "invalid value for {key}: {v:?} (must be a non-negative integer)"
+                    ))
+                })
+            })
             .transpose()
     }
 }
@@ -78,7 +91,10 @@ impl Query {
 /// A JSON response with the given status code.
 pub fn json_response(code: StatusCode, body: &Value) -> Response {
     let mut resp = (code, body.to_string()).into_response();
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     resp
 }
 
@@ -113,11 +129,22 @@ async fn version(State(st): State<ServerState>) -> Response {
 }
 
 async fn stats(State(st): State<ServerState>) -> Response {
-    let snap = st.stats.snapshot(st.store.object_count(), st.store.resource_version());
-    json_response(StatusCode::OK, &serde_json::to_value(snap).unwrap_or_default())
+    let snap = st
+        .stats
+        .snapshot(st.store.object_count(), st.store.resource_version());
+    json_response(
+        StatusCode::OK,
+        &serde_json::to_value(snap).unwrap_or_default(),
+    )
 }
 
-async fn api(State(st): State<ServerState>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn api(
+    State(st): State<ServerState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     st.stats.request();
     let latency = st.faults.latency();
     if !latency.is_zero() {
@@ -125,13 +152,20 @@ async fn api(State(st): State<ServerState>, method: Method, uri: Uri, headers: H
     }
     let query = Query::parse(uri.query());
     let registry = st.store.registry();
-    let parsed = path::parse(uri.path(), |g, v, p| registry.find(g, v, p).is_some_and(|d| d.namespaced));
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let parsed = path::parse(uri.path(), |g, v, p| {
+        registry.find(g, v, p).is_some_and(|d| d.namespaced)
+    });
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     match parsed {
         None => error_response(&ApiError::no_route()),
         Some(path::ApiPath::Root { core }) => discovery::root(&registry, core, accept),
         Some(path::ApiPath::Group { group }) => discovery::group(&registry, &group),
-        Some(path::ApiPath::GroupVersion { group, version }) => discovery::group_version(&registry, &group, &version),
+        Some(path::ApiPath::GroupVersion { group, version }) => {
+            discovery::group_version(&registry, &group, &version)
+        }
         Some(path::ApiPath::Resource(rp)) => {
             match resource::handle(&st, &registry, rp, method, query, &headers, body).await {
                 Ok(resp) => resp,
@@ -144,7 +178,9 @@ async fn api(State(st): State<ServerState>, method: Method, uri: Uri, headers: H
 /// A streaming response body fed from a channel of chunks (watch streams).
 pub fn streaming_body(rx: tokio::sync::mpsc::Receiver<Bytes>) -> Body {
     let stream = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|chunk| (Ok::<Bytes, std::convert::Infallible>(chunk), rx))
+        rx.recv()
+            .await
+            .map(|chunk| (Ok::<Bytes, std::convert::Infallible>(chunk), rx))
     });
     Body::from_stream(stream)
 }

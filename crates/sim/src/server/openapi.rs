@@ -13,7 +13,11 @@ use super::{ServerState, error_response, json_response};
 use crate::store::{ApiError, Registry, ResourceDef};
 
 fn gv_key(group: &str, version: &str) -> String {
-    if group.is_empty() { format!("api/{version}") } else { format!("apis/{group}/{version}") }
+    if group.is_empty() {
+        format!("api/{version}")
+    } else {
+        format!("apis/{group}/{version}")
+    }
 }
 
 pub async fn index(State(st): State<ServerState>) -> Response {
@@ -23,7 +27,10 @@ pub async fn index(State(st): State<ServerState>) -> Response {
     for (group, versions) in registry.groups() {
         for v in versions {
             let key = gv_key(&group, &v);
-            paths.insert(key.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{key}")}));
+            paths.insert(
+                key.clone(),
+                json!({"serverRelativeURL": format!("/openapi/v3/{key}")}),
+            );
         }
     }
     json_response(StatusCode::OK, &json!({"paths": paths}))
@@ -50,7 +57,11 @@ fn schema_name(def: &ResourceDef) -> String {
         let reversed: Vec<&str> = def.group.split('.').rev().collect();
         format!("{}.{}.{}", reversed.join("."), def.version, def.kind)
     } else {
-        let group = if def.group.is_empty() { "core" } else { def.group.split('.').next().unwrap_or_default() };
+        let group = if def.group.is_empty() {
+            "core"
+        } else {
+            def.group.split('.').next().unwrap_or_default()
+        };
         format!("io.k8s.api.{group}.{}.{}", def.version, def.kind)
     }
 }
@@ -67,17 +78,26 @@ fn object_schema(def: &ResourceDef) -> Value {
     props["apiVersion"] = json!({"type": "string", "description": "APIVersion defines the versioned schema of this representation of an object."});
     props["kind"] = json!({"type": "string", "description": "Kind is a string value representing the REST resource this object represents."});
     props["metadata"] = json!({"type": "object", "description": "Standard object's metadata."});
-    schema["x-kubernetes-group-version-kind"] = json!([{"group": def.group, "version": def.version, "kind": def.kind}]);
+    schema["x-kubernetes-group-version-kind"] =
+        json!([{"group": def.group, "version": def.version, "kind": def.kind}]);
     schema
 }
 
 /// The OpenAPI v3 document of one group version, or `None` when nothing is served there.
 pub fn document(registry: &Registry, group: &str, version: &str) -> Option<Value> {
-    let defs: Vec<&ResourceDef> = registry.all().iter().filter(|d| d.group == group && d.version == version).collect();
+    let defs: Vec<&ResourceDef> = registry
+        .all()
+        .iter()
+        .filter(|d| d.group == group && d.version == version)
+        .collect();
     if defs.is_empty() {
         return None;
     }
-    let prefix = if group.is_empty() { format!("/api/{version}") } else { format!("/apis/{group}/{version}") };
+    let prefix = if group.is_empty() {
+        format!("/api/{version}")
+    } else {
+        format!("/apis/{group}/{version}")
+    };
     let mut paths = Map::new();
     let mut schemas = Map::new();
     for d in defs {
@@ -121,10 +141,19 @@ mod tests {
         let doc = document(&Registry::default(), "apps", "v1").unwrap();
         let op = &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
         assert_eq!(op["x-kubernetes-group-version-kind"]["kind"], "Deployment");
-        assert!(op["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "fieldValidation"));
+        assert!(
+            op["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["name"] == "fieldValidation")
+        );
         assert!(op.get("requestBody").is_none());
         let schema = &doc["components"]["schemas"]["io.k8s.api.apps.v1.Deployment"];
-        assert_eq!(schema["x-kubernetes-group-version-kind"][0]["kind"], "Deployment");
+        assert_eq!(
+            schema["x-kubernetes-group-version-kind"][0]["kind"],
+            "Deployment"
+        );
         assert!(document(&Registry::default(), "nope", "v1").is_none());
     }
 }

@@ -28,12 +28,23 @@ pub struct ResourcePath {
 /// Parse a path. `is_namespaced_plural(group, version, plural)` tells whether a plural is a
 /// namespaced resource of that group version, to tell `/namespaces/<ns>/<plural>` from the
 /// `namespaces` resource's own subresources (`/namespaces/<name>/status`).
-pub fn parse(path: &str, is_namespaced_plural: impl Fn(&str, &str, &str) -> bool) -> Option<ApiPath> {
-    let segs: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+pub fn parse(
+    path: &str,
+    is_namespaced_plural: impl Fn(&str, &str, &str) -> bool,
+) -> Option<ApiPath> {
+    let segs: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
     let (group, version, rest) = match segs.as_slice() {
         ["api"] => return Some(ApiPath::Root { core: true }),
         ["apis"] => return Some(ApiPath::Root { core: false }),
-        ["apis", g] => return Some(ApiPath::Group { group: g.to_string() }),
+        ["apis", g] => {
+            return Some(ApiPath::Group {
+                group: g.to_string(),
+            });
+        }
         ["api", v, rest @ ..] => ("", *v, rest),
         ["apis", g, v, rest @ ..] => (*g, *v, rest),
         _ => return None,
@@ -51,7 +62,10 @@ pub fn parse(path: &str, is_namespaced_plural: impl Fn(&str, &str, &str) -> bool
     };
     let namespaced = |p: &str| is_namespaced_plural(&group, &version, p);
     Some(match rest {
-        [] => ApiPath::GroupVersion { group: group.clone(), version: version.clone() },
+        [] => ApiPath::GroupVersion {
+            group: group.clone(),
+            version: version.clone(),
+        },
         ["namespaces", ns, plural, tail @ ..] if namespaced(plural) => match tail {
             [] => rp(Some(ns), plural, None, None),
             [name] => rp(Some(ns), plural, Some(name), None),
@@ -70,13 +84,25 @@ mod tests {
     use super::*;
 
     fn p(path: &str) -> Option<ApiPath> {
-        parse(path, |_, _, plural| plural != "namespaces" && plural != "status" && plural != "finalize")
+        parse(path, |_, _, plural| {
+            plural != "namespaces" && plural != "status" && plural != "finalize"
+        })
     }
 
-    fn res(g: &str, plural: &str, ns: Option<&str>, name: Option<&str>, sub: Option<&str>) -> Option<ApiPath> {
+    fn res(
+        g: &str,
+        plural: &str,
+        ns: Option<&str>,
+        name: Option<&str>,
+        sub: Option<&str>,
+    ) -> Option<ApiPath> {
         Some(ApiPath::Resource(ResourcePath {
             group: g.into(),
-            version: if g.is_empty() { "v1".into() } else { "v1".into() },
+            version: if g.is_empty() {
+                "v1".into()
+            } else {
+                "v1".into()
+            },
             plural: plural.into(),
             namespace: ns.map(String::from),
             name: name.map(String::from),
@@ -88,13 +114,39 @@ mod tests {
     fn paths() {
         assert_eq!(p("/api"), Some(ApiPath::Root { core: true }));
         assert_eq!(p("/apis/"), Some(ApiPath::Root { core: false }));
-        assert_eq!(p("/apis/apps"), Some(ApiPath::Group { group: "apps".into() }));
-        assert_eq!(p("/api/v1"), Some(ApiPath::GroupVersion { group: "".into(), version: "v1".into() }));
-        assert_eq!(p("/api/v1/namespaces"), res("", "namespaces", None, None, None));
-        assert_eq!(p("/api/v1/namespaces/test"), res("", "namespaces", None, Some("test"), None));
-        assert_eq!(p("/api/v1/namespaces/test/status"), res("", "namespaces", None, Some("test"), Some("status")));
-        assert_eq!(p("/api/v1/namespaces/test/configmaps"), res("", "configmaps", Some("test"), None, None));
-        assert_eq!(p("/apis/apps/v1/deployments"), res("apps", "deployments", None, None, None));
+        assert_eq!(
+            p("/apis/apps"),
+            Some(ApiPath::Group {
+                group: "apps".into()
+            })
+        );
+        assert_eq!(
+            p("/api/v1"),
+            Some(ApiPath::GroupVersion {
+                group: "".into(),
+                version: "v1".into()
+            })
+        );
+        assert_eq!(
+            p("/api/v1/namespaces"),
+            res("", "namespaces", None, None, None)
+        );
+        assert_eq!(
+            p("/api/v1/namespaces/test"),
+            res("", "namespaces", None, Some("test"), None)
+        );
+        assert_eq!(
+            p("/api/v1/namespaces/test/status"),
+            res("", "namespaces", None, Some("test"), Some("status"))
+        );
+        assert_eq!(
+            p("/api/v1/namespaces/test/configmaps"),
+            res("", "configmaps", Some("test"), None, None)
+        );
+        assert_eq!(
+            p("/apis/apps/v1/deployments"),
+            res("apps", "deployments", None, None, None)
+        );
         assert_eq!(
             p("/apis/apps/v1/namespaces/t/deployments/d/scale"),
             res("apps", "deployments", Some("t"), Some("d"), Some("scale"))

@@ -14,7 +14,9 @@ use super::fieldcheck::{self, Mode};
 use super::path::ResourcePath;
 use super::table::{self, Include};
 use super::{Query, ServerState, json_response, watch};
-use crate::store::{ApiError, DeleteOptions, Deleted, GroupResource, Propagation, Registry, ResourceDef, meta};
+use crate::store::{
+    ApiError, DeleteOptions, Deleted, GroupResource, Propagation, Registry, ResourceDef, meta,
+};
 
 /// One request's context.
 pub struct Ctx<'a> {
@@ -38,17 +40,39 @@ impl Ctx<'_> {
         match self.query.get("dryRun") {
             None => Ok(false),
             Some("All") => Ok(true),
-            Some(other) => Err(ApiError::bad_request(format!("dryRun: unsupported value {other:?}: the only supported value is All"))),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "dryRun: unsupported value {other:?}: the only supported value is All"
+            ))),
         }
     }
 }
 
-pub(super) fn map_patch_error(e: fledge_sim_patch::Error, def: &ResourceDef, name: &str) -> ApiError {
+pub(super) fn map_patch_error(
+    e: fledge_sim_patch::Error,
+    def: &ResourceDef,
+    name: &str,
+) -> ApiError {
     use fledge_sim_patch::Error as E;
     match e {
         E::BadRequest(m) => ApiError::bad_request(m),
-        E::Invalid(m) => ApiError::invalid(&def.kind_group(), &def.group, &def.kind, name, vec![crate::store::Cause::new("FieldValueInvalid", "", m)]),
-        e @ E::TestFailed { .. } => ApiError::invalid(&def.kind_group(), &def.group, &def.kind, name, vec![crate::store::Cause::new("FieldValueInvalid", "", e.to_string())]),
+        E::Invalid(m) => ApiError::invalid(
+            &def.kind_group(),
+            &def.group,
+            &def.kind,
+            name,
+            vec![crate::store::Cause::new("FieldValueInvalid", "", m)],
+        ),
+        e @ E::TestFailed { .. } => ApiError::invalid(
+            &def.kind_group(),
+            &def.group,
+            &def.kind,
+            name,
+            vec![crate::store::Cause::new(
+                "FieldValueInvalid",
+                "",
+                e.to_string(),
+            )],
+        ),
         e @ E::Conflict(_) => {
             let mut err = ApiError::conflict(&def.group_resource(), name, &e.to_string());
             err.message = e.to_string();
@@ -76,10 +100,22 @@ fn field_supported(def: &ResourceDef, field: &str) -> bool {
     GENERIC_FIELDS.contains(&field)
         || match (def.group.as_str(), def.plural.as_str()) {
             ("", "events") | ("events.k8s.io", "events") => {
-                field.starts_with("involvedObject.") || field.starts_with("regarding.")
-                    || matches!(field, "reason" | "type" | "source" | "reportingComponent" | "reportingController")
+                field.starts_with("involvedObject.")
+                    || field.starts_with("regarding.")
+                    || matches!(
+                        field,
+                        "reason" | "type" | "source" | "reportingComponent" | "reportingController"
+                    )
             }
-            ("", "pods") => matches!(field, "spec.nodeName" | "spec.restartPolicy" | "spec.schedulerName" | "spec.serviceAccountName" | "status.phase" | "status.podIP"),
+            ("", "pods") => matches!(
+                field,
+                "spec.nodeName"
+                    | "spec.restartPolicy"
+                    | "spec.schedulerName"
+                    | "spec.serviceAccountName"
+                    | "status.phase"
+                    | "status.podIP"
+            ),
             ("", "secrets") => field == "type",
             ("", "namespaces") => field == "status.phase",
             ("apps", "replicasets") => field == "status.replicas",
@@ -89,12 +125,23 @@ fn field_supported(def: &ResourceDef, field: &str) -> bool {
 
 impl Filter {
     pub fn from_query(def: &ResourceDef, q: &Query) -> Result<Filter, ApiError> {
-        let labels = q.get("labelSelector").map(LabelSelector::parse).transpose().map_err(|e| ApiError::bad_request(e.to_string()))?;
-        let fields = q.get("fieldSelector").map(FieldSelector::parse).transpose().map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let labels = q
+            .get("labelSelector")
+            .map(LabelSelector::parse)
+            .transpose()
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let fields = q
+            .get("fieldSelector")
+            .map(FieldSelector::parse)
+            .transpose()
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
         if let Some(f) = &fields {
             for r in f.requirements() {
                 if !field_supported(def, &r.field) {
-                    return Err(ApiError::bad_request(format!("field label not supported: {}", r.field)));
+                    return Err(ApiError::bad_request(format!(
+                        "field label not supported: {}",
+                        r.field
+                    )));
                 }
             }
         }
@@ -103,7 +150,8 @@ impl Filter {
 
     /// Whether a stored object (core shape for events) passes.
     pub fn matches(&self, obj: &Value) -> bool {
-        self.labels.as_ref().is_none_or(|l| l.matches_object(obj)) && self.fields.as_ref().is_none_or(|f| f.matches(obj))
+        self.labels.as_ref().is_none_or(|l| l.matches_object(obj))
+            && self.fields.as_ref().is_none_or(|f| f.matches(obj))
     }
 }
 
@@ -118,13 +166,21 @@ pub(super) fn with_warnings(mut resp: Response, warnings: &[String]) -> Response
 }
 
 fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
     let base = ct.split(';').next().unwrap_or_default().trim();
     match base {
-        "application/json" | "" => serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the body of the request was not valid JSON: {e}"))),
+        "application/json" | "" => serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request(format!("the body of the request was not valid JSON: {e}"))
+        }),
         "application/yaml" => {
-            let text = std::str::from_utf8(body).map_err(|_| ApiError::bad_request("the body of the request was not UTF-8"))?;
-            serde_saphyr::from_str(text).map_err(|e| ApiError::bad_request(format!("the body of the request was not valid YAML: {e}")))
+            let text = std::str::from_utf8(body)
+                .map_err(|_| ApiError::bad_request("the body of the request was not UTF-8"))?;
+            serde_saphyr::from_str(text).map_err(|e| {
+                ApiError::bad_request(format!("the body of the request was not valid YAML: {e}"))
+            })
         }
         other => Err(ApiError::unsupported_media_type(format!(
             "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {other})"
@@ -141,7 +197,10 @@ pub async fn handle(
     headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let def = registry.find(&rp.group, &rp.version, &rp.plural).cloned().ok_or_else(ApiError::no_route)?;
+    let def = registry
+        .find(&rp.group, &rp.version, &rp.plural)
+        .cloned()
+        .ok_or_else(ApiError::no_route)?;
     let sub = rp.subresource.as_deref();
     match sub {
         None => {}
@@ -159,26 +218,53 @@ pub async fn handle(
         (&Method::PATCH, true) => "patch",
         (&Method::DELETE, true) if sub.is_none() => "delete",
         (&Method::DELETE, false) if sub.is_none() => "deletecollection",
-        _ => return Err(ApiError::method_not_allowed(format!("the server does not allow this method on the requested resource ({method})"))),
+        _ => {
+            return Err(ApiError::method_not_allowed(format!(
+                "the server does not allow this method on the requested resource ({method})"
+            )));
+        }
     };
     let label = match sub {
         Some(s) => format!("{}/{s}", def.group_resource().qualified()),
         None => def.group_resource().qualified(),
     };
     st.stats.record(verb, &label);
-    if let Some(err) = st.faults.check(verb, &label, name.as_deref().unwrap_or_default()) {
+    if let Some(err) = st
+        .faults
+        .check(verb, &label, name.as_deref().unwrap_or_default())
+    {
         return Err(err);
     }
     if def.namespaced && name.is_some() && rp.namespace.is_none() {
         return Err(ApiError::no_route());
     }
     if def.namespaced && verb == "create" && rp.namespace.is_none() {
-        return Err(ApiError::method_not_allowed("the server does not allow this method on the requested resource"));
+        return Err(ApiError::method_not_allowed(
+            "the server does not allow this method on the requested resource",
+        ));
     }
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-    let ua = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("unknown");
-    let manager = query.get("fieldManager").map(String::from).unwrap_or_else(|| ua.split('/').next().unwrap_or(ua).to_string());
-    let ctx = Ctx { st, gr: def.storage.clone(), def, ns: rp.namespace.clone(), query, accept, manager };
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let ua = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("unknown");
+    let manager = query
+        .get("fieldManager")
+        .map(String::from)
+        .unwrap_or_else(|| ua.split('/').next().unwrap_or(ua).to_string());
+    let ctx = Ctx {
+        st,
+        gr: def.storage.clone(),
+        def,
+        ns: rp.namespace.clone(),
+        query,
+        accept,
+        manager,
+    };
     let name = name.unwrap_or_default();
     match verb {
         "watch" => watch::serve(&ctx).await,
@@ -187,8 +273,17 @@ pub async fn handle(
         "create" => create(&ctx, parse_body(headers, &body)?),
         "update" => update(&ctx, &name, sub, parse_body(headers, &body)?),
         "patch" => {
-            let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-            patch(&ctx, &name, sub, ct.split(';').next().unwrap_or_default().trim(), &body)
+            let ct = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            patch(
+                &ctx,
+                &name,
+                sub,
+                ct.split(';').next().unwrap_or_default().trim(),
+                &body,
+            )
         }
         "delete" => delete(&ctx, &name, &body),
         _ => delete_collection(&ctx, &body),
@@ -196,7 +291,11 @@ pub async fn handle(
 }
 
 fn get(ctx: &Ctx, name: &str, sub: Option<&str>) -> Result<Response, ApiError> {
-    let obj = ctx.st.store.get_arc(&ctx.gr, ctx.ns_str(), name).ok_or_else(|| ApiError::not_found(&ctx.def.group_resource(), name))?;
+    let obj = ctx
+        .st
+        .store
+        .get_arc(&ctx.gr, ctx.ns_str(), name)
+        .ok_or_else(|| ApiError::not_found(&ctx.def.group_resource(), name))?;
     if sub == Some("scale") {
         return Ok(json_response(StatusCode::OK, &scale_of(&ctx.def, &obj)));
     }
@@ -207,7 +306,10 @@ fn get(ctx: &Ctx, name: &str, sub: Option<&str>) -> Result<Response, ApiError> {
     if table::wants_table(&ctx.accept) {
         let rv = meta::resource_version(&view).to_string();
         let include = Include::parse(ctx.query.get("includeObject"));
-        return Ok(json_response(StatusCode::OK, &table::table(&ctx.def, &[view], &rv, None, include)));
+        return Ok(json_response(
+            StatusCode::OK,
+            &table::table(&ctx.def, &[view], &rv, None, include),
+        ));
     }
     Ok(json_response(StatusCode::OK, &view))
 }
@@ -218,7 +320,9 @@ fn encode_continue(ns: &str, name: &str) -> String {
 
 fn decode_continue(token: &str) -> Result<(String, String), ApiError> {
     let bad = || ApiError::bad_request("continue key is not valid: decode failed");
-    let raw = base64::engine::general_purpose::STANDARD.decode(token).map_err(|_| bad())?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(token)
+        .map_err(|_| bad())?;
     let text = String::from_utf8(raw).map_err(|_| bad())?;
     let (ns, name) = text.split_once('\u{0}').ok_or_else(bad)?;
     Ok((ns.to_string(), name.to_string()))
@@ -226,13 +330,20 @@ fn decode_continue(token: &str) -> Result<(String, String), ApiError> {
 
 fn list(ctx: &Ctx) -> Result<Response, ApiError> {
     let filter = Filter::from_query(&ctx.def, &ctx.query)?;
-    let limit = ctx.query.u64("limit")?.filter(|l| *l > 0).map(|l| l as usize);
+    let limit = ctx
+        .query
+        .u64("limit")?
+        .filter(|l| *l > 0)
+        .map(|l| l as usize);
     let after = ctx.query.get("continue").map(decode_continue).transpose()?;
     let (items, rv) = ctx.st.store.list_arc(&ctx.gr, ctx.ns.as_deref());
     let mut selected = Vec::new();
     let mut cont = None;
     for obj in items.iter() {
-        let key = (meta::namespace(obj).to_string(), meta::name(obj).to_string());
+        let key = (
+            meta::namespace(obj).to_string(),
+            meta::name(obj).to_string(),
+        );
         if after.as_ref().is_some_and(|a| key <= *a) || !filter.matches(obj) {
             continue;
         }
@@ -247,7 +358,10 @@ fn list(ctx: &Ctx) -> Result<Response, ApiError> {
     let rv = rv.to_string();
     if table::wants_table(&ctx.accept) {
         let include = Include::parse(ctx.query.get("includeObject"));
-        return Ok(json_response(StatusCode::OK, &table::table(&ctx.def, &selected, &rv, cont.as_deref(), include)));
+        return Ok(json_response(
+            StatusCode::OK,
+            &table::table(&ctx.def, &selected, &rv, cont.as_deref(), include),
+        ));
     }
     let mut metadata = json!({"resourceVersion": rv});
     if let Some(c) = cont {
@@ -269,7 +383,9 @@ fn list(ctx: &Ctx) -> Result<Response, ApiError> {
 /// Check the body's identity against the URL and fill in the namespace.
 pub(super) fn prepare(ctx: &Ctx, obj: &mut Value, url_name: Option<&str>) -> Result<(), ApiError> {
     if !obj.is_object() {
-        return Err(ApiError::bad_request("the body of the request was not a JSON object"));
+        return Err(ApiError::bad_request(
+            "the body of the request was not a JSON object",
+        ));
     }
     if let Some(av) = obj.get("apiVersion").and_then(Value::as_str) {
         let (g, _) = crate::store::split_api_version(av);
@@ -282,14 +398,19 @@ pub(super) fn prepare(ctx: &Ctx, obj: &mut Value, url_name: Option<&str>) -> Res
     }
     if let Some(kind) = obj.get("kind").and_then(Value::as_str) {
         if kind != ctx.def.kind && kind != "Scale" {
-            return Err(ApiError::bad_request(format!("the kind in the data ({kind}) does not match the expected kind ({})", ctx.def.kind)));
+            return Err(ApiError::bad_request(format!(
+                "the kind in the data ({kind}) does not match the expected kind ({})",
+                ctx.def.kind
+            )));
         }
     }
     let m = meta::metadata_mut(obj);
     if ctx.def.namespaced {
         match m.get("namespace").and_then(Value::as_str) {
             Some(ns) if !ns.is_empty() && ns != ctx.ns_str() => {
-                return Err(ApiError::bad_request("the namespace of the provided object does not match the namespace sent on the request"));
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
             }
             _ => {
                 m.insert("namespace".into(), json!(ctx.ns_str()));
@@ -299,7 +420,9 @@ pub(super) fn prepare(ctx: &Ctx, obj: &mut Value, url_name: Option<&str>) -> Res
     if let Some(url_name) = url_name {
         match m.get("name").and_then(Value::as_str) {
             Some(n) if !n.is_empty() && n != url_name => {
-                return Err(ApiError::bad_request(format!("the name of the object ({n}) does not match the name on the URL ({url_name})")));
+                return Err(ApiError::bad_request(format!(
+                    "the name of the object ({n}) does not match the name on the URL ({url_name})"
+                )));
             }
             _ => {
                 m.insert("name".into(), json!(url_name));
@@ -310,10 +433,21 @@ pub(super) fn prepare(ctx: &Ctx, obj: &mut Value, url_name: Option<&str>) -> Res
 }
 
 /// Record `new` as written by the request's field manager (operation `Update`).
-fn record(ctx: &Ctx, sub: Option<&str>, old: Option<&Value>, new: Value) -> Result<Value, ApiError> {
+fn record(
+    ctx: &Ctx,
+    sub: Option<&str>,
+    old: Option<&Value>,
+    new: Value,
+) -> Result<Value, ApiError> {
     let now = meta::now_rfc3339();
-    let writer = fledge_sim_patch::apply::Writer { kind: &ctx.def.kind, manager: &ctx.manager, subresource: sub, now: &now };
-    fledge_sim_patch::apply::record_update(&writer, old, &new).map_err(|e| map_patch_error(e, &ctx.def, meta::name(&new)))
+    let writer = fledge_sim_patch::apply::Writer {
+        kind: &ctx.def.kind,
+        manager: &ctx.manager,
+        subresource: sub,
+        now: &now,
+    };
+    fledge_sim_patch::apply::record_update(&writer, old, &new)
+        .map_err(|e| map_patch_error(e, &ctx.def, meta::name(&new)))
 }
 
 pub(super) fn field_mode(ctx: &Ctx) -> Result<Mode, ApiError> {
@@ -326,8 +460,15 @@ fn create(ctx: &Ctx, mut obj: Value) -> Result<Response, ApiError> {
     let obj = record(ctx, None, None, obj)?;
     let stored = from_view(&ctx.def, obj);
     let store = &ctx.st.store;
-    let out = if ctx.dry_run()? { store.dry_run(|s| s.create(&ctx.gr, stored)) } else { store.create(&ctx.gr, stored) }?;
-    Ok(with_warnings(json_response(StatusCode::CREATED, &to_view(&ctx.def, &out)), &warnings))
+    let out = if ctx.dry_run()? {
+        store.dry_run(|s| s.create(&ctx.gr, stored))
+    } else {
+        store.create(&ctx.gr, stored)
+    }?;
+    Ok(with_warnings(
+        json_response(StatusCode::CREATED, &to_view(&ctx.def, &out)),
+        &warnings,
+    ))
 }
 
 pub(super) fn write(ctx: &Ctx, sub: Option<&str>, obj: Value) -> Result<Value, ApiError> {
@@ -337,12 +478,20 @@ pub(super) fn write(ctx: &Ctx, sub: Option<&str>, obj: Value) -> Result<Value, A
         Some("status") => s.replace_status(&ctx.gr, stored),
         _ => s.update(&ctx.gr, stored),
     };
-    if ctx.dry_run()? { store.dry_run(op) } else { op(store) }
+    if ctx.dry_run()? {
+        store.dry_run(op)
+    } else {
+        op(store)
+    }
 }
 
 fn update(ctx: &Ctx, name: &str, sub: Option<&str>, mut obj: Value) -> Result<Response, ApiError> {
     if sub == Some("scale") {
-        let current = ctx.st.store.get(&ctx.gr, ctx.ns_str(), name).ok_or_else(|| ApiError::not_found(&ctx.def.group_resource(), name))?;
+        let current = ctx
+            .st
+            .store
+            .get(&ctx.gr, ctx.ns_str(), name)
+            .ok_or_else(|| ApiError::not_found(&ctx.def.group_resource(), name))?;
         let rv = meta::resource_version(&obj).to_string();
         let replicas = obj["spec"]["replicas"].as_i64().unwrap_or(0);
         let mut updated = set_scale(&ctx.def, to_view(&ctx.def, &current), replicas);
@@ -352,14 +501,23 @@ fn update(ctx: &Ctx, name: &str, sub: Option<&str>, mut obj: Value) -> Result<Re
     }
     prepare(ctx, &mut obj, Some(name))?;
     let warnings = fieldcheck::check(&ctx.def, &mut obj, field_mode(ctx)?)?;
-    let old = ctx.st.store.get(&ctx.gr, ctx.ns_str(), name).map(|o| to_view(&ctx.def, &o));
+    let old = ctx
+        .st
+        .store
+        .get(&ctx.gr, ctx.ns_str(), name)
+        .map(|o| to_view(&ctx.def, &o));
     let obj = record(ctx, sub, old.as_ref(), obj)?;
     let out = write(ctx, sub, obj)?;
-    Ok(with_warnings(json_response(StatusCode::OK, &to_view(&ctx.def, &out)), &warnings))
+    Ok(with_warnings(
+        json_response(StatusCode::OK, &to_view(&ctx.def, &out)),
+        &warnings,
+    ))
 }
 
 fn dotted<'v>(obj: &'v Value, path: &str) -> &'v Value {
-    path.trim_start_matches('.').split('.').fold(obj, |v, k| &v[k])
+    path.trim_start_matches('.')
+        .split('.')
+        .fold(obj, |v, k| &v[k])
 }
 
 fn set_dotted(obj: &mut Value, path: &str, value: Value) {
@@ -378,13 +536,21 @@ fn set_dotted(obj: &mut Value, path: &str, value: Value) {
 
 /// The `autoscaling/v1` `Scale` view of an object.
 fn scale_of(def: &ResourceDef, obj: &Value) -> Value {
-    let Some(paths) = &def.scale else { return Value::Null };
+    let Some(paths) = &def.scale else {
+        return Value::Null;
+    };
     let selector = match &paths.label_selector {
         Some(p) => dotted(obj, p).clone(),
         None => {
             let sel = &obj["spec"]["selector"]["matchLabels"];
-            let parts: Vec<String> =
-                sel.as_object().map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect()).unwrap_or_default();
+            let parts: Vec<String> = sel
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                        .collect()
+                })
+                .unwrap_or_default();
             json!(parts.join(","))
         }
     };
@@ -405,14 +571,26 @@ fn set_scale(def: &ResourceDef, mut obj: Value, replicas: i64) -> Value {
 }
 
 /// Apply a patch body of content type `ct` to `current` (in the request's shape).
-fn apply_patch(def: &ResourceDef, name: &str, ct: &str, current: &Value, body: &Bytes) -> Result<Value, ApiError> {
-    const PATCH_TYPES: [&str; 3] = ["application/merge-patch+json", "application/json-patch+json", "application/strategic-merge-patch+json"];
+fn apply_patch(
+    def: &ResourceDef,
+    name: &str,
+    ct: &str,
+    current: &Value,
+    body: &Bytes,
+) -> Result<Value, ApiError> {
+    const PATCH_TYPES: [&str; 3] = [
+        "application/merge-patch+json",
+        "application/json-patch+json",
+        "application/strategic-merge-patch+json",
+    ];
     if !PATCH_TYPES.contains(&ct) {
         return Err(ApiError::unsupported_media_type(format!(
             "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {ct:?})"
         )));
     }
-    let patch: Value = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the body of the request was not valid JSON: {e}")))?;
+    let patch: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(format!("the body of the request was not valid JSON: {e}"))
+    })?;
     let result = match ct {
         "application/merge-patch+json" => fledge_sim_patch::merge::apply(current, &patch),
         "application/json-patch+json" => fledge_sim_patch::jsonpatch::apply(current, &patch),
@@ -434,7 +612,13 @@ fn apply_patch(def: &ResourceDef, name: &str, ct: &str, current: &Value, body: &
     result.map_err(|e| map_patch_error(e, def, name))
 }
 
-fn patch(ctx: &Ctx, name: &str, sub: Option<&str>, ct: &str, body: &Bytes) -> Result<Response, ApiError> {
+fn patch(
+    ctx: &Ctx,
+    name: &str,
+    sub: Option<&str>,
+    ct: &str,
+    body: &Bytes,
+) -> Result<Response, ApiError> {
     if ct == "application/apply-patch+yaml" {
         return super::apply::server_side_apply(ctx, name, sub, body);
     }
@@ -442,12 +626,26 @@ fn patch(ctx: &Ctx, name: &str, sub: Option<&str>, ct: &str, body: &Bytes) -> Re
     // Re-read and retry on a concurrent write, as the real server does for patches that do not
     // carry their own resourceVersion.
     for _ in 0..8 {
-        let current = ctx.st.store.get(&ctx.gr, ctx.ns_str(), name).ok_or_else(|| ApiError::not_found(&ctx.def.group_resource(), name))?;
+        let current = ctx
+            .st
+            .store
+            .get(&ctx.gr, ctx.ns_str(), name)
+            .ok_or_else(|| ApiError::not_found(&ctx.def.group_resource(), name))?;
         let current_view = to_view(&ctx.def, &current);
         let current_rv = meta::resource_version(&current).to_string();
         if sub == Some("scale") {
             let scale = scale_of(&ctx.def, &current_view);
-            let patched = apply_patch(&ctx.def, name, if ct == "application/strategic-merge-patch+json" { "application/merge-patch+json" } else { ct }, &scale, body)?;
+            let patched = apply_patch(
+                &ctx.def,
+                name,
+                if ct == "application/strategic-merge-patch+json" {
+                    "application/merge-patch+json"
+                } else {
+                    ct
+                },
+                &scale,
+                body,
+            )?;
             let replicas = patched["spec"]["replicas"].as_i64().unwrap_or(0);
             let mut updated = set_scale(&ctx.def, current_view, replicas);
             meta::metadata_mut(&mut updated).insert("resourceVersion".into(), json!(current_rv));
@@ -467,19 +665,34 @@ fn patch(ctx: &Ctx, name: &str, sub: Option<&str>, ct: &str, body: &Bytes) -> Re
         match write(ctx, sub, patched) {
             Err(e) if e.code == 409 && e.reason == "Conflict" && !explicit_rv => continue,
             Err(e) => return Err(e),
-            Ok(out) => return Ok(with_warnings(json_response(StatusCode::OK, &to_view(&ctx.def, &out)), &warnings)),
+            Ok(out) => {
+                return Ok(with_warnings(
+                    json_response(StatusCode::OK, &to_view(&ctx.def, &out)),
+                    &warnings,
+                ));
+            }
         }
     }
-    Err(ApiError::conflict(&ctx.def.group_resource(), name, "the object is being modified too often; try again"))
+    Err(ApiError::conflict(
+        &ctx.def.group_resource(),
+        name,
+        "the object is being modified too often; try again",
+    ))
 }
 
 fn delete_options(ctx: &Ctx, body: &Bytes) -> Result<DeleteOptions, ApiError> {
     let opts: Value = if body.is_empty() {
         json!({})
     } else {
-        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the DeleteOptions in the body were not valid JSON: {e}")))?
+        serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request(format!(
+                "the DeleteOptions in the body were not valid JSON: {e}"
+            ))
+        })?
     };
-    let policy = opts["propagationPolicy"].as_str().or(ctx.query.get("propagationPolicy"));
+    let policy = opts["propagationPolicy"]
+        .as_str()
+        .or(ctx.query.get("propagationPolicy"));
     let propagation = match policy {
         None | Some("Background") => Propagation::Background,
         Some("Foreground") => Propagation::Foreground,
@@ -490,23 +703,37 @@ fn delete_options(ctx: &Ctx, body: &Bytes) -> Result<DeleteOptions, ApiError> {
             )));
         }
     };
-    let propagation = if opts["orphanDependents"] == true { Propagation::Orphan } else { propagation };
+    let propagation = if opts["orphanDependents"] == true {
+        Propagation::Orphan
+    } else {
+        propagation
+    };
     Ok(DeleteOptions {
         propagation,
         precondition_uid: opts["preconditions"]["uid"].as_str().map(String::from),
-        precondition_resource_version: opts["preconditions"]["resourceVersion"].as_str().map(String::from),
+        precondition_resource_version: opts["preconditions"]["resourceVersion"]
+            .as_str()
+            .map(String::from),
     })
 }
 
 fn body_dry_run(body: &Bytes) -> bool {
-    serde_json::from_slice::<Value>(body).ok().is_some_and(|v| v["dryRun"].as_array().is_some_and(|a| a.iter().any(|x| x == "All")))
+    serde_json::from_slice::<Value>(body).ok().is_some_and(|v| {
+        v["dryRun"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x == "All"))
+    })
 }
 
 fn delete(ctx: &Ctx, name: &str, body: &Bytes) -> Result<Response, ApiError> {
     let opts = delete_options(ctx, body)?;
     let store = &ctx.st.store;
     let op = |s: &crate::store::Store| s.delete_with(&ctx.gr, ctx.ns_str(), name, &opts);
-    let result = if ctx.dry_run()? || body_dry_run(body) { store.dry_run(op) } else { op(store) }?;
+    let result = if ctx.dry_run()? || body_dry_run(body) {
+        store.dry_run(op)
+    } else {
+        op(store)
+    }?;
     Ok(match result {
         Deleted::Gone(obj) => json_response(StatusCode::OK, &to_view(&ctx.def, &obj)),
         Deleted::Pending(obj) => json_response(StatusCode::ACCEPTED, &to_view(&ctx.def, &obj)),
@@ -520,8 +747,14 @@ fn delete_collection(ctx: &Ctx, body: &Bytes) -> Result<Response, ApiError> {
     let (items, _) = ctx.st.store.list_arc(&ctx.gr, ctx.ns.as_deref());
     let mut deleted = Vec::new();
     for obj in items.iter().filter(|o| filter.matches(o)) {
-        let op = |s: &crate::store::Store| s.delete_with(&ctx.gr, meta::namespace(obj), meta::name(obj), &opts);
-        let r = if dry { ctx.st.store.dry_run(op) } else { op(&ctx.st.store) };
+        let op = |s: &crate::store::Store| {
+            s.delete_with(&ctx.gr, meta::namespace(obj), meta::name(obj), &opts)
+        };
+        let r = if dry {
+            ctx.st.store.dry_run(op)
+        } else {
+            op(&ctx.st.store)
+        };
         match r {
             Ok(d) => deleted.push(to_view(&ctx.def, &d.into_object())),
             Err(e) if e.code == 404 => {}

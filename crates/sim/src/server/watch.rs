@@ -16,8 +16,8 @@ use tokio::time::Instant;
 
 use super::convert::to_view;
 use super::resource::{Ctx, Filter};
-use super::table::{self, Include};
 use super::streaming_body;
+use super::table::{self, Include};
 use crate::store::{ApiError, EventType, GroupResource, ResourceDef, Store, StoreEvent, meta};
 
 /// How often a stream that asked for bookmarks gets one.
@@ -71,7 +71,9 @@ impl Stream {
     }
 
     fn in_scope(&self, obj: &Value) -> bool {
-        self.ns.as_deref().is_none_or(|ns| meta::namespace(obj) == ns)
+        self.ns
+            .as_deref()
+            .is_none_or(|ns| meta::namespace(obj) == ns)
     }
 
     /// Send what `ev` means for this stream. False when the client is gone.
@@ -99,12 +101,16 @@ impl Stream {
 }
 
 fn error_line(err: &ApiError) -> Bytes {
-    Bytes::from(format!("{}\n", json!({"type": "ERROR", "object": err.to_status()})))
+    Bytes::from(format!(
+        "{}\n",
+        json!({"type": "ERROR", "object": err.to_status()})
+    ))
 }
 
 pub async fn serve(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
     let filter = Filter::from_query(&ctx.def, &ctx.query)?;
-    let include = table::wants_table(&ctx.accept).then(|| Include::parse(ctx.query.get("includeObject")));
+    let include =
+        table::wants_table(&ctx.accept).then(|| Include::parse(ctx.query.get("includeObject")));
     let bookmarks = ctx.query.flag("allowWatchBookmarks");
     let send_initial = ctx.query.get("sendInitialEvents") == Some("true");
     let timeout = ctx.query.u64("timeoutSeconds")?;
@@ -115,31 +121,47 @@ pub async fn serve(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
 
     let mut initial: Vec<Arc<Value>> = Vec::new();
     let mut backlog: Vec<StoreEvent> = Vec::new();
-    let start: Result<(u64, broadcast::Receiver<StoreEvent>), ApiError> = if ctx.st.faults.take_gone() {
-        Err(ApiError::expired("too old resource version (injected fault)"))
-    } else {
-        match rv_param {
-            None | Some("0") => {
-                let (items, rv, sub) = store.list_and_subscribe(&ctx.gr, ctx.ns.as_deref());
-                initial = items;
-                Ok((rv, sub))
+    let start: Result<(u64, broadcast::Receiver<StoreEvent>), ApiError> =
+        if ctx.st.faults.take_gone() {
+            Err(ApiError::expired(
+                "too old resource version (injected fault)",
+            ))
+        } else {
+            match rv_param {
+                None | Some("0") => {
+                    let (items, rv, sub) = store.list_and_subscribe(&ctx.gr, ctx.ns.as_deref());
+                    initial = items;
+                    Ok((rv, sub))
+                }
+                Some(_) if send_initial => {
+                    let (items, rv, sub) = store.list_and_subscribe(&ctx.gr, ctx.ns.as_deref());
+                    initial = items;
+                    Ok((rv, sub))
+                }
+                Some(raw) => {
+                    let rv: u64 = raw.parse().map_err(|_| {
+                        ApiError::bad_request(format!("invalid resource version: {raw:?}"))
+                    })?;
+                    store.watch_from(rv).map(|(b, sub)| {
+                        backlog = b;
+                        (rv, sub)
+                    })
+                }
             }
-            Some(_) if send_initial => {
-                let (items, rv, sub) = store.list_and_subscribe(&ctx.gr, ctx.ns.as_deref());
-                initial = items;
-                Ok((rv, sub))
-            }
-            Some(raw) => {
-                let rv: u64 = raw.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version: {raw:?}")))?;
-                store.watch_from(rv).map(|(b, sub)| {
-                    backlog = b;
-                    (rv, sub)
-                })
-            }
-        }
-    };
+        };
 
-    let mut stream = Stream { def: ctx.def.clone(), gr: ctx.gr.clone(), ns: ctx.ns.clone(), filter, table: include, metadata_only: table::wants_metadata(&ctx.accept), tx, seen_rv: 0, sent: 0, limit: faults.drop_after_events };
+    let mut stream = Stream {
+        def: ctx.def.clone(),
+        gr: ctx.gr.clone(),
+        ns: ctx.ns.clone(),
+        filter,
+        table: include,
+        metadata_only: table::wants_metadata(&ctx.accept),
+        tx,
+        seen_rv: 0,
+        sent: 0,
+        limit: faults.drop_after_events,
+    };
     let guard = ctx.st.stats.watch_started();
     let deadline = [timeout, Some(faults.drop_after_seconds).filter(|s| *s > 0)]
         .into_iter()
@@ -215,12 +237,20 @@ pub async fn serve(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
 
     let mut resp = Response::new(streaming_body(rx));
     *resp.status_mut() = StatusCode::OK;
-    let ct = if include.is_some() { "application/json;as=Table;v=v1;g=meta.k8s.io" } else { "application/json" };
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    let ct = if include.is_some() {
+        "application/json;as=Table;v=v1;g=meta.k8s.io"
+    } else {
+        "application/json"
+    };
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
     Ok(resp)
 }
 
 /// A watcher fell behind the live channel: continue from the history.
-fn resume(store: &Store, seen: u64) -> Result<(Vec<StoreEvent>, broadcast::Receiver<StoreEvent>), ApiError> {
+fn resume(
+    store: &Store,
+    seen: u64,
+) -> Result<(Vec<StoreEvent>, broadcast::Receiver<StoreEvent>), ApiError> {
     store.watch_from(seen)
 }

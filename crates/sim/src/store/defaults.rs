@@ -38,7 +38,11 @@ fn default_container(c: &mut Value) {
         return;
     }
     let image = c["image"].as_str().unwrap_or_default().to_string();
-    let tag = image.rsplit('/').next().and_then(|last| last.split_once(':')).map(|(_, t)| t.to_string());
+    let tag = image
+        .rsplit('/')
+        .next()
+        .and_then(|last| last.split_once(':'))
+        .map(|(_, t)| t.to_string());
     let policy = match tag.as_deref() {
         _ if image.contains('@') => "IfNotPresent",
         None | Some("latest") => "Always",
@@ -89,7 +93,9 @@ fn default_template(spec: &mut Value) {
 pub fn apply(resource: &str, obj: &mut Value, old: Option<&Value>, next_ip: &mut u32) {
     match resource {
         "deployments.apps" => {
-            let Some(spec) = ensure_object(obj, "spec") else { return };
+            let Some(spec) = ensure_object(obj, "spec") else {
+                return;
+            };
             default_field(spec, "replicas", json!(1));
             default_field(spec, "revisionHistoryLimit", json!(10));
             default_field(spec, "progressDeadlineSeconds", json!(600));
@@ -106,20 +112,30 @@ pub fn apply(resource: &str, obj: &mut Value, old: Option<&Value>, next_ip: &mut
             default_template(spec);
         }
         "replicasets.apps" => {
-            let Some(spec) = ensure_object(obj, "spec") else { return };
+            let Some(spec) = ensure_object(obj, "spec") else {
+                return;
+            };
             default_field(spec, "replicas", json!(1));
             default_template(spec);
         }
         "statefulsets.apps" => {
-            let Some(spec) = ensure_object(obj, "spec") else { return };
+            let Some(spec) = ensure_object(obj, "spec") else {
+                return;
+            };
             default_field(spec, "replicas", json!(1));
             default_field(spec, "podManagementPolicy", json!("OrderedReady"));
             default_field(spec, "revisionHistoryLimit", json!(10));
-            default_field(spec, "updateStrategy", json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}));
+            default_field(
+                spec,
+                "updateStrategy",
+                json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}),
+            );
             default_template(spec);
         }
         "daemonsets.apps" => {
-            let Some(spec) = ensure_object(obj, "spec") else { return };
+            let Some(spec) = ensure_object(obj, "spec") else {
+                return;
+            };
             default_field(spec, "revisionHistoryLimit", json!(10));
             default_field(
                 spec,
@@ -136,7 +152,9 @@ pub fn apply(resource: &str, obj: &mut Value, old: Option<&Value>, next_ip: &mut
         "services" => default_service(obj, old, next_ip),
         "secrets" => {
             default_field(obj, "type", json!("Opaque"));
-            if let Some(Value::Object(string_data)) = obj.as_object_mut().and_then(|m| m.remove("stringData")) {
+            if let Some(Value::Object(string_data)) =
+                obj.as_object_mut().and_then(|m| m.remove("stringData"))
+            {
                 if let Some(data) = ensure_object(obj, "data") {
                     for (k, v) in string_data {
                         let raw = v.as_str().unwrap_or_default();
@@ -146,7 +164,10 @@ pub fn apply(resource: &str, obj: &mut Value, old: Option<&Value>, next_ip: &mut
             }
         }
         "namespaces" => {
-            let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
+            let name = obj["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             if let Some(meta) = ensure_object(obj, "metadata") {
                 if let Some(labels) = ensure_object(meta, "labels") {
                     labels["kubernetes.io/metadata.name"] = json!(name);
@@ -161,11 +182,16 @@ pub fn apply(resource: &str, obj: &mut Value, old: Option<&Value>, next_ip: &mut
 }
 
 fn default_service(obj: &mut Value, old: Option<&Value>, next_ip: &mut u32) {
-    let Some(spec) = ensure_object(obj, "spec") else { return };
+    let Some(spec) = ensure_object(obj, "spec") else {
+        return;
+    };
     default_field(spec, "type", json!("ClusterIP"));
     let external_name = spec["type"] == "ExternalName";
     if !external_name {
-        if spec.get("clusterIP").is_none_or(|ip| ip.is_null() || ip == "") {
+        if spec
+            .get("clusterIP")
+            .is_none_or(|ip| ip.is_null() || ip == "")
+        {
             let ip = match old.and_then(|o| o["spec"]["clusterIP"].as_str()) {
                 Some(ip) => ip.to_string(),
                 None => {

@@ -35,13 +35,23 @@ pub struct Cause {
 
 impl Cause {
     pub fn new(reason: &str, field: impl Into<String>, message: impl Into<String>) -> Self {
-        Cause { reason: reason.to_string(), field: field.into(), message: message.into() }
+        Cause {
+            reason: reason.to_string(),
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
 impl ApiError {
     fn new(code: u16, reason: &str, message: impl Into<String>) -> Self {
-        ApiError { code, reason: reason.to_string(), message: message.into(), details: None, retry_after: None }
+        ApiError {
+            code,
+            reason: reason.to_string(),
+            message: message.into(),
+            details: None,
+            retry_after: None,
+        }
     }
 
     fn with_details(mut self, gr: &GroupResource, name: &str) -> Self {
@@ -54,33 +64,67 @@ impl ApiError {
     }
 
     pub fn not_found(gr: &GroupResource, name: &str) -> Self {
-        Self::new(404, "NotFound", format!("{} \"{name}\" not found", gr.qualified())).with_details(gr, name)
+        Self::new(
+            404,
+            "NotFound",
+            format!("{} \"{name}\" not found", gr.qualified()),
+        )
+        .with_details(gr, name)
     }
 
     pub fn already_exists(gr: &GroupResource, name: &str) -> Self {
-        Self::new(409, "AlreadyExists", format!("{} \"{name}\" already exists", gr.qualified()))
-            .with_details(gr, name)
+        Self::new(
+            409,
+            "AlreadyExists",
+            format!("{} \"{name}\" already exists", gr.qualified()),
+        )
+        .with_details(gr, name)
     }
 
     pub fn conflict(gr: &GroupResource, name: &str, why: &str) -> Self {
-        Self::new(409, "Conflict", format!("Operation cannot be fulfilled on {} \"{name}\": {why}", gr.qualified()))
-            .with_details(gr, name)
+        Self::new(
+            409,
+            "Conflict",
+            format!(
+                "Operation cannot be fulfilled on {} \"{name}\": {why}",
+                gr.qualified()
+            ),
+        )
+        .with_details(gr, name)
     }
 
     /// The optimistic-concurrency failure: the client's resourceVersion is stale.
     pub fn stale(gr: &GroupResource, name: &str) -> Self {
-        Self::conflict(gr, name, "the object has been modified; please apply your changes to the latest version and try again")
+        Self::conflict(
+            gr,
+            name,
+            "the object has been modified; please apply your changes to the latest version and try again",
+        )
     }
 
     /// 422 Invalid, with one cause per bad field. `kind` is `Deployment.apps` style.
-    pub fn invalid(kind_group: &str, group: &str, kind: &str, name: &str, causes: Vec<Cause>) -> Self {
+    pub fn invalid(
+        kind_group: &str,
+        group: &str,
+        kind: &str,
+        name: &str,
+        causes: Vec<Cause>,
+    ) -> Self {
         let summary: Vec<String> = causes
             .iter()
-            .map(|c| if c.field.is_empty() { c.message.clone() } else { format!("{}: {}", c.field, c.message) })
+            .map(|c| {
+                if c.field.is_empty() {
+                    c.message.clone()
+                } else {
+                    format!("{}: {}", c.field, c.message)
+                }
+            })
             .collect();
         let message = format!("{kind_group} \"{name}\" is invalid: {}", summary.join(", "));
-        let causes: Vec<Value> =
-            causes.iter().map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field})).collect();
+        let causes: Vec<Value> = causes
+            .iter()
+            .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))
+            .collect();
         let mut err = Self::new(422, "Invalid", message);
         let mut d = json!({"name": name, "kind": kind, "causes": causes});
         if !group.is_empty() {
@@ -116,7 +160,11 @@ impl ApiError {
     }
 
     pub fn too_many_requests(retry_after: u64) -> Self {
-        let mut e = Self::new(429, "TooManyRequests", "the server has received too many requests and has asked us to try again later");
+        let mut e = Self::new(
+            429,
+            "TooManyRequests",
+            "the server has received too many requests and has asked us to try again later",
+        );
         e.retry_after = Some(retry_after);
         e.details = Some(json!({"retryAfterSeconds": retry_after}));
         e
@@ -128,7 +176,11 @@ impl ApiError {
 
     /// A 404 for a URL that names no resource (the real server's generic message).
     pub fn no_route() -> Self {
-        Self::new(404, "NotFound", "the server could not find the requested resource")
+        Self::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
     }
 
     /// The `Status` object the real server would send.
@@ -160,7 +212,10 @@ mod tests {
         assert_eq!(s["message"], "deployments.apps \"nope\" not found");
         assert_eq!(s["details"]["group"], "apps");
         let core = GroupResource::new("", "configmaps");
-        assert_eq!(ApiError::not_found(&core, "x").message, "configmaps \"x\" not found");
+        assert_eq!(
+            ApiError::not_found(&core, "x").message,
+            "configmaps \"x\" not found"
+        );
     }
 
     #[test]
@@ -170,10 +225,17 @@ mod tests {
             "apps",
             "Deployment",
             "d",
-            vec![Cause::new("FieldValueInvalid", "spec.replicas", "Invalid value: -1: must be greater than or equal to 0")],
+            vec![Cause::new(
+                "FieldValueInvalid",
+                "spec.replicas",
+                "Invalid value: -1: must be greater than or equal to 0",
+            )],
         );
         assert_eq!(e.code, 422);
         assert!(e.message.contains("spec.replicas: Invalid value: -1"));
-        assert_eq!(e.to_status()["details"]["causes"][0]["field"], "spec.replicas");
+        assert_eq!(
+            e.to_status()["details"]["causes"][0]["field"],
+            "spec.replicas"
+        );
     }
 }

@@ -76,22 +76,41 @@ mod tests {
     fn background_deletion_removes_dependents() {
         let store = Store::default();
         deployment_and_rs(&store);
-        store.delete(&resources::DEPLOYMENTS, "default", "d").unwrap();
-        assert!(store.get(&resources::REPLICASETS, "default", "d-1").is_some());
+        store
+            .delete(&resources::DEPLOYMENTS, "default", "d")
+            .unwrap();
+        assert!(
+            store
+                .get(&resources::REPLICASETS, "default", "d-1")
+                .is_some()
+        );
         settle(&store);
-        assert!(store.get(&resources::REPLICASETS, "default", "d-1").is_none());
+        assert!(
+            store
+                .get(&resources::REPLICASETS, "default", "d-1")
+                .is_none()
+        );
     }
 
     #[test]
     fn foreground_deletion_waits_for_dependents() {
         let store = Store::default();
         deployment_and_rs(&store);
-        let opts = DeleteOptions { propagation: Propagation::Foreground, ..Default::default() };
-        store.delete_with(&resources::DEPLOYMENTS, "default", "d", &opts).unwrap();
+        let opts = DeleteOptions {
+            propagation: Propagation::Foreground,
+            ..Default::default()
+        };
+        store
+            .delete_with(&resources::DEPLOYMENTS, "default", "d", &opts)
+            .unwrap();
         let d = store.get(&resources::DEPLOYMENTS, "default", "d").unwrap();
         assert_eq!(d["metadata"]["finalizers"], json!(["foregroundDeletion"]));
         settle(&store);
-        assert!(store.get(&resources::REPLICASETS, "default", "d-1").is_none());
+        assert!(
+            store
+                .get(&resources::REPLICASETS, "default", "d-1")
+                .is_none()
+        );
         assert!(store.get(&resources::DEPLOYMENTS, "default", "d").is_none());
     }
 
@@ -99,21 +118,38 @@ mod tests {
     fn orphan_deletion_keeps_dependents_without_owner() {
         let store = Store::default();
         deployment_and_rs(&store);
-        let opts = DeleteOptions { propagation: Propagation::Orphan, ..Default::default() };
-        store.delete_with(&resources::DEPLOYMENTS, "default", "d", &opts).unwrap();
+        let opts = DeleteOptions {
+            propagation: Propagation::Orphan,
+            ..Default::default()
+        };
+        store
+            .delete_with(&resources::DEPLOYMENTS, "default", "d", &opts)
+            .unwrap();
         settle(&store);
         assert!(store.get(&resources::DEPLOYMENTS, "default", "d").is_none());
-        let rs = store.get(&resources::REPLICASETS, "default", "d-1").unwrap();
+        let rs = store
+            .get(&resources::REPLICASETS, "default", "d-1")
+            .unwrap();
         assert!(rs["metadata"].get("ownerReferences").is_none());
     }
 
     #[test]
     fn namespace_deletion_empties_it_first() {
         let store = Store::default();
-        store.create(&resources::NAMESPACES, json!({"metadata": {"name": "t"}})).unwrap();
-        store.create(&resources::CONFIGMAPS, json!({"metadata": {"name": "c", "namespace": "t", "finalizers": ["x/y"]}})).unwrap();
+        store
+            .create(&resources::NAMESPACES, json!({"metadata": {"name": "t"}}))
+            .unwrap();
+        store
+            .create(
+                &resources::CONFIGMAPS,
+                json!({"metadata": {"name": "c", "namespace": "t", "finalizers": ["x/y"]}}),
+            )
+            .unwrap();
         store.delete(&resources::NAMESPACES, "", "t").unwrap();
-        assert_eq!(store.get(&resources::NAMESPACES, "", "t").unwrap()["status"]["phase"], "Terminating");
+        assert_eq!(
+            store.get(&resources::NAMESPACES, "", "t").unwrap()["status"]["phase"],
+            "Terminating"
+        );
         settle(&store);
         // The finalizer holds the ConfigMap and with it the namespace.
         assert!(store.get(&resources::NAMESPACES, "", "t").is_some());

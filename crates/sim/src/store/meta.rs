@@ -7,7 +7,9 @@ use serde_json::{Map, Value};
 
 /// Current time as the RFC 3339 seconds-precision string the real server writes.
 pub fn now_rfc3339() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 static UID_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -28,7 +30,12 @@ fn seed() -> u64 {
 }
 
 fn random_u64() -> u64 {
-    splitmix(seed() ^ UID_COUNTER.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x2545_F491_4F6C_DD1D))
+    splitmix(
+        seed()
+            ^ UID_COUNTER
+                .fetch_add(1, Ordering::Relaxed)
+                .wrapping_mul(0x2545_F491_4F6C_DD1D),
+    )
 }
 
 /// A random RFC 4122 version-4 style uid; unique within the process.
@@ -67,8 +74,12 @@ pub fn metadata_mut(obj: &mut Value) -> &mut Map<String, Value> {
     if !obj.is_object() {
         *obj = Value::Object(Map::new());
     }
-    let Some(map) = obj.as_object_mut() else { unreachable!("made an object above") };
-    let meta = map.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+    let Some(map) = obj.as_object_mut() else {
+        unreachable!("made an object above")
+    };
+    let meta = map
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
     if !meta.is_object() {
         *meta = Value::Object(Map::new());
     }
@@ -91,33 +102,53 @@ pub fn uid(obj: &Value) -> &str {
 }
 
 pub fn resource_version(obj: &Value) -> &str {
-    obj["metadata"]["resourceVersion"].as_str().unwrap_or_default()
+    obj["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap_or_default()
 }
 
 pub fn finalizers(obj: &Value) -> Vec<String> {
     obj["metadata"]["finalizers"]
         .as_array()
-        .map(|a| a.iter().filter_map(|f| f.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 pub fn is_deleting(obj: &Value) -> bool {
-    obj["metadata"].get("deletionTimestamp").is_some_and(|t| !t.is_null())
+    obj["metadata"]
+        .get("deletionTimestamp")
+        .is_some_and(|t| !t.is_null())
 }
 
 /// Owner uids from `metadata.ownerReferences`.
 pub fn owner_uids(obj: &Value) -> Vec<String> {
     obj["metadata"]["ownerReferences"]
         .as_array()
-        .map(|a| a.iter().filter_map(|o| o["uid"].as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|o| o["uid"].as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 /// DNS-1123 subdomain check (the rule for most object names), or a description of the problem.
 pub fn check_subdomain(name: &str) -> Result<(), String> {
-    let ok_chars = name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
-    let ends_ok = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && name.chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
+    let ok_chars = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    let ends_ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_ascii_alphanumeric());
     if name.len() > 253 {
         return Err("must be no more than 253 characters".into());
     }

@@ -30,7 +30,9 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
 pub use error::{ApiError, Cause};
-pub use registry::{GroupResource, Registry, ResourceDef, ScalePaths, resources, split_api_version};
+pub use registry::{
+    GroupResource, Registry, ResourceDef, ScalePaths, resources, split_api_version,
+};
 pub use validate::unknown_fields;
 
 /// What happened to an object.
@@ -107,7 +109,10 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { history_limit: 50_000, channel_capacity: 65_536 }
+        StoreConfig {
+            history_limit: 50_000,
+            channel_capacity: 65_536,
+        }
     }
 }
 
@@ -135,7 +140,10 @@ pub struct Store {
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let inner = self.lock();
-        f.debug_struct("Store").field("resource_version", &inner.rv).field("kinds", &inner.objects.len()).finish()
+        f.debug_struct("Store")
+            .field("resource_version", &inner.rv)
+            .field("kinds", &inner.objects.len())
+            .finish()
     }
 }
 
@@ -159,7 +167,10 @@ impl Store {
             next_ip: 0,
             config,
         };
-        let store = Store { inner: Arc::new(Mutex::new(inner)), tx };
+        let store = Store {
+            inner: Arc::new(Mutex::new(inner)),
+            tx,
+        };
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
             // The namespaces are valid and new; creation cannot fail.
@@ -197,12 +208,20 @@ impl Store {
     /// One object without copying it.
     pub fn get_arc(&self, gr: &GroupResource, namespace: &str, name: &str) -> Option<Arc<Value>> {
         let inner = self.lock();
-        inner.objects.get(gr)?.get(&(namespace.to_string(), name.to_string())).cloned()
+        inner
+            .objects
+            .get(gr)?
+            .get(&(namespace.to_string(), name.to_string()))
+            .cloned()
     }
 
     /// All objects of a kind, in one namespace or (`None`) all, sorted by namespace and name.
     pub fn list(&self, gr: &GroupResource, namespace: Option<&str>) -> Vec<Value> {
-        self.list_arc(gr, namespace).0.into_iter().map(|a| (*a).clone()).collect()
+        self.list_arc(gr, namespace)
+            .0
+            .into_iter()
+            .map(|a| (*a).clone())
+            .collect()
     }
 
     /// Like [`Store::list`] without copying, plus the resourceVersion the list is consistent at.
@@ -226,7 +245,11 @@ impl Store {
     pub fn get_by_uid(&self, uid: &str) -> Option<(GroupResource, Arc<Value>)> {
         let inner = self.lock();
         let (gr, key) = inner.by_uid.get(uid)?;
-        inner.objects.get(gr)?.get(key).map(|o| (gr.clone(), o.clone()))
+        inner
+            .objects
+            .get(gr)?
+            .get(key)
+            .map(|o| (gr.clone(), o.clone()))
     }
 
     /// Live change notifications. See the module docs for `Lagged` recovery.
@@ -237,7 +260,10 @@ impl Store {
     /// The events after `resource_version` still in the history, plus a receiver for everything
     /// later, with no gap and no duplicate between the two. 410 `Expired` when the history no
     /// longer reaches back that far.
-    pub fn watch_from(&self, resource_version: u64) -> Result<(Vec<StoreEvent>, broadcast::Receiver<StoreEvent>), ApiError> {
+    pub fn watch_from(
+        &self,
+        resource_version: u64,
+    ) -> Result<(Vec<StoreEvent>, broadcast::Receiver<StoreEvent>), ApiError> {
         let inner = self.lock();
         if resource_version < inner.history_floor {
             return Err(ApiError::expired(format!(
@@ -246,7 +272,9 @@ impl Store {
             )));
         }
         let rx = self.tx.subscribe();
-        let start = inner.history.partition_point(|e| e.resource_version <= resource_version);
+        let start = inner
+            .history
+            .partition_point(|e| e.resource_version <= resource_version);
         let backlog = inner.history.range(start..).cloned().collect();
         Ok((backlog, rx))
     }
@@ -270,9 +298,17 @@ impl Store {
     }
 
     /// Set `status` unconditionally (no resourceVersion check): the simulated controllers' write.
-    pub fn update_status(&self, gr: &GroupResource, namespace: &str, name: &str, status: Value) -> Result<Value, ApiError> {
+    pub fn update_status(
+        &self,
+        gr: &GroupResource,
+        namespace: &str,
+        name: &str,
+        status: Value,
+    ) -> Result<Value, ApiError> {
         let mut inner = self.lock();
-        let current = inner.get(gr, namespace, name).ok_or_else(|| ApiError::not_found(gr, name))?;
+        let current = inner
+            .get(gr, namespace, name)
+            .ok_or_else(|| ApiError::not_found(gr, name))?;
         let mut obj = (*current).clone();
         obj["status"] = status;
         meta::metadata_mut(&mut obj).remove("resourceVersion");
@@ -280,13 +316,24 @@ impl Store {
     }
 
     /// Delete with background propagation.
-    pub fn delete(&self, gr: &GroupResource, namespace: &str, name: &str) -> Result<Deleted, ApiError> {
+    pub fn delete(
+        &self,
+        gr: &GroupResource,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Deleted, ApiError> {
         self.delete_with(gr, namespace, name, &DeleteOptions::default())
     }
 
     /// Delete with explicit options. With finalizers (or foreground/orphan propagation) the
     /// object only gets a `deletionTimestamp`; it goes once its finalizers are removed.
-    pub fn delete_with(&self, gr: &GroupResource, namespace: &str, name: &str, opts: &DeleteOptions) -> Result<Deleted, ApiError> {
+    pub fn delete_with(
+        &self,
+        gr: &GroupResource,
+        namespace: &str,
+        name: &str,
+        opts: &DeleteOptions,
+    ) -> Result<Deleted, ApiError> {
         self.lock().delete(gr, namespace, name, opts, &self.tx)
     }
 

@@ -17,16 +17,26 @@ pub struct GroupResource {
 
 impl GroupResource {
     pub fn new(group: impl Into<String>, resource: impl Into<String>) -> Self {
-        GroupResource { group: Cow::Owned(group.into()), resource: Cow::Owned(resource.into()) }
+        GroupResource {
+            group: Cow::Owned(group.into()),
+            resource: Cow::Owned(resource.into()),
+        }
     }
 
     pub const fn of(group: &'static str, resource: &'static str) -> Self {
-        GroupResource { group: Cow::Borrowed(group), resource: Cow::Borrowed(resource) }
+        GroupResource {
+            group: Cow::Borrowed(group),
+            resource: Cow::Borrowed(resource),
+        }
     }
 
     /// `deployments.apps`, or just `configmaps` for the core group (as in error messages).
     pub fn qualified(&self) -> String {
-        if self.group.is_empty() { self.resource.to_string() } else { format!("{}.{}", self.resource, self.group) }
+        if self.group.is_empty() {
+            self.resource.to_string()
+        } else {
+            format!("{}.{}", self.resource, self.group)
+        }
     }
 }
 
@@ -55,7 +65,8 @@ pub mod resources {
     pub const HPAS: GroupResource = GroupResource::of("autoscaling", "horizontalpodautoscalers");
     pub const INGRESSES: GroupResource = GroupResource::of("networking.k8s.io", "ingresses");
     pub const LEASES: GroupResource = GroupResource::of("coordination.k8s.io", "leases");
-    pub const CRDS: GroupResource = GroupResource::of("apiextensions.k8s.io", "customresourcedefinitions");
+    pub const CRDS: GroupResource =
+        GroupResource::of("apiextensions.k8s.io", "customresourcedefinitions");
 }
 
 /// Paths of a CRD's scale subresource (`spec.versions[].subresources.scale`).
@@ -100,12 +111,20 @@ impl ResourceDef {
 
     /// `apps/v1`, or `v1` for the core group.
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) }
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
     }
 
     /// `Deployment.apps` style name used in `Invalid` messages.
     pub fn kind_group(&self) -> String {
-        if self.group.is_empty() { self.kind.clone() } else { format!("{}.{}", self.kind, self.group) }
+        if self.group.is_empty() {
+            self.kind.clone()
+        } else {
+            format!("{}.{}", self.kind, self.group)
+        }
     }
 
     /// Whether the kind has a `spec` whose changes bump `metadata.generation`.
@@ -113,8 +132,14 @@ impl ResourceDef {
         self.custom
             || matches!(
                 self.plural.as_str(),
-                "deployments" | "replicasets" | "daemonsets" | "statefulsets" | "horizontalpodautoscalers" | "ingresses"
-                    | "customresourcedefinitions" | "pods"
+                "deployments"
+                    | "replicasets"
+                    | "daemonsets"
+                    | "statefulsets"
+                    | "horizontalpodautoscalers"
+                    | "ingresses"
+                    | "customresourcedefinitions"
+                    | "pods"
             )
     }
 }
@@ -160,26 +185,143 @@ pub fn builtins() -> Vec<ResourceDef> {
         });
         d
     };
-    let mut ev2 = builtin("events.k8s.io", "v1", "Event", "events", true, &["ev"], false, false);
+    let mut ev2 = builtin(
+        "events.k8s.io",
+        "v1",
+        "Event",
+        "events",
+        true,
+        &["ev"],
+        false,
+        false,
+    );
     ev2.storage = super::resources::EVENTS;
     vec![
-        builtin("", "v1", "Namespace", "namespaces", false, &["ns"], false, true),
-        builtin("", "v1", "ConfigMap", "configmaps", true, &["cm"], false, false),
+        builtin(
+            "",
+            "v1",
+            "Namespace",
+            "namespaces",
+            false,
+            &["ns"],
+            false,
+            true,
+        ),
+        builtin(
+            "",
+            "v1",
+            "ConfigMap",
+            "configmaps",
+            true,
+            &["cm"],
+            false,
+            false,
+        ),
         builtin("", "v1", "Secret", "secrets", true, &[], false, false),
         builtin("", "v1", "Service", "services", true, &["svc"], true, true),
-        builtin("", "v1", "Endpoints", "endpoints", true, &["ep"], false, false),
+        builtin(
+            "",
+            "v1",
+            "Endpoints",
+            "endpoints",
+            true,
+            &["ep"],
+            false,
+            false,
+        ),
         builtin("", "v1", "Event", "events", true, &["ev"], false, false),
         builtin("", "v1", "Pod", "pods", true, &["po"], true, true),
-        builtin("", "v1", "ServiceAccount", "serviceaccounts", true, &["sa"], false, false),
-        scale(builtin("apps", "v1", "Deployment", "deployments", true, &["deploy"], true, true)),
-        scale(builtin("apps", "v1", "ReplicaSet", "replicasets", true, &["rs"], true, true)),
-        builtin("apps", "v1", "DaemonSet", "daemonsets", true, &["ds"], true, true),
-        scale(builtin("apps", "v1", "StatefulSet", "statefulsets", true, &["sts"], true, true)),
-        builtin("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", true, &["hpa"], true, true),
-        builtin("networking.k8s.io", "v1", "Ingress", "ingresses", true, &["ing"], false, true),
-        builtin("coordination.k8s.io", "v1", "Lease", "leases", true, &[], false, false),
+        builtin(
+            "",
+            "v1",
+            "ServiceAccount",
+            "serviceaccounts",
+            true,
+            &["sa"],
+            false,
+            false,
+        ),
+        scale(builtin(
+            "apps",
+            "v1",
+            "Deployment",
+            "deployments",
+            true,
+            &["deploy"],
+            true,
+            true,
+        )),
+        scale(builtin(
+            "apps",
+            "v1",
+            "ReplicaSet",
+            "replicasets",
+            true,
+            &["rs"],
+            true,
+            true,
+        )),
+        builtin(
+            "apps",
+            "v1",
+            "DaemonSet",
+            "daemonsets",
+            true,
+            &["ds"],
+            true,
+            true,
+        ),
+        scale(builtin(
+            "apps",
+            "v1",
+            "StatefulSet",
+            "statefulsets",
+            true,
+            &["sts"],
+            true,
+            true,
+        )),
+        builtin(
+            "autoscaling",
+            "v2",
+            "HorizontalPodAutoscaler",
+            "horizontalpodautoscalers",
+            true,
+            &["hpa"],
+            true,
+            true,
+        ),
+        builtin(
+            "networking.k8s.io",
+            "v1",
+            "Ingress",
+            "ingresses",
+            true,
+            &["ing"],
+            false,
+            true,
+        ),
+        builtin(
+            "coordination.k8s.io",
+            "v1",
+            "Lease",
+            "leases",
+            true,
+            &[],
+            false,
+            false,
+        ),
         ev2,
-        builtin("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", false, &["crd", "crds"], false, true),
+        builtin(
+            "apiextensions.k8s.io",
+            "v1",
+            "CustomResourceDefinition",
+            "customresourcedefinitions",
+            false,
+            &["crd", "crds"],
+            false,
+            true,
+        ),
     ]
 }
 
@@ -202,7 +344,9 @@ impl Registry {
 
     /// The definition served at `group/version/plural`.
     pub fn find(&self, group: &str, version: &str, plural: &str) -> Option<&ResourceDef> {
-        self.defs.iter().find(|d| d.group == group && d.version == version && d.plural == plural)
+        self.defs
+            .iter()
+            .find(|d| d.group == group && d.version == version && d.plural == plural)
     }
 
     /// The preferred-version definition stored under `gr`.
@@ -210,13 +354,19 @@ impl Registry {
         self.defs
             .iter()
             .find(|d| d.group == gr.group && d.plural == gr.resource && d.preferred)
-            .or_else(|| self.defs.iter().find(|d| d.group == gr.group && d.plural == gr.resource))
+            .or_else(|| {
+                self.defs
+                    .iter()
+                    .find(|d| d.group == gr.group && d.plural == gr.resource)
+            })
     }
 
     /// The definition for an object's `apiVersion` + `kind`.
     pub fn by_kind(&self, api_version: &str, kind: &str) -> Option<&ResourceDef> {
         let (group, version) = split_api_version(api_version);
-        self.defs.iter().find(|d| d.group == group && d.version == version && d.kind == kind)
+        self.defs
+            .iter()
+            .find(|d| d.group == group && d.version == version && d.kind == kind)
     }
 
     /// Group names with their versions in preference order (core first, as `/api` + `/apis`).
@@ -226,7 +376,11 @@ impl Registry {
             match out.iter_mut().find(|(g, _)| *g == d.group) {
                 Some((_, versions)) => {
                     if !versions.contains(&d.version) {
-                        if d.preferred { versions.insert(0, d.version.clone()) } else { versions.push(d.version.clone()) }
+                        if d.preferred {
+                            versions.insert(0, d.version.clone())
+                        } else {
+                            versions.push(d.version.clone())
+                        }
                     }
                 }
                 None => out.push((d.group.clone(), vec![d.version.clone()])),
@@ -237,7 +391,8 @@ impl Registry {
 
     /// Replace the definitions that came from the CRD `crd_name` (empty `defs` removes them).
     pub fn set_custom(&mut self, crd_name: &str, defs: Vec<ResourceDef>) {
-        self.defs.retain(|d| !(d.custom && format!("{}.{}", d.plural, d.group) == crd_name));
+        self.defs
+            .retain(|d| !(d.custom && format!("{}.{}", d.plural, d.group) == crd_name));
         self.defs.extend(defs);
     }
 }
@@ -258,7 +413,13 @@ pub fn defs_from_crd(crd: &Value) -> Vec<ResourceDef> {
     let plural = names["plural"].as_str().unwrap_or_default().to_string();
     let kind = names["kind"].as_str().unwrap_or_default().to_string();
     let strs = |v: &Value| -> Vec<String> {
-        v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect()).unwrap_or_default()
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
     };
     let versions = spec["versions"].as_array().cloned().unwrap_or_default();
     let storage_version = versions
@@ -273,8 +434,14 @@ pub fn defs_from_crd(crd: &Value) -> Vec<ResourceDef> {
             let version = v["name"].as_str().unwrap_or_default().to_string();
             let sub = &v["subresources"];
             let scale = sub.get("scale").map(|s| ScalePaths {
-                spec_replicas: s["specReplicasPath"].as_str().unwrap_or(".spec.replicas").to_string(),
-                status_replicas: s["statusReplicasPath"].as_str().unwrap_or(".status.replicas").to_string(),
+                spec_replicas: s["specReplicasPath"]
+                    .as_str()
+                    .unwrap_or(".spec.replicas")
+                    .to_string(),
+                status_replicas: s["statusReplicasPath"]
+                    .as_str()
+                    .unwrap_or(".status.replicas")
+                    .to_string(),
                 label_selector: s["labelSelectorPath"].as_str().map(String::from),
             });
             ResourceDef {
@@ -282,15 +449,26 @@ pub fn defs_from_crd(crd: &Value) -> Vec<ResourceDef> {
                 preferred: storage_version.as_deref() == Some(version.as_str()),
                 version,
                 kind: kind.clone(),
-                list_kind: names["listKind"].as_str().map(String::from).unwrap_or_else(|| format!("{kind}List")),
+                list_kind: names["listKind"]
+                    .as_str()
+                    .map(String::from)
+                    .unwrap_or_else(|| format!("{kind}List")),
                 plural: plural.clone(),
-                singular: names["singular"].as_str().map(String::from).unwrap_or_else(|| kind.to_ascii_lowercase()),
+                singular: names["singular"]
+                    .as_str()
+                    .map(String::from)
+                    .unwrap_or_else(|| kind.to_ascii_lowercase()),
                 namespaced: spec["scope"].as_str() != Some("Cluster"),
                 short_names: strs(&names["shortNames"]),
                 categories: strs(&names["categories"]),
                 has_status: sub.get("status").is_some(),
                 scale,
-                printer_columns: Some(v["additionalPrinterColumns"].as_array().cloned().unwrap_or_default()),
+                printer_columns: Some(
+                    v["additionalPrinterColumns"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default(),
+                ),
                 schema: v["schema"].get("openAPIV3Schema").cloned(),
                 custom: true,
                 storage: GroupResource::new(group.clone(), plural.clone()),
@@ -316,7 +494,10 @@ mod tests {
         let defs = defs_from_crd(&crd);
         assert_eq!(defs.len(), 1);
         let d = &defs[0];
-        assert_eq!((d.kind.as_str(), d.list_kind.as_str(), d.singular.as_str()), ("Canary", "CanaryList", "canary"));
+        assert_eq!(
+            (d.kind.as_str(), d.list_kind.as_str(), d.singular.as_str()),
+            ("Canary", "CanaryList", "canary")
+        );
         assert!(d.has_status && d.namespaced && d.preferred && d.custom);
         assert_eq!(d.printer_columns.as_ref().map(Vec::len), Some(1));
     }
@@ -326,6 +507,10 @@ mod tests {
         let reg = Registry::default();
         let groups = reg.groups();
         assert_eq!(groups[0].0, "");
-        assert!(groups.iter().any(|(g, v)| g == "autoscaling" && v == &vec!["v2".to_string()]));
+        assert!(
+            groups
+                .iter()
+                .any(|(g, v)| g == "autoscaling" && v == &vec!["v2".to_string()])
+        );
     }
 }

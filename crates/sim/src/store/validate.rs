@@ -11,14 +11,20 @@ use super::{ApiError, Cause, ResourceDef};
 pub fn validate(def: &ResourceDef, obj: &mut Value) -> Result<(), ApiError> {
     let mut causes = Vec::new();
     match (def.group.as_str(), def.plural.as_str()) {
-        ("apps", "deployments" | "replicasets" | "daemonsets" | "statefulsets") => workload(obj, &mut causes),
+        ("apps", "deployments" | "replicasets" | "daemonsets" | "statefulsets") => {
+            workload(obj, &mut causes)
+        }
         ("", "pods") => pod_spec(&obj["spec"], "spec", &mut causes),
         ("", "services") => service(obj, &mut causes),
         ("", "configmaps") => {
             if let Some(data) = obj["data"].as_object() {
                 for (k, v) in data {
                     if !v.is_string() {
-                        causes.push(Cause::new("FieldValueInvalid", format!("data.{k}"), "Invalid value: must be a string"));
+                        causes.push(Cause::new(
+                            "FieldValueInvalid",
+                            format!("data.{k}"),
+                            "Invalid value: must be a string",
+                        ));
                     }
                 }
             }
@@ -49,7 +55,13 @@ pub fn validate(def: &ResourceDef, obj: &mut Value) -> Result<(), ApiError> {
     if causes.is_empty() {
         Ok(())
     } else {
-        Err(ApiError::invalid(&def.kind_group(), &def.group, &def.kind, obj["metadata"]["name"].as_str().unwrap_or_default(), causes))
+        Err(ApiError::invalid(
+            &def.kind_group(),
+            &def.group,
+            &def.kind,
+            obj["metadata"]["name"].as_str().unwrap_or_default(),
+            causes,
+        ))
     }
 }
 
@@ -71,10 +83,19 @@ fn preserves_unknown(schema: &Value) -> bool {
 }
 
 fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
-fn prune_object(schema: &Value, map: &mut Map<String, Value>, path: &str, removed: &mut Vec<String>) {
+fn prune_object(
+    schema: &Value,
+    map: &mut Map<String, Value>,
+    path: &str,
+    removed: &mut Vec<String>,
+) {
     let props = schema["properties"].as_object();
     let additional = schema.get("additionalProperties").filter(|a| a.is_object());
     if preserves_unknown(schema) && props.is_none() && additional.is_none() {
@@ -85,7 +106,9 @@ fn prune_object(schema: &Value, map: &mut Map<String, Value>, path: &str, remove
         let sub = props.and_then(|p| p.get(&key)).or(additional);
         let child = join(path, &key);
         match sub {
-            None if preserves_unknown(schema) || schema["x-kubernetes-embedded-resource"] == true && matches!(key.as_str(), "apiVersion" | "kind" | "metadata") => {}
+            None if preserves_unknown(schema)
+                || schema["x-kubernetes-embedded-resource"] == true
+                    && matches!(key.as_str(), "apiVersion" | "kind" | "metadata") => {}
             None => {
                 map.remove(&key);
                 removed.push(child);
@@ -112,7 +135,9 @@ fn prune_value(schema: &Value, value: &mut Value, path: &str, removed: &mut Vec<
 }
 
 fn apply_defaults(schema: &Value, map: &mut Map<String, Value>) {
-    let Some(props) = schema["properties"].as_object() else { return };
+    let Some(props) = schema["properties"].as_object() else {
+        return;
+    };
     for (key, sub) in props {
         if !map.contains_key(key) {
             if let Some(d) = sub.get("default") {
@@ -134,9 +159,18 @@ fn apply_defaults(schema: &Value, map: &mut Map<String, Value>) {
 }
 
 fn required(schema: &Value, map: &Map<String, Value>, path: &str, causes: &mut Vec<Cause>) {
-    for r in schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+    for r in schema["required"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
         if !map.contains_key(r) {
-            causes.push(Cause::new("FieldValueRequired", join(path, r), "Required value"));
+            causes.push(Cause::new(
+                "FieldValueRequired",
+                join(path, r),
+                "Required value",
+            ));
         }
     }
 }
@@ -165,13 +199,27 @@ fn short(v: &Value) -> String {
 fn check(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Cause>) {
     if value.is_null() {
         if schema["nullable"] != true && schema.get("type").is_some() {
-            causes.push(Cause::new("FieldValueTypeInvalid", path, format!("Invalid value: \"null\": {path} in body must be of type {}: \"null\"", schema["type"].as_str().unwrap_or("object"))));
+            causes.push(Cause::new(
+                "FieldValueTypeInvalid",
+                path,
+                format!(
+                    "Invalid value: \"null\": {path} in body must be of type {}: \"null\"",
+                    schema["type"].as_str().unwrap_or("object")
+                ),
+            ));
         }
         return;
     }
     if schema["x-kubernetes-int-or-string"] == true {
         if !(value.is_string() || type_name(value) == "integer") {
-            causes.push(Cause::new("FieldValueTypeInvalid", path, format!("Invalid value: {}: {path} in body must be of type integer or string", short(value))));
+            causes.push(Cause::new(
+                "FieldValueTypeInvalid",
+                path,
+                format!(
+                    "Invalid value: {}: {path} in body must be of type integer or string",
+                    short(value)
+                ),
+            ));
         }
         return;
     }
@@ -190,7 +238,15 @@ fn check(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Cause>) {
     if let Some(options) = schema["enum"].as_array() {
         if !options.contains(value) {
             let supported: Vec<String> = options.iter().map(Value::to_string).collect();
-            causes.push(Cause::new("FieldValueNotSupported", path, format!("Unsupported value: {}: supported values: {}", value, supported.join(", "))));
+            causes.push(Cause::new(
+                "FieldValueNotSupported",
+                path,
+                format!(
+                    "Unsupported value: {}: supported values: {}",
+                    value,
+                    supported.join(", ")
+                ),
+            ));
         }
     }
     if let Some(n) = value.as_f64() {
@@ -201,24 +257,47 @@ fn check(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Cause>) {
         }
         if let Some(max) = schema["maximum"].as_f64() {
             if n > max {
-                causes.push(Cause::new("FieldValueInvalid", path, format!("Invalid value: {value}: {path} in body should be less than or equal to {}", schema["maximum"])));
+                causes.push(Cause::new(
+                    "FieldValueInvalid",
+                    path,
+                    format!(
+                        "Invalid value: {value}: {path} in body should be less than or equal to {}",
+                        schema["maximum"]
+                    ),
+                ));
             }
         }
     }
     if let Some(s) = value.as_str() {
         let len = s.chars().count() as u64;
         if schema["minLength"].as_u64().is_some_and(|m| len < m) {
-            causes.push(Cause::new("FieldValueInvalid", path, format!("Invalid value: {value}: {path} in body should be at least {} chars long", schema["minLength"])));
+            causes.push(Cause::new(
+                "FieldValueInvalid",
+                path,
+                format!(
+                    "Invalid value: {value}: {path} in body should be at least {} chars long",
+                    schema["minLength"]
+                ),
+            ));
         }
         if schema["maxLength"].as_u64().is_some_and(|m| len > m) {
-            causes.push(Cause::new("FieldValueTooLong", path, format!("Too long: may not be more than {} bytes", schema["maxLength"])));
+            causes.push(Cause::new(
+                "FieldValueTooLong",
+                path,
+                format!(
+                    "Too long: may not be more than {} bytes",
+                    schema["maxLength"]
+                ),
+            ));
         }
     }
     match value {
         Value::Object(map) => {
             let props = schema["properties"].as_object();
             for (k, v) in map {
-                let sub = props.and_then(|p| p.get(k)).or_else(|| schema.get("additionalProperties").filter(|a| a.is_object()));
+                let sub = props
+                    .and_then(|p| p.get(k))
+                    .or_else(|| schema.get("additionalProperties").filter(|a| a.is_object()));
                 if let Some(sub) = sub {
                     check(sub, v, &join(path, k), causes);
                 }
@@ -226,11 +305,33 @@ fn check(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Cause>) {
             required(schema, map, path, causes);
         }
         Value::Array(items) => {
-            if schema["minItems"].as_u64().is_some_and(|m| (items.len() as u64) < m) {
-                causes.push(Cause::new("FieldValueInvalid", path, format!("Invalid value: {}: {path} in body should have at least {} items", items.len(), schema["minItems"])));
+            if schema["minItems"]
+                .as_u64()
+                .is_some_and(|m| (items.len() as u64) < m)
+            {
+                causes.push(Cause::new(
+                    "FieldValueInvalid",
+                    path,
+                    format!(
+                        "Invalid value: {}: {path} in body should have at least {} items",
+                        items.len(),
+                        schema["minItems"]
+                    ),
+                ));
             }
-            if schema["maxItems"].as_u64().is_some_and(|m| (items.len() as u64) > m) {
-                causes.push(Cause::new("FieldValueTooMany", path, format!("Too many: {}: must have at most {} items", items.len(), schema["maxItems"])));
+            if schema["maxItems"]
+                .as_u64()
+                .is_some_and(|m| (items.len() as u64) > m)
+            {
+                causes.push(Cause::new(
+                    "FieldValueTooMany",
+                    path,
+                    format!(
+                        "Too many: {}: must have at most {} items",
+                        items.len(),
+                        schema["maxItems"]
+                    ),
+                ));
             }
             if let Some(item_schema) = schema.get("items") {
                 for (i, item) in items.iter().enumerate() {
@@ -250,17 +351,31 @@ fn workload(obj: &Value, causes: &mut Vec<Cause>) {
     let spec = &obj["spec"];
     if let Some(r) = spec.get("replicas") {
         if r.as_i64().is_none_or(|n| n < 0) {
-            causes.push(Cause::new("FieldValueInvalid", "spec.replicas", format!("Invalid value: {r}: must be greater than or equal to 0")));
+            causes.push(Cause::new(
+                "FieldValueInvalid",
+                "spec.replicas",
+                format!("Invalid value: {r}: must be greater than or equal to 0"),
+            ));
         }
     }
     let selector = &spec["selector"];
     if selector.is_null() {
-        causes.push(Cause::new("FieldValueRequired", "spec.selector", "Required value"));
+        causes.push(Cause::new(
+            "FieldValueRequired",
+            "spec.selector",
+            "Required value",
+        ));
     } else {
         let labels = label_map(&spec["template"]["metadata"]["labels"]);
-        let mismatch = label_map(&selector["matchLabels"]).iter().any(|(k, v)| labels.get(k) != Some(v));
-        if mismatch || (selector["matchLabels"].is_null() && selector["matchExpressions"].is_null()) {
-            let shown: Vec<String> = labels.iter().map(|(k, v)| format!("{k}:{}", v.as_str().unwrap_or_default())).collect();
+        let mismatch = label_map(&selector["matchLabels"])
+            .iter()
+            .any(|(k, v)| labels.get(k) != Some(v));
+        if mismatch || (selector["matchLabels"].is_null() && selector["matchExpressions"].is_null())
+        {
+            let shown: Vec<String> = labels
+                .iter()
+                .map(|(k, v)| format!("{k}:{}", v.as_str().unwrap_or_default()))
+                .collect();
             causes.push(Cause::new(
                 "FieldValueInvalid",
                 "spec.template.metadata.labels",
@@ -274,12 +389,20 @@ fn workload(obj: &Value, causes: &mut Vec<Cause>) {
 fn pod_spec(spec: &Value, path: &str, causes: &mut Vec<Cause>) {
     let containers = spec["containers"].as_array();
     if containers.is_none_or(Vec::is_empty) {
-        causes.push(Cause::new("FieldValueRequired", format!("{path}.containers"), "Required value"));
+        causes.push(Cause::new(
+            "FieldValueRequired",
+            format!("{path}.containers"),
+            "Required value",
+        ));
     }
     for (i, c) in containers.into_iter().flatten().enumerate() {
         for field in ["name", "image"] {
             if c[field].as_str().is_none_or(str::is_empty) {
-                causes.push(Cause::new("FieldValueRequired", format!("{path}.containers[{i}].{field}"), "Required value"));
+                causes.push(Cause::new(
+                    "FieldValueRequired",
+                    format!("{path}.containers[{i}].{field}"),
+                    "Required value",
+                ));
             }
         }
     }
@@ -290,14 +413,21 @@ fn service(obj: &Value, causes: &mut Vec<Cause>) {
     let ports = spec["ports"].as_array();
     let needs_ports = spec["type"] != "ExternalName" && spec["clusterIP"] != "None";
     if needs_ports && ports.is_none_or(Vec::is_empty) {
-        causes.push(Cause::new("FieldValueRequired", "spec.ports", "Required value"));
+        causes.push(Cause::new(
+            "FieldValueRequired",
+            "spec.ports",
+            "Required value",
+        ));
     }
     for (i, p) in ports.into_iter().flatten().enumerate() {
         if p["port"].as_u64().is_none_or(|n| n == 0 || n > 65535) {
             causes.push(Cause::new(
                 "FieldValueInvalid",
                 format!("spec.ports[{i}].port"),
-                format!("Invalid value: {}: must be between 1 and 65535, inclusive", p["port"]),
+                format!(
+                    "Invalid value: {}: must be between 1 and 65535, inclusive",
+                    p["port"]
+                ),
             ));
         }
     }
@@ -306,8 +436,8 @@ fn service(obj: &Value, causes: &mut Vec<Cause>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
     use crate::store::registry::defs_from_crd;
+    use serde_json::json;
 
     fn canary_def() -> ResourceDef {
         let crd = json!({"spec": {"group": "fledge.dev", "names": {"plural": "canaries", "kind": "Canary"},
@@ -337,9 +467,16 @@ mod tests {
         let mut obj = json!({"metadata": {"name": "c"}, "spec": {"analysis": {"stepWeight": 0, "provider": "x"}}});
         let err = validate(&canary_def(), &mut obj).unwrap_err();
         assert_eq!(err.code, 422);
-        let fields: Vec<String> =
-            err.details.unwrap()["causes"].as_array().unwrap().iter().map(|c| c["field"].as_str().unwrap().to_string()).collect();
-        assert!(fields.contains(&"spec.analysis.stepWeight".to_string()), "{fields:?}");
+        let fields: Vec<String> = err.details.unwrap()["causes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["field"].as_str().unwrap().to_string())
+            .collect();
+        assert!(
+            fields.contains(&"spec.analysis.stepWeight".to_string()),
+            "{fields:?}"
+        );
         assert!(fields.contains(&"spec.analysis.provider".to_string()));
         assert!(fields.contains(&"spec.targetRef".to_string()));
     }
@@ -348,15 +485,26 @@ mod tests {
     fn unknown_fields_are_reported_with_paths() {
         let schema = canary_def().schema.unwrap();
         let obj = json!({"metadata": {"x": 1}, "spec": {"targetRef": {"name": "d", "nope": 1}}, "status": {"any": 1}});
-        assert_eq!(unknown_fields(&schema, &obj), vec!["spec.targetRef.nope".to_string()]);
+        assert_eq!(
+            unknown_fields(&schema, &obj),
+            vec!["spec.targetRef.nope".to_string()]
+        );
     }
 
     #[test]
     fn deployment_selector_must_match_template() {
-        let def = crate::store::registry::builtins().into_iter().find(|d| d.plural == "deployments").unwrap();
+        let def = crate::store::registry::builtins()
+            .into_iter()
+            .find(|d| d.plural == "deployments")
+            .unwrap();
         let mut d = json!({"metadata": {"name": "d"}, "spec": {"selector": {"matchLabels": {"app": "a"}},
             "template": {"metadata": {"labels": {"app": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}});
         let err = validate(&def, &mut d).unwrap_err();
-        assert!(err.message.contains("`selector` does not match template `labels`"), "{}", err.message);
+        assert!(
+            err.message
+                .contains("`selector` does not match template `labels`"),
+            "{}",
+            err.message
+        );
     }
 }

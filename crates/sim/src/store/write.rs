@@ -10,12 +10,18 @@ use tokio::sync::broadcast;
 
 use super::registry::defs_from_crd;
 use super::{
-    ApiError, Cause, DeleteOptions, Deleted, EventType, GroupResource, Inner, ObjKey, Propagation, ResourceDef,
-    StoreEvent, defaults, meta, resources, validate,
+    ApiError, Cause, DeleteOptions, Deleted, EventType, GroupResource, Inner, ObjKey, Propagation,
+    ResourceDef, StoreEvent, defaults, meta, resources, validate,
 };
 
-const SERVER_FIELDS: [&str; 6] =
-    ["uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"];
+const SERVER_FIELDS: [&str; 6] = [
+    "uid",
+    "resourceVersion",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "generation",
+];
 const PROTECTED_NAMESPACES: [&str; 3] = ["default", "kube-system", "kube-public"];
 
 fn without_meta_and_status(obj: &Value) -> Value {
@@ -32,17 +38,26 @@ fn without_meta_and_status(obj: &Value) -> Value {
 enum GcAction {
     Delete(GroupResource, ObjKey, Propagation),
     RemoveFinalizer(GroupResource, ObjKey, &'static str),
-    Orphan { owner_uid: String, dependents: Vec<(GroupResource, ObjKey)> },
+    Orphan {
+        owner_uid: String,
+        dependents: Vec<(GroupResource, ObjKey)>,
+    },
     FinishNamespace(String),
 }
 
 impl Inner {
     pub(super) fn get(&self, gr: &GroupResource, ns: &str, name: &str) -> Option<Arc<Value>> {
-        self.objects.get(gr)?.get(&(ns.to_string(), name.to_string())).cloned()
+        self.objects
+            .get(gr)?
+            .get(&(ns.to_string(), name.to_string()))
+            .cloned()
     }
 
     fn def(&self, gr: &GroupResource) -> Result<ResourceDef, ApiError> {
-        self.registry.by_storage(gr).cloned().ok_or_else(ApiError::no_route)
+        self.registry
+            .by_storage(gr)
+            .cloned()
+            .ok_or_else(ApiError::no_route)
     }
 
     fn emit(&mut self, tx: &broadcast::Sender<StoreEvent>, event: StoreEvent) {
@@ -65,24 +80,52 @@ impl Inner {
         old: Option<Arc<Value>>,
     ) -> Value {
         if super::is_dry_run() {
-            let rv = old.as_ref().map(|o| meta::resource_version(o).to_string()).unwrap_or_default();
+            let rv = old
+                .as_ref()
+                .map(|o| meta::resource_version(o).to_string())
+                .unwrap_or_default();
             meta::metadata_mut(&mut obj).insert("resourceVersion".into(), json!(rv));
             return obj;
         }
         self.rv += 1;
         let rv = self.rv;
         meta::metadata_mut(&mut obj).insert("resourceVersion".into(), json!(rv.to_string()));
-        let key = (meta::namespace(&obj).to_string(), meta::name(&obj).to_string());
+        let key = (
+            meta::namespace(&obj).to_string(),
+            meta::name(&obj).to_string(),
+        );
         let arc = Arc::new(obj);
-        self.by_uid.insert(meta::uid(&arc).to_string(), (gr.clone(), key.clone()));
-        self.objects.entry(gr.clone()).or_default().insert(key, arc.clone());
-        let event_type = if old.is_some() { EventType::Modified } else { EventType::Added };
-        self.emit(tx, StoreEvent { event_type, resource: gr.clone(), object: arc.clone(), old, resource_version: rv });
+        self.by_uid
+            .insert(meta::uid(&arc).to_string(), (gr.clone(), key.clone()));
+        self.objects
+            .entry(gr.clone())
+            .or_default()
+            .insert(key, arc.clone());
+        let event_type = if old.is_some() {
+            EventType::Modified
+        } else {
+            EventType::Added
+        };
+        self.emit(
+            tx,
+            StoreEvent {
+                event_type,
+                resource: gr.clone(),
+                object: arc.clone(),
+                old,
+                resource_version: rv,
+            },
+        );
         (*arc).clone()
     }
 
     /// Remove an object for good (finalizers are done) and announce it.
-    fn remove(&mut self, tx: &broadcast::Sender<StoreEvent>, gr: &GroupResource, key: &ObjKey) -> Option<Value> {
+    fn remove(
+        &mut self,
+        tx: &broadcast::Sender<StoreEvent>,
+        gr: &GroupResource,
+        key: &ObjKey,
+    ) -> Option<Value> {
         if super::is_dry_run() {
             return self.objects.get(gr)?.get(key).map(|o| (**o).clone());
         }
@@ -95,7 +138,13 @@ impl Inner {
         let arc = Arc::new(last);
         self.emit(
             tx,
-            StoreEvent { event_type: EventType::Deleted, resource: gr.clone(), object: arc.clone(), old: Some(old), resource_version: rv },
+            StoreEvent {
+                event_type: EventType::Deleted,
+                resource: gr.clone(),
+                object: arc.clone(),
+                old: Some(old),
+                resource_version: rv,
+            },
         );
         if *gr == resources::CRDS {
             self.drop_crd(tx, &key.1);
@@ -105,9 +154,15 @@ impl Inner {
 
     /// A CRD is gone: stop serving its resources and delete its custom resources.
     fn drop_crd(&mut self, tx: &broadcast::Sender<StoreEvent>, crd_name: &str) {
-        let Some((plural, group)) = crd_name.split_once('.') else { return };
+        let Some((plural, group)) = crd_name.split_once('.') else {
+            return;
+        };
         let gr = GroupResource::new(group, plural);
-        let keys: Vec<ObjKey> = self.objects.get(&gr).map(|m| m.keys().cloned().collect()).unwrap_or_default();
+        let keys: Vec<ObjKey> = self
+            .objects
+            .get(&gr)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
         for key in keys {
             self.remove(tx, &gr, &key);
         }
@@ -127,7 +182,12 @@ impl Inner {
         }
         let stored: Vec<Value> = crd["spec"]["versions"]
             .as_array()
-            .map(|vs| vs.iter().filter(|v| v["storage"] == true).map(|v| v["name"].clone()).collect())
+            .map(|vs| {
+                vs.iter()
+                    .filter(|v| v["storage"] == true)
+                    .map(|v| v["name"].clone())
+                    .collect()
+            })
             .unwrap_or_default();
         json!({
             "conditions": [
@@ -146,13 +206,29 @@ impl Inner {
         let name = meta::name(crd);
         let mut causes = Vec::new();
         if group.is_empty() {
-            causes.push(Cause::new("FieldValueRequired", "spec.group", "Required value"));
+            causes.push(Cause::new(
+                "FieldValueRequired",
+                "spec.group",
+                "Required value",
+            ));
         }
         if plural.is_empty() {
-            causes.push(Cause::new("FieldValueRequired", "spec.names.plural", "Required value"));
+            causes.push(Cause::new(
+                "FieldValueRequired",
+                "spec.names.plural",
+                "Required value",
+            ));
         }
-        if spec["names"]["kind"].as_str().unwrap_or_default().is_empty() {
-            causes.push(Cause::new("FieldValueRequired", "spec.names.kind", "Required value"));
+        if spec["names"]["kind"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty()
+        {
+            causes.push(Cause::new(
+                "FieldValueRequired",
+                "spec.names.kind",
+                "Required value",
+            ));
         }
         if causes.is_empty() && name != format!("{plural}.{group}") {
             causes.push(Cause::new(
@@ -163,17 +239,28 @@ impl Inner {
         }
         let versions = spec["versions"].as_array().map(Vec::len).unwrap_or(0);
         if versions == 0 {
-            causes.push(Cause::new("FieldValueRequired", "spec.versions", "Required value: must have exactly one version marked as storage version"));
+            causes.push(Cause::new(
+                "FieldValueRequired",
+                "spec.versions",
+                "Required value: must have exactly one version marked as storage version",
+            ));
         }
         if causes.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::invalid("CustomResourceDefinition.apiextensions.k8s.io", "apiextensions.k8s.io", "CustomResourceDefinition", name, causes))
+            Err(ApiError::invalid(
+                "CustomResourceDefinition.apiextensions.k8s.io",
+                "apiextensions.k8s.io",
+                "CustomResourceDefinition",
+                name,
+                causes,
+            ))
         }
     }
 
     fn register_crd(&mut self, crd: &Value) {
-        self.registry.set_custom(meta::name(crd), defs_from_crd(crd));
+        self.registry
+            .set_custom(meta::name(crd), defs_from_crd(crd));
     }
 
     pub(super) fn create(
@@ -184,7 +271,9 @@ impl Inner {
     ) -> Result<Value, ApiError> {
         let def = self.def(gr)?;
         if !obj.is_object() {
-            return Err(ApiError::bad_request("the body of the request was not a JSON object"));
+            return Err(ApiError::bad_request(
+                "the body of the request was not a JSON object",
+            ));
         }
         let m = meta::metadata_mut(&mut obj);
         for f in SERVER_FIELDS {
@@ -194,16 +283,28 @@ impl Inner {
         let ns = if def.namespaced {
             match m.get("namespace").and_then(Value::as_str) {
                 Some(ns) if !ns.is_empty() => ns.to_string(),
-                _ => return Err(ApiError::bad_request("the namespace of the object must be set (metadata.namespace)")),
+                _ => {
+                    return Err(ApiError::bad_request(
+                        "the namespace of the object must be set (metadata.namespace)",
+                    ));
+                }
             }
         } else {
             m.remove("namespace");
             String::new()
         };
-        let given = m.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+        let given = m
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let name = if !given.is_empty() {
             given
-        } else if let Some(prefix) = m.get("generateName").and_then(Value::as_str).filter(|p| !p.is_empty()) {
+        } else if let Some(prefix) = m
+            .get("generateName")
+            .and_then(Value::as_str)
+            .filter(|p| !p.is_empty())
+        {
             let prefix = prefix.to_string();
             let mut candidate = format!("{prefix}{}", meta::random_suffix());
             while self.get(gr, &ns, &candidate).is_some() {
@@ -216,7 +317,11 @@ impl Inner {
                 &def.group,
                 &def.kind,
                 "",
-                vec![Cause::new("FieldValueRequired", "metadata.name", "Required value: name or generateName is required")],
+                vec![Cause::new(
+                    "FieldValueRequired",
+                    "metadata.name",
+                    "Required value: name or generateName is required",
+                )],
             ));
         };
         if let Err(why) = meta::check_subdomain(&name) {
@@ -225,7 +330,11 @@ impl Inner {
                 &def.group,
                 &def.kind,
                 &name,
-                vec![Cause::new("FieldValueInvalid", "metadata.name", format!("Invalid value: \"{name}\": {why}"))],
+                vec![Cause::new(
+                    "FieldValueInvalid",
+                    "metadata.name",
+                    format!("Invalid value: \"{name}\": {why}"),
+                )],
             ));
         }
         if def.namespaced {
@@ -260,7 +369,11 @@ impl Inner {
                 _ => json!({}),
             };
             if let Some(o) = obj.as_object_mut() {
-                if status.is_null() { o.remove("status") } else { o.insert("status".into(), status) };
+                if status.is_null() {
+                    o.remove("status")
+                } else {
+                    o.insert("status".into(), status)
+                };
             }
         }
         defaults::apply(&gr.qualified(), &mut obj, None, &mut self.next_ip);
@@ -283,12 +396,18 @@ impl Inner {
         tx: &broadcast::Sender<StoreEvent>,
     ) -> Result<Value, ApiError> {
         let def = self.def(gr)?;
-        let ns = if def.namespaced { meta::namespace(&obj).to_string() } else { String::new() };
+        let ns = if def.namespaced {
+            meta::namespace(&obj).to_string()
+        } else {
+            String::new()
+        };
         let name = meta::name(&obj).to_string();
         if name.is_empty() {
             return Err(ApiError::bad_request("name is required (metadata.name)"));
         }
-        let old = self.get(gr, &ns, &name).ok_or_else(|| ApiError::not_found(gr, &name))?;
+        let old = self
+            .get(gr, &ns, &name)
+            .ok_or_else(|| ApiError::not_found(gr, &name))?;
         let rv = meta::resource_version(&obj);
         if !rv.is_empty() && rv != meta::resource_version(&old) {
             return Err(ApiError::stale(gr, &name));
@@ -298,7 +417,10 @@ impl Inner {
             return Err(ApiError::conflict(
                 gr,
                 &name,
-                &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {}", meta::uid(&old)),
+                &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    meta::uid(&old)
+                ),
             ));
         }
         let mut new = if status_only {
@@ -315,7 +437,9 @@ impl Inner {
         } else {
             let mut n = obj;
             if !n.is_object() {
-                return Err(ApiError::bad_request("the body of the request was not a JSON object"));
+                return Err(ApiError::bad_request(
+                    "the body of the request was not a JSON object",
+                ));
             }
             let old_meta = &old["metadata"];
             let m = meta::metadata_mut(&mut n);
@@ -348,13 +472,18 @@ impl Inner {
             if *gr == resources::CRDS {
                 Self::check_crd(&n)?;
             }
-            if def.tracks_generation() && without_meta_and_status(&n) != without_meta_and_status(&old) {
+            if def.tracks_generation()
+                && without_meta_and_status(&n) != without_meta_and_status(&old)
+            {
                 let generation = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
                 meta::metadata_mut(&mut n).insert("generation".into(), json!(generation));
             }
             n
         };
-        meta::metadata_mut(&mut new).insert("resourceVersion".into(), json!(meta::resource_version(&old)));
+        meta::metadata_mut(&mut new).insert(
+            "resourceVersion".into(),
+            json!(meta::resource_version(&old)),
+        );
         if new == *old {
             return Ok((*old).clone());
         }
@@ -368,13 +497,21 @@ impl Inner {
                 self.register_crd(&new);
             }
         }
-        if meta::is_deleting(&new) && meta::finalizers(&new).is_empty() && *gr != resources::NAMESPACES {
+        if meta::is_deleting(&new)
+            && meta::finalizers(&new).is_empty()
+            && *gr != resources::NAMESPACES
+        {
             if super::is_dry_run() {
                 return Ok(new);
             }
             let key = (ns, name);
-            self.objects.entry(gr.clone()).or_default().insert(key.clone(), Arc::new(new));
-            return self.remove(tx, gr, &key).ok_or_else(|| ApiError::not_found(gr, &key.1));
+            self.objects
+                .entry(gr.clone())
+                .or_default()
+                .insert(key.clone(), Arc::new(new));
+            return self
+                .remove(tx, gr, &key)
+                .ok_or_else(|| ApiError::not_found(gr, &key.1));
         }
         Ok(self.put(tx, gr, new, Some(old)))
     }
@@ -389,10 +526,15 @@ impl Inner {
     ) -> Result<Deleted, ApiError> {
         let def = self.def(gr)?;
         let ns = if def.namespaced { ns } else { "" };
-        let old = self.get(gr, ns, name).ok_or_else(|| ApiError::not_found(gr, name))?;
+        let old = self
+            .get(gr, ns, name)
+            .ok_or_else(|| ApiError::not_found(gr, name))?;
         if let Some(uid) = &opts.precondition_uid {
             if uid != meta::uid(&old) {
-                let why = format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {}", meta::uid(&old));
+                let why = format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    meta::uid(&old)
+                );
                 return Err(ApiError::conflict(gr, name, &why));
             }
         }
@@ -408,7 +550,9 @@ impl Inner {
         let mut new = (*old).clone();
         if *gr == resources::NAMESPACES {
             if PROTECTED_NAMESPACES.contains(&name) {
-                return Err(ApiError::forbidden(format!("namespaces \"{name}\" is forbidden: this namespace may not be deleted")));
+                return Err(ApiError::forbidden(format!(
+                    "namespaces \"{name}\" is forbidden: this namespace may not be deleted"
+                )));
             }
             new["status"]["phase"] = json!("Terminating");
         }
@@ -425,7 +569,10 @@ impl Inner {
         }
         if fins.is_empty() && *gr != resources::NAMESPACES {
             let key = (ns.to_string(), name.to_string());
-            return self.remove(tx, gr, &key).map(Deleted::Gone).ok_or_else(|| ApiError::not_found(gr, name));
+            return self
+                .remove(tx, gr, &key)
+                .map(Deleted::Gone)
+                .ok_or_else(|| ApiError::not_found(gr, name));
         }
         let m = meta::metadata_mut(&mut new);
         if !fins.is_empty() {
@@ -445,25 +592,37 @@ impl Inner {
     /// Returns how many actions were taken (the caller repeats until none are left).
     pub(super) fn gc_pass(&mut self, tx: &broadcast::Sender<StoreEvent>) -> usize {
         let mut dependents: HashMap<&str, Vec<(GroupResource, ObjKey)>> = HashMap::new();
-        let mut populated_namespaces: HashMap<&str, Vec<(GroupResource, ObjKey, bool)>> = HashMap::new();
+        let mut populated_namespaces: HashMap<&str, Vec<(GroupResource, ObjKey, bool)>> =
+            HashMap::new();
         let mut actions = Vec::new();
         for (gr, map) in &self.objects {
             for (key, obj) in map {
                 let owners = obj["metadata"]["ownerReferences"].as_array();
                 for owner in owners.into_iter().flatten() {
                     if let Some(uid) = owner["uid"].as_str() {
-                        dependents.entry(uid).or_default().push((gr.clone(), key.clone()));
+                        dependents
+                            .entry(uid)
+                            .or_default()
+                            .push((gr.clone(), key.clone()));
                     }
                 }
                 if !key.0.is_empty() {
-                    populated_namespaces.entry(&key.0).or_default().push((gr.clone(), key.clone(), meta::is_deleting(obj)));
+                    populated_namespaces.entry(&key.0).or_default().push((
+                        gr.clone(),
+                        key.clone(),
+                        meta::is_deleting(obj),
+                    ));
                 }
                 let owner_uids = meta::owner_uids(obj);
                 if !owner_uids.is_empty()
                     && !meta::is_deleting(obj)
                     && owner_uids.iter().all(|u| !self.by_uid.contains_key(u))
                 {
-                    actions.push(GcAction::Delete(gr.clone(), key.clone(), Propagation::Background));
+                    actions.push(GcAction::Delete(
+                        gr.clone(),
+                        key.clone(),
+                        Propagation::Background,
+                    ));
                 }
             }
         }
@@ -482,28 +641,49 @@ impl Inner {
                     Some(content) => {
                         for (cgr, ckey, deleting) in content {
                             if !deleting {
-                                actions.push(GcAction::Delete(cgr.clone(), ckey.clone(), Propagation::Background));
+                                actions.push(GcAction::Delete(
+                                    cgr.clone(),
+                                    ckey.clone(),
+                                    Propagation::Background,
+                                ));
                             }
                         }
                     }
-                    None if fins.is_empty() => actions.push(GcAction::FinishNamespace(key.1.clone())),
+                    None if fins.is_empty() => {
+                        actions.push(GcAction::FinishNamespace(key.1.clone()))
+                    }
                     None => {}
                 }
             }
             if fins.iter().any(|f| f == "foregroundDeletion") {
                 if deps.is_empty() {
-                    actions.push(GcAction::RemoveFinalizer(gr.clone(), key.clone(), "foregroundDeletion"));
+                    actions.push(GcAction::RemoveFinalizer(
+                        gr.clone(),
+                        key.clone(),
+                        "foregroundDeletion",
+                    ));
                 } else {
                     for (dgr, dkey) in deps.iter() {
-                        let dep_deleting = self.objects.get(dgr).and_then(|m| m.get(dkey)).is_some_and(|o| meta::is_deleting(o));
+                        let dep_deleting = self
+                            .objects
+                            .get(dgr)
+                            .and_then(|m| m.get(dkey))
+                            .is_some_and(|o| meta::is_deleting(o));
                         if !dep_deleting {
-                            actions.push(GcAction::Delete(dgr.clone(), dkey.clone(), Propagation::Foreground));
+                            actions.push(GcAction::Delete(
+                                dgr.clone(),
+                                dkey.clone(),
+                                Propagation::Foreground,
+                            ));
                         }
                     }
                 }
             }
             if fins.iter().any(|f| f == "orphan") {
-                actions.push(GcAction::Orphan { owner_uid: meta::uid(&obj).to_string(), dependents: deps });
+                actions.push(GcAction::Orphan {
+                    owner_uid: meta::uid(&obj).to_string(),
+                    dependents: deps,
+                });
                 actions.push(GcAction::RemoveFinalizer(gr, key, "orphan"));
             }
         }
@@ -517,29 +697,47 @@ impl Inner {
         count
     }
 
-    fn gc_apply(&mut self, tx: &broadcast::Sender<StoreEvent>, action: GcAction, done: &mut HashSet<(GroupResource, ObjKey)>) -> bool {
+    fn gc_apply(
+        &mut self,
+        tx: &broadcast::Sender<StoreEvent>,
+        action: GcAction,
+        done: &mut HashSet<(GroupResource, ObjKey)>,
+    ) -> bool {
         match action {
             GcAction::Delete(gr, key, propagation) => {
                 if !done.insert((gr.clone(), key.clone())) {
                     return false;
                 }
-                let opts = DeleteOptions { propagation, ..Default::default() };
+                let opts = DeleteOptions {
+                    propagation,
+                    ..Default::default()
+                };
                 self.delete(&gr, &key.0, &key.1, &opts, tx).is_ok()
             }
             GcAction::RemoveFinalizer(gr, key, finalizer) => {
-                let Some(obj) = self.get(&gr, &key.0, &key.1) else { return false };
+                let Some(obj) = self.get(&gr, &key.0, &key.1) else {
+                    return false;
+                };
                 let mut new = (*obj).clone();
-                let fins: Vec<String> = meta::finalizers(&obj).into_iter().filter(|f| f != finalizer).collect();
+                let fins: Vec<String> = meta::finalizers(&obj)
+                    .into_iter()
+                    .filter(|f| f != finalizer)
+                    .collect();
                 meta::metadata_mut(&mut new).insert("finalizers".into(), json!(fins));
                 if fins.is_empty() {
                     meta::metadata_mut(&mut new).remove("finalizers");
                 }
                 self.update(&gr, new, false, tx).is_ok()
             }
-            GcAction::Orphan { owner_uid, dependents } => {
+            GcAction::Orphan {
+                owner_uid,
+                dependents,
+            } => {
                 let mut any = false;
                 for (gr, key) in dependents {
-                    let Some(obj) = self.get(&gr, &key.0, &key.1) else { continue };
+                    let Some(obj) = self.get(&gr, &key.0, &key.1) else {
+                        continue;
+                    };
                     let mut new = (*obj).clone();
                     if let Some(refs) = new["metadata"]["ownerReferences"].as_array_mut() {
                         refs.retain(|r| r["uid"] != owner_uid.as_str());
@@ -551,9 +749,9 @@ impl Inner {
                 }
                 any
             }
-            GcAction::FinishNamespace(name) => {
-                self.remove(tx, &resources::NAMESPACES, &(String::new(), name)).is_some()
-            }
+            GcAction::FinishNamespace(name) => self
+                .remove(tx, &resources::NAMESPACES, &(String::new(), name))
+                .is_some(),
         }
     }
 }

@@ -12,12 +12,18 @@ use fledge_sim::{Scenario, Sim, SimHandle, SimOptions};
 pub const KUBECTL: &str = "/usr/bin/kubectl";
 
 /// Fast pods; images tagged `:bad` never become ready.
-pub const SCENARIO: &str = "readyDelay: 200ms\ntick: 100ms\nimages:\n  - match: \"*:bad\"\n    ready: false\n";
+pub const SCENARIO: &str =
+    "readyDelay: 200ms\ntick: 100ms\nimages:\n  - match: \"*:bad\"\n    ready: false\n";
 
 pub async fn start_sim() -> SimHandle {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let scenario = Scenario::from_yaml("test scenario", SCENARIO).expect("scenario parses");
-    Sim::start(SimOptions { scenario, ..Default::default() }).await.expect("sim starts")
+    Sim::start(SimOptions {
+        scenario,
+        ..Default::default()
+    })
+    .await
+    .expect("sim starts")
 }
 
 pub struct Out {
@@ -33,8 +39,14 @@ pub struct Kubectl {
 
 impl Kubectl {
     pub fn new(sim: &SimHandle) -> Kubectl {
-        assert!(Path::new(KUBECTL).exists(), "kubectl not found at {KUBECTL}");
-        Kubectl { dir: tempfile::tempdir().expect("temp dir"), kubeconfig: sim.kubeconfig_path().to_path_buf() }
+        assert!(
+            Path::new(KUBECTL).exists(),
+            "kubectl not found at {KUBECTL}"
+        );
+        Kubectl {
+            dir: tempfile::tempdir().expect("temp dir"),
+            kubeconfig: sim.kubeconfig_path().to_path_buf(),
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -52,7 +64,11 @@ impl Kubectl {
             .env("HOME", self.dir.path())
             .env("KUBECONFIG", &self.kubeconfig)
             .env("KUBECACHEDIR", self.dir.path().join("cache"))
-            .stdin(if stdin.is_some() { std::process::Stdio::piped() } else { std::process::Stdio::null() })
+            .stdin(if stdin.is_some() {
+                std::process::Stdio::piped()
+            } else {
+                std::process::Stdio::null()
+            })
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true);
@@ -74,14 +90,22 @@ impl Kubectl {
     /// Run and require success; returns stdout.
     pub async fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args).await;
-        assert!(out.ok, "kubectl {args:?} failed:\nstdout: {}\nstderr: {}", out.stdout, out.stderr);
+        assert!(
+            out.ok,
+            "kubectl {args:?} failed:\nstdout: {}\nstderr: {}",
+            out.stdout, out.stderr
+        );
         out.stdout
     }
 
     /// Run and require failure; returns stderr.
     pub async fn fails(&self, args: &[&str]) -> String {
         let out = self.run(args).await;
-        assert!(!out.ok, "kubectl {args:?} should have failed:\nstdout: {}", out.stdout);
+        assert!(
+            !out.ok,
+            "kubectl {args:?} should have failed:\nstdout: {}",
+            out.stdout
+        );
         out.stderr
     }
 }
@@ -102,7 +126,10 @@ pub fn canary_crd() -> (PathBuf, &'static str) {
             }
         }
     }
-    (repo.join("../shared/crds/flagger-crd.yaml"), "flagger.app/v1beta1")
+    (
+        repo.join("../shared/crds/flagger-crd.yaml"),
+        "flagger.app/v1beta1",
+    )
 }
 
 pub fn canary_yaml(api_version: &str) -> String {
@@ -115,7 +142,10 @@ pub fn canary_yaml(api_version: &str) -> String {
 pub fn app_dir(kubectl: &Kubectl, api_version: &str) -> PathBuf {
     let dir = kubectl.dir().join("app");
     std::fs::create_dir_all(&dir).expect("mkdir");
-    for e in std::fs::read_dir(fixtures().join("app")).expect("fixtures").flatten() {
+    for e in std::fs::read_dir(fixtures().join("app"))
+        .expect("fixtures")
+        .flatten()
+    {
         std::fs::copy(e.path(), dir.join(e.file_name())).expect("copy fixture");
     }
     std::fs::write(dir.join("60-canary.yaml"), canary_yaml(api_version)).expect("write canary");
