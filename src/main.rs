@@ -3,6 +3,7 @@
 
 mod cmd;
 mod controller;
+mod demo;
 
 use std::process::ExitCode;
 
@@ -27,6 +28,8 @@ enum Command {
     Sim(cmd::sim::Args),
     /// Run the controller against the cluster your kube config points at.
     Controller(cmd::controller::Args),
+    /// Tour: a simulated cluster, a real Prometheus and the controller run two releases.
+    Demo(cmd::demo::Args),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
         Command::Plan(args) => cmd::plan::run(args),
         Command::Sim(args) => cmd::sim::run(args),
         Command::Controller(args) => cmd::controller::run(args),
+        Command::Demo(args) => cmd::demo::run(args),
     };
     match result {
         Ok(code) => code,

@@ -2,6 +2,7 @@
 
 pub mod controller;
 pub mod crds;
+pub mod demo;
 pub mod plan;
 pub mod sim;
 pub mod validate;
