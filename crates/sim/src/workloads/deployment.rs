@@ -269,128 +269,31 @@ pub fn desired(
     }
 
     let count = |v: &[Pod], ready_only: bool| {
-        i32::try_from(
-            v.iter()
-                .filter(|p| !ready_only || pods::is_ready(p))
-                .count(),
-        )
-        .unwrap_or(0)
+        let n = v
+            .iter()
+            .filter(|p| !ready_only || pods::is_ready(p))
+            .count();
+        i32::try_from(n).unwrap_or(i32::MAX)
     };
-    let total: i32 = per_rs.iter().map(|v| count(v, false)).sum();
-    let ready: i32 = per_rs.iter().map(|v| count(v, true)).sum();
-    let updated = count(&per_rs[new_idx], false);
+    let counts = Counts {
+        wanted: replicas,
+        total: per_rs.iter().map(|v| count(v, false)).sum(),
+        updated: count(&per_rs[new_idx], false),
+        ready: per_rs.iter().map(|v| count(v, true)).sum(),
+    };
     let new_rs_name = replica_sets[new_idx]
         .metadata
         .name
         .clone()
         .unwrap_or_default();
-
-    let mut status = DeploymentStatus {
-        observed_generation: d.metadata.generation,
-        replicas: nonzero(total),
-        updated_replicas: nonzero(updated),
-        ready_replicas: nonzero(ready),
-        available_replicas: nonzero(ready),
-        unavailable_replicas: nonzero((replicas - ready).max(0)),
-        ..DeploymentStatus::default()
-    };
-    let old = d.status.clone().unwrap_or_default();
-    let mut conditions = old.conditions.clone().unwrap_or_default();
-
-    let min_available = replicas - max_unavailable(d, replicas);
-    set_condition(
-        &mut conditions,
-        "Available",
-        ready >= min_available,
-        if ready >= min_available {
-            (
-                "MinimumReplicasAvailable",
-                "Deployment has minimum availability.".to_string(),
-            )
-        } else {
-            (
-                "MinimumReplicasUnavailable",
-                "Deployment does not have minimum availability.".to_string(),
-            )
-        },
-        now,
-        false,
+    let deadline = SignedDuration::from_secs(
+        spec.progress_deadline_seconds
+            .unwrap_or(DEFAULT_PROGRESS_DEADLINE_SECONDS)
+            .into(),
     );
+    let status = deployment_status(d, &counts, &new_rs_name, created_new, deadline, now);
 
-    let deadline = spec
-        .progress_deadline_seconds
-        .unwrap_or(DEFAULT_PROGRESS_DEADLINE_SECONDS);
-    let complete = updated == replicas && total == replicas && ready == replicas;
-    let progressed = updated > old.updated_replicas.unwrap_or(0)
-        || total - updated < old.replicas.unwrap_or(0) - old.updated_replicas.unwrap_or(0)
-        || ready > old.ready_replicas.unwrap_or(0)
-        || ready > old.available_replicas.unwrap_or(0);
-    let current = conditions
-        .iter()
-        .find(|c| c.type_ == "Progressing")
-        .cloned();
-    let timed_out = current.as_ref().is_some_and(|c| {
-        c.reason.as_deref() == Some("ProgressDeadlineExceeded")
-            || c.last_update_time
-                .as_ref()
-                .and_then(|t| {
-                    t.0.checked_add(SignedDuration::from_secs(deadline.into()))
-                        .ok()
-                })
-                .is_some_and(|end| end <= now)
-    });
-    let progressing = if created_new {
-        Some((
-            true,
-            "NewReplicaSetCreated",
-            format!("Created new replica set \"{new_rs_name}\""),
-            true,
-        ))
-    } else if complete {
-        Some((
-            true,
-            "NewReplicaSetAvailable",
-            format!("ReplicaSet \"{new_rs_name}\" has successfully progressed."),
-            false,
-        ))
-    } else if progressed {
-        Some((
-            true,
-            "ReplicaSetUpdated",
-            format!("ReplicaSet \"{new_rs_name}\" is progressing."),
-            true,
-        ))
-    } else if current.is_none() {
-        Some((
-            true,
-            "FoundNewReplicaSet",
-            format!("Found new replica set \"{new_rs_name}\""),
-            true,
-        ))
-    } else if timed_out {
-        Some((
-            false,
-            "ProgressDeadlineExceeded",
-            format!("ReplicaSet \"{new_rs_name}\" has timed out progressing."),
-            false,
-        ))
-    } else {
-        None
-    };
-    if let Some((ok, reason, message, touch)) = progressing {
-        set_condition(
-            &mut conditions,
-            "Progressing",
-            ok,
-            (reason, message),
-            now,
-            touch,
-        );
-    }
-    // Conditions in the real controller's order.
-    conditions.sort_by_key(|c| c.type_ != "Available");
-    status.conditions = Some(conditions);
-
+    // Wake for the next pod to get ready, and for the deadline of a rollout still in progress.
     let mut wake_at: Option<Timestamp> = None;
     let mut wake = |t: Timestamp| {
         if t > now {
@@ -407,11 +310,11 @@ pub fn desired(
         .iter()
         .flatten()
         .find(|c| c.type_ == "Progressing");
-    if !complete
+    if !counts.complete()
         && let Some(c) = progress
         && c.reason.as_deref() != Some("ProgressDeadlineExceeded")
         && let Some(t) = &c.last_update_time
-        && let Ok(end) = t.0.checked_add(SignedDuration::from_secs(deadline.into()))
+        && let Ok(end) = t.0.checked_add(deadline)
     {
         wake(end);
     }
@@ -421,6 +324,122 @@ pub fn desired(
         pods: per_rs.into_iter().flatten().collect(),
         status,
         wake_at,
+    }
+}
+
+/// Pod counts of one Deployment after this pass.
+struct Counts {
+    /// `spec.replicas`.
+    wanted: i32,
+    /// Pods of all its ReplicaSets.
+    total: i32,
+    /// Pods of the current template's ReplicaSet.
+    updated: i32,
+    ready: i32,
+}
+
+impl Counts {
+    fn complete(&self) -> bool {
+        self.updated == self.wanted && self.total == self.wanted && self.ready == self.wanted
+    }
+}
+
+/// The Deployment's status: counts, `Available`, and `Progressing` as the real controller's
+/// `syncRolloutStatus` sets them.
+fn deployment_status(
+    d: &Deployment,
+    c: &Counts,
+    new_rs: &str,
+    created_new: bool,
+    deadline: SignedDuration,
+    now: Timestamp,
+) -> DeploymentStatus {
+    let old = d.status.clone().unwrap_or_default();
+    let mut conditions = old.conditions.clone().unwrap_or_default();
+
+    let available = c.ready >= c.wanted - max_unavailable(d, c.wanted);
+    let (reason, message) = if available {
+        (
+            "MinimumReplicasAvailable",
+            "Deployment has minimum availability.",
+        )
+    } else {
+        (
+            "MinimumReplicasUnavailable",
+            "Deployment does not have minimum availability.",
+        )
+    };
+    let available_cond = (reason, message.to_string());
+    set_condition(
+        &mut conditions,
+        "Available",
+        available,
+        available_cond,
+        now,
+        false,
+    );
+
+    let progressed = c.updated > old.updated_replicas.unwrap_or(0)
+        || c.total - c.updated < old.replicas.unwrap_or(0) - old.updated_replicas.unwrap_or(0)
+        || c.ready > old.ready_replicas.unwrap_or(0)
+        || c.ready > old.available_replicas.unwrap_or(0);
+    let current = conditions.iter().find(|x| x.type_ == "Progressing");
+    let timed_out = current.is_some_and(|x| {
+        x.reason.as_deref() == Some("ProgressDeadlineExceeded")
+            || x.last_update_time
+                .as_ref()
+                .and_then(|t| t.0.checked_add(deadline).ok())
+                .is_some_and(|end| end <= now)
+    });
+    // (status, reason, message, whether lastUpdateTime moves even if the reason stays)
+    let progressing = if created_new {
+        Some((
+            true,
+            "NewReplicaSetCreated",
+            format!("Created new replica set \"{new_rs}\""),
+            true,
+        ))
+    } else if c.complete() {
+        let message = format!("ReplicaSet \"{new_rs}\" has successfully progressed.");
+        Some((true, "NewReplicaSetAvailable", message, false))
+    } else if progressed {
+        let message = format!("ReplicaSet \"{new_rs}\" is progressing.");
+        Some((true, "ReplicaSetUpdated", message, true))
+    } else if current.is_none() {
+        Some((
+            true,
+            "FoundNewReplicaSet",
+            format!("Found new replica set \"{new_rs}\""),
+            true,
+        ))
+    } else if timed_out {
+        let message = format!("ReplicaSet \"{new_rs}\" has timed out progressing.");
+        Some((false, "ProgressDeadlineExceeded", message, false))
+    } else {
+        None
+    };
+    if let Some((ok, reason, message, touch)) = progressing {
+        set_condition(
+            &mut conditions,
+            "Progressing",
+            ok,
+            (reason, message),
+            now,
+            touch,
+        );
+    }
+    // Conditions in the real controller's order.
+    conditions.sort_by_key(|x| x.type_ != "Available");
+
+    DeploymentStatus {
+        observed_generation: d.metadata.generation,
+        replicas: nonzero(c.total),
+        updated_replicas: nonzero(c.updated),
+        ready_replicas: nonzero(c.ready),
+        available_replicas: nonzero(c.ready),
+        unavailable_replicas: nonzero((c.wanted - c.ready).max(0)),
+        conditions: Some(conditions),
+        ..DeploymentStatus::default()
     }
 }
 
