@@ -2,6 +2,8 @@
 //! machine sets, keeps the status, and advances a fake clock by `requeue_after`.
 #![allow(dead_code)]
 
+pub mod table;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -284,4 +286,14 @@ pub fn hook_result(name: &str, hook_type: HookType, outcome: HookOutcome) -> Hoo
         hook_type,
         outcome,
     }
+}
+
+/// (phase, canary weight) after each of `ticks` ticks.
+pub fn drive(w: &mut World, ticks: usize) -> Vec<(fledge_api::CanaryPhase, i32)> {
+    (0..ticks)
+        .map(|_| {
+            w.next();
+            (w.phase().unwrap(), w.weight())
+        })
+        .collect()
 }

@@ -1,0 +1,390 @@
+//! One row per transition outside the analysis itself: initialization, new revisions and
+//! the Waiting gate, manual requests, invalid spec, suspend, deletion.
+
+mod common;
+
+use common::table::*;
+use common::*;
+use fledge_api::{CanaryPhase::*, CanaryStatus, HookType};
+use fledge_core::{Action, CheckResults, HookOutcome, Observed, Readiness};
+use fledge_core::{Config, Input, decide};
+
+#[allow(clippy::vec_init_then_push)] // one push per row reads as a table
+fn rows() -> Vec<Row> {
+    let mut v = Vec::new();
+
+    // ---- initialization ----
+    v.push(Row {
+        status: CanaryStatus::default(),
+        observed: Observed {
+            primary: Readiness::Waiting("0/1".into()),
+            ..seen()
+        },
+        phase: Some(Initializing),
+        weight: 0,
+        actions: vec![Action::InitializePrimary],
+        conditions: vec![
+            ("Ready", "False", "Initializing"),
+            ("Reconciling", "True", "Initializing"),
+            ("Promoted", "Unknown", "Initializing"),
+        ],
+        ..row("new canary → Initializing while the primary starts")
+    });
+    v.push(Row {
+        status: CanaryStatus {
+            phase: Some(Initializing),
+            ..Default::default()
+        },
+        phase: Some(Initialized),
+        weight: 0,
+        actions: vec![
+            Action::InitializePrimary,
+            Action::ReconcileRouting,
+            Action::ScaleTargetToZero,
+        ],
+        conditions: vec![
+            ("Ready", "True", "Initialized"),
+            ("Promoted", "True", "Initialized"),
+            ("Stalled", "False", "Initialized"),
+        ],
+        ..row("Initializing → Initialized when the primary is ready")
+    });
+    v.push(Row {
+        status: CanaryStatus {
+            phase: Some(Initializing),
+            ..Default::default()
+        },
+        observed: Observed {
+            primary: Readiness::Failed("ProgressDeadlineExceeded".into()),
+            ..seen()
+        },
+        phase: Some(Failed),
+        weight: 0,
+        actions: vec![Action::InitializePrimary],
+        conditions: vec![
+            ("Stalled", "True", "InitializationFailed"),
+            ("Reconciling", "False", "Failed"),
+        ],
+        ..row("Initializing → Failed when the primary never becomes ready")
+    });
+    v.push(Row {
+        status: CanaryStatus {
+            last_promoted_spec: None,
+            ..terminal(Failed)
+        },
+        observed: Observed {
+            primary: Readiness::Waiting("0/1".into()),
+            ..seen()
+        },
+        phase: Some(Initializing),
+        weight: 0,
+        actions: vec![Action::InitializePrimary],
+        ..row("Failed initialization + new target revision → Initializing again")
+    });
+
+    // ---- a new revision ----
+    for from in [Initialized, Succeeded, Failed] {
+        v.push(Row {
+            status: terminal(from),
+            at: 1,
+            phase: Some(Progressing),
+            weight: 0,
+            actions: vec![Action::ScaleTargetFromZero],
+            conditions: vec![
+                ("Promoted", "Unknown", "Progressing"),
+                ("Reconciling", "True", "Progressing"),
+                ("Stalled", "False", "Progressing"),
+            ],
+            ..row(match from {
+                Initialized => "Initialized → Progressing on a new revision (no interval wait)",
+                Succeeded => "Succeeded → Progressing on a new revision",
+                _ => "Failed → Progressing on a new revision",
+            })
+        });
+    }
+    v.push(Row {
+        status: terminal(Succeeded),
+        observed: Observed {
+            target: Some(rev("v1")),
+            ..seen()
+        },
+        phase: Some(Succeeded),
+        weight: 0,
+        ..row("Succeeded, target unchanged → nothing")
+    });
+    v.push(Row {
+        canary: with_hooks(&[("gate", HookType::ConfirmRollout)]),
+        status: terminal(Succeeded),
+        checks: answer(
+            CheckResults::default(),
+            "gate",
+            HookType::ConfirmRollout,
+            refused(),
+        ),
+        phase: Some(Waiting),
+        weight: 0,
+        actions: vec![],
+        conditions: vec![
+            ("Promoted", "Unknown", "Waiting"),
+            ("Reconciling", "True", "Waiting"),
+        ],
+        ..row("Succeeded → Waiting when confirm-rollout refuses")
+    });
+    v.push(Row {
+        canary: with_hooks(&[("gate", HookType::ConfirmRollout)]),
+        status: CanaryStatus {
+            last_applied_spec: Some("v1".into()),
+            ..st(Some(Waiting), 0, 0, 0)
+        },
+        checks: answer(
+            CheckResults::default(),
+            "gate",
+            HookType::ConfirmRollout,
+            HookOutcome::Accepted,
+        ),
+        phase: Some(Progressing),
+        weight: 0,
+        actions: vec![Action::ScaleTargetFromZero],
+        ..row("Waiting → Progressing when confirm-rollout approves")
+    });
+    v.push(Row {
+        canary: with_hooks(&[
+            ("gate", HookType::ConfirmRollout),
+            ("stop", HookType::Rollback),
+        ]),
+        status: CanaryStatus {
+            last_applied_spec: Some("v1".into()),
+            ..st(Some(Waiting), 0, 0, 0)
+        },
+        checks: answer(
+            CheckResults::default(),
+            "stop",
+            HookType::Rollback,
+            HookOutcome::Accepted,
+        ),
+        phase: Some(Failed),
+        weight: 0,
+        actions: vec![p(100, 0), Action::ScaleTargetToZero],
+        conditions: vec![("Stalled", "True", "RollbackHook")],
+        ..row("Waiting → Failed when a rollback hook says yes")
+    });
+    v.push(Row {
+        canary: with_hooks(&[("gate", HookType::ConfirmRollout)]),
+        status: CanaryStatus {
+            last_applied_spec: Some("v1".into()),
+            ..st(Some(Waiting), 0, 0, 0)
+        },
+        observed: Observed {
+            target: Some(rev("v1")),
+            ..seen()
+        },
+        phase: Some(Succeeded),
+        weight: 0,
+        ..row("Waiting → Succeeded when the target is back at the promoted revision")
+    });
+
+    // ---- manual requests ----
+    v.push(Row {
+        observed: Observed {
+            request: Some("promote@1".into()),
+            ..seen()
+        },
+        at: 5,
+        phase: Some(Promoting),
+        weight: 10,
+        actions: vec![Action::PromoteToPrimary],
+        ..row("Progressing + promote request → Promoting now")
+    });
+    v.push(Row {
+        observed: Observed {
+            request: Some("abort@1".into()),
+            ..seen()
+        },
+        at: 5,
+        phase: Some(Failed),
+        weight: 0,
+        actions: vec![p(100, 0), Action::ScaleTargetToZero],
+        conditions: vec![("Stalled", "True", "Aborted")],
+        ..row("Progressing + abort request → Failed now")
+    });
+    v.push(Row {
+        status: CanaryStatus {
+            last_handled_request: Some("abort@1".into()),
+            ..st(Some(Progressing), 10, 0, 0)
+        },
+        observed: Observed {
+            request: Some("abort@1".into()),
+            ..seen()
+        },
+        at: 5,
+        phase: Some(Progressing),
+        weight: 10,
+        ..row("an already handled request does nothing")
+    });
+    v.push(Row {
+        status: st(Some(Failed), 0, 0, 3),
+        observed: Observed {
+            request: Some("retry@1".into()),
+            ..seen()
+        },
+        at: 5,
+        phase: Some(Progressing),
+        weight: 0,
+        actions: vec![Action::ScaleTargetFromZero],
+        ..row("Failed + retry request → the same revision runs again")
+    });
+    v.push(Row {
+        status: terminal(Succeeded),
+        observed: Observed {
+            request: Some("promote@1".into()),
+            target: Some(rev("v1")),
+            ..seen()
+        },
+        phase: Some(Succeeded),
+        weight: 0,
+        ..row("Succeeded + promote request → acknowledged, ignored")
+    });
+    v.push(Row {
+        status: st(Some(Failed), 100, 0, 0),
+        observed: Observed {
+            request: Some("promote@1".into()),
+            primary: Readiness::Failed("crash".into()),
+            ..seen()
+        },
+        phase: Some(Promoting),
+        weight: 100,
+        actions: vec![Action::PromoteToPrimary],
+        ..row("Failed with the canary serving + promote request → Promoting")
+    });
+
+    // ---- spec-level ----
+    v.push(Row {
+        observed: Observed {
+            invalid_spec: Some(
+                "spec.analysis.stepWeight: must be between 1 and 100 (got 0)".into(),
+            ),
+            ..seen()
+        },
+        phase: Some(Progressing),
+        weight: 10,
+        conditions: vec![
+            ("Stalled", "True", "InvalidSpec"),
+            ("Ready", "False", "InvalidSpec"),
+            ("Reconciling", "False", "InvalidSpec"),
+        ],
+        ..row("invalid spec → Stalled(InvalidSpec), nothing else touched")
+    });
+    v.push(Row {
+        canary: {
+            let mut c = canary(|_| {});
+            c.spec.suspend = Some(true);
+            c
+        },
+        checks: pass_metrics(),
+        phase: Some(Progressing),
+        weight: 10,
+        ..row("suspended → nothing moves")
+    });
+    let revert = {
+        let mut c = canary(|_| {});
+        c.spec.revert_on_deletion = Some(true);
+        c
+    };
+    v.push(Row {
+        canary: revert.clone(),
+        status: terminal(Succeeded),
+        observed: Observed {
+            has_finalizer: false,
+            target: Some(rev("v1")),
+            ..seen()
+        },
+        phase: Some(Succeeded),
+        weight: 0,
+        actions: vec![Action::AddFinalizer],
+        ..row("revertOnDeletion → finalizer added")
+    });
+    v.push(Row {
+        canary: revert.clone(),
+        status: terminal(Succeeded),
+        observed: Observed {
+            deleting: true,
+            ..seen()
+        },
+        phase: Some(Terminating),
+        weight: 0,
+        actions: vec![Action::RestoreTarget],
+        ..row("deleted with revertOnDeletion → Terminating, target restored")
+    });
+    v.push(Row {
+        canary: revert.clone(),
+        status: st(Some(Terminating), 0, 0, 0),
+        observed: Observed {
+            deleting: true,
+            ..seen()
+        },
+        phase: Some(Terminated),
+        weight: 0,
+        actions: vec![Action::RevertRouting, Action::RemoveFinalizer],
+        ..row("Terminating → Terminated once the target is ready")
+    });
+    v.push(Row {
+        canary: revert.clone(),
+        status: terminal(Succeeded),
+        observed: Observed {
+            deleting: true,
+            target: None,
+            ..seen()
+        },
+        phase: Some(Terminated),
+        weight: 0,
+        actions: vec![Action::RevertRouting, Action::RemoveFinalizer],
+        ..row("deleted with revertOnDeletion after the target → Terminated at once")
+    });
+    v.push(Row {
+        status: terminal(Succeeded),
+        observed: Observed {
+            deleting: true,
+            ..seen()
+        },
+        phase: Some(Succeeded),
+        weight: 0,
+        ..row("deleted without revertOnDeletion → left to garbage collection")
+    });
+    v
+}
+
+#[test]
+fn every_lifecycle_transition() {
+    check(rows());
+}
+
+#[test]
+fn invalid_spec_leaves_everything_but_conditions_alone() {
+    let config = Config::default();
+    let mut c = canary(|_| {});
+    let before = st(Some(Progressing), 30, 0, 2);
+    c.status = Some(before.clone());
+    let observed = Observed {
+        invalid_spec: Some("canary test/podinfo: spec.analysis.interval: bad".into()),
+        ..seen()
+    };
+    let d = decide(
+        &Input {
+            canary: &c,
+            config: &config,
+            observed: &observed,
+            checks: &CheckResults::default(),
+        },
+        t(600),
+    );
+    assert!(d.actions.is_empty());
+    assert_eq!(d.requeue_after, None);
+    let mut after = d.status.clone();
+    after.conditions.clear();
+    after.message = None;
+    assert_eq!(after, before);
+    assert_eq!(
+        d.status.message.as_deref(),
+        Some("canary test/podinfo: spec.analysis.interval: bad")
+    );
+}
