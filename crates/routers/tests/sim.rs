@@ -472,3 +472,33 @@ async fn with_reflector_caches_an_unchanged_reconcile_makes_no_request_at_all() 
     );
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn gatewayapi_v1beta1_writes_the_same_route_through_the_older_version() {
+    let (sim, canary) = cluster("canary-gatewayapi-ab.yaml").await;
+    let deployment: Deployment = fixture("deployment.yaml");
+    let target = TargetWorkload::from_deployment(&deployment, &DEFAULT_SELECTOR_LABELS).unwrap();
+    let router = router_for("gatewayapi:v1beta1", sim.client()).unwrap();
+    assert_eq!(router.provider(), "gatewayapi:v1beta1");
+    assert_eq!(router.reconcile(&canary, &target).await.unwrap().len(), 4);
+    let before = sim.stats();
+    assert!(router.reconcile(&canary, &target).await.unwrap().is_empty());
+    assert_eq!(writes(&sim.stats()) - writes(&before), 0);
+    assert_eq!(
+        before.count("create", "httproutes.gateway.networking.k8s.io"),
+        1
+    );
+
+    // A/B: requests matching the header or cookie go to the canary.
+    router
+        .set_routes(&canary, Routes::canary_weight(100))
+        .await
+        .unwrap();
+    assert_eq!(
+        router.get_routes(&canary).await.unwrap(),
+        Routes::canary_weight(100)
+    );
+    let stored = httproutes(&sim.client()).get("podinfo").await.unwrap();
+    assert_eq!(stored.data["spec"]["rules"].as_array().unwrap().len(), 2);
+    sim.shutdown().await;
+}
