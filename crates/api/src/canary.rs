@@ -40,7 +40,7 @@ pub const DEFAULT_PROGRESS_DEADLINE_SECONDS: i32 = 600;
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [
     {"rule": "has(self.analysis) || has(self.canaryAnalysis)", "message": "spec.analysis is required"},
-    {"rule": "!has(self.provider) || !self.provider.startsWith('gatewayapi') || (has(self.service.gatewayRefs) && size(self.service.gatewayRefs) > 0)", "message": "the gatewayapi provider needs spec.service.gatewayRefs"},
+    {"rule": "!has(self.provider) || !self.provider.startsWith('gatewayapi') || (has(self.service) && has(self.service.gatewayRefs) && size(self.service.gatewayRefs) > 0)", "message": "the gatewayapi provider needs spec.service.gatewayRefs"},
 ]))]
 pub struct CanarySpec {
     /// Traffic provider for this canary; overrides the controller's `--mesh-provider`.
