@@ -10,7 +10,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "fledge", version, about = "Progressive delivery for plain Kubernetes Deployments")]
+#[command(
+    name = "fledge",
+    version,
+    about = "Progressive delivery for plain Kubernetes Deployments"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -27,7 +31,7 @@ enum Command {
     /// Run the simulated Kubernetes cluster (for tests, the demo and benchmarks).
     Sim(cmd::sim::Args),
     /// Run the controller against the cluster your kube config points at.
-    Controller(cmd::controller::Args),
+    Controller(Box<cmd::controller::Args>),
     /// Tour: a simulated cluster, a real Prometheus and the controller run two releases.
     Demo(cmd::demo::Args),
 }
@@ -42,7 +46,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => cmd::validate::run(args),
         Command::Plan(args) => cmd::plan::run(args),
         Command::Sim(args) => cmd::sim::run(args),
-        Command::Controller(args) => cmd::controller::run(args),
+        Command::Controller(args) => cmd::controller::run(*args),
         Command::Demo(args) => cmd::demo::run(args),
     };
     match result {

@@ -27,17 +27,32 @@ fn initialization_creates_every_object_with_flaggers_names() {
     let c = initialized("init", 2, "");
     let ns = "init";
     let primary = c.must_get("deployment", ns, "podinfo-primary");
-    assert_eq!(primary["spec"]["selector"]["matchLabels"]["app"], "podinfo-primary");
-    assert_eq!(primary["spec"]["template"]["metadata"]["labels"]["app"], "podinfo-primary");
+    assert_eq!(
+        primary["spec"]["selector"]["matchLabels"]["app"],
+        "podinfo-primary"
+    );
+    assert_eq!(
+        primary["spec"]["template"]["metadata"]["labels"]["app"],
+        "podinfo-primary"
+    );
     assert_eq!(primary["spec"]["replicas"], 2);
     assert_eq!(primary["metadata"]["ownerReferences"][0]["kind"], "Canary");
-    assert_eq!(primary["metadata"]["ownerReferences"][0]["controller"], true);
-    assert_eq!(primary["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/reconcile"], "disabled");
+    assert_eq!(
+        primary["metadata"]["ownerReferences"][0]["controller"],
+        true
+    );
+    assert_eq!(
+        primary["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/reconcile"],
+        "disabled"
+    );
     assert_eq!(
         primary["spec"]["template"]["spec"]["containers"][0]["envFrom"][0]["configMapRef"]["name"],
         "podinfo-config-primary"
     );
-    assert_eq!(primary["spec"]["template"]["metadata"]["annotations"]["prometheus.io/scrape"], "true");
+    assert_eq!(
+        primary["spec"]["template"]["metadata"]["annotations"]["prometheus.io/scrape"],
+        "true"
+    );
 
     let copy = c.must_get("configmap", ns, "podinfo-config-primary");
     assert_eq!(copy["data"]["color"], "blue");
@@ -46,17 +61,30 @@ fn initialization_creates_every_object_with_flaggers_names() {
     // The target is scaled to zero and marked as managed.
     assert_eq!(c.replicas(ns, "podinfo"), 0);
     let target = c.must_get("deployment", ns, "podinfo");
-    assert_eq!(target["metadata"]["annotations"]["fledge.dev/canary"], "podinfo");
+    assert_eq!(
+        target["metadata"]["annotations"]["fledge.dev/canary"],
+        "podinfo"
+    );
 
     // Services: apex and -primary select the primary pods, -canary the target's.
-    for (svc, selects) in [("podinfo", "podinfo-primary"), ("podinfo-primary", "podinfo-primary"), ("podinfo-canary", "podinfo")] {
+    for (svc, selects) in [
+        ("podinfo", "podinfo-primary"),
+        ("podinfo-primary", "podinfo-primary"),
+        ("podinfo-canary", "podinfo"),
+    ] {
         let s = c.must_get("service", ns, svc);
         assert_eq!(s["spec"]["selector"]["app"], selects, "service {svc}");
         assert_eq!(s["spec"]["ports"][0]["port"], 9898, "service {svc}");
-        assert_eq!(s["metadata"]["annotations"]["helm.toolkit.fluxcd.io/driftDetection"], "disabled", "service {svc}");
+        assert_eq!(
+            s["metadata"]["annotations"]["helm.toolkit.fluxcd.io/driftDetection"], "disabled",
+            "service {svc}"
+        );
         // portDiscovery adds the metrics port.
         let ports = s["spec"]["ports"].as_array().expect("ports");
-        assert!(ports.iter().any(|p| p["port"] == 9797), "service {svc} ports {ports:?}");
+        assert!(
+            ports.iter().any(|p| p["port"] == 9797),
+            "service {svc} ports {ports:?}"
+        );
     }
 
     let canary = c.canary(ns, "podinfo");
@@ -65,7 +93,10 @@ fn initialization_creates_every_object_with_flaggers_names() {
     assert!(status["lastPromotedSpec"].is_string());
     assert_eq!(status["lastPromotedSpec"], status["lastAppliedSpec"]);
     assert!(status["trackedConfigs"]["configmap/podinfo-config"].is_string());
-    assert_eq!(status["observedGeneration"], canary["metadata"]["generation"]);
+    assert_eq!(
+        status["observedGeneration"],
+        canary["metadata"]["generation"]
+    );
     let cond = |t: &str| {
         status["conditions"]
             .as_array()
@@ -76,9 +107,21 @@ fn initialization_creates_every_object_with_flaggers_names() {
     assert_eq!(cond("Ready").as_deref(), Some("True"));
     assert_eq!(cond("Reconciling").as_deref(), Some("False"));
     let events = c.events(ns, "podinfo");
-    assert!(events.iter().any(|e| e.contains("Initialization done! podinfo.init")), "{events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.contains("Initialization done! podinfo.init")),
+        "{events:?}"
+    );
     // kubectl wait understands the conditions.
-    c.kubectl(&["wait", "-n", ns, "canary/podinfo", "--for=condition=Ready", "--timeout=5s"]);
+    c.kubectl(&[
+        "wait",
+        "-n",
+        ns,
+        "canary/podinfo",
+        "--for=condition=Ready",
+        "--timeout=5s",
+    ]);
 }
 
 #[test]
@@ -101,7 +144,10 @@ fn blue_green_promotes_a_new_image() {
         "Copying podinfo.bluegreen template spec to podinfo-primary.bluegreen",
         "Promotion completed! Scaling down podinfo.bluegreen",
     ] {
-        assert!(events.iter().any(|e| e.contains(want)), "missing event {want:?} in {events:?}");
+        assert!(
+            events.iter().any(|e| e.contains(want)),
+            "missing event {want:?} in {events:?}"
+        );
     }
     let status = c.canary(ns, "podinfo")["status"].clone();
     assert_eq!(status["lastPromotedSpec"], status["lastAppliedSpec"]);
@@ -114,18 +160,29 @@ fn a_bad_image_is_rolled_back_at_the_deadline_and_not_retried() {
     let ns = "deadline";
     c.set_image(ns, "podinfo", BAD);
     let failed = c.wait_phase(ns, "podinfo", "Failed", T);
-    assert_eq!(kstatus(&failed), "Failed", "a rolled-back release must fail a Flux health check");
+    assert_eq!(
+        kstatus(&failed),
+        "Failed",
+        "a rolled-back release must fail a Flux health check"
+    );
     // The primary keeps serving the old image; the target keeps its spec (Git stays the truth).
     assert_eq!(c.image(ns, "podinfo-primary"), IMG1);
     assert_eq!(c.image(ns, "podinfo"), BAD);
-    c.wait_for("target scaled to zero", T, |c| (c.replicas(ns, "podinfo") == 0).then_some(()));
+    c.wait_for("target scaled to zero", T, |c| {
+        (c.replicas(ns, "podinfo") == 0).then_some(())
+    });
     let cond = failed["status"]["conditions"]
         .as_array()
         .and_then(|cs| cs.iter().find(|x| x["type"] == "Stalled").cloned())
         .expect("Stalled condition");
     assert_eq!(cond["status"], "True");
     let events = c.events(ns, "podinfo");
-    assert!(events.iter().any(|e| e.contains("Canary failed! Scaling down podinfo.deadline")), "{events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.contains("Canary failed! Scaling down podinfo.deadline")),
+        "{events:?}"
+    );
 
     // Re-applying the same failed revision (as a GitOps tool would, every sync) starts no
     // new analysis.
@@ -133,7 +190,10 @@ fn a_bad_image_is_rolled_back_at_the_deadline_and_not_retried() {
     c.apply(&podinfo(ns, BAD, 2));
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(c.phase(ns, "podinfo"), "Failed");
-    assert_eq!(count(&c.events(ns, "podinfo"), "New revision detected"), revisions_before);
+    assert_eq!(
+        count(&c.events(ns, "podinfo"), "New revision detected"),
+        revisions_before
+    );
     assert_eq!(c.image(ns, "podinfo-primary"), IMG1);
 }
 
@@ -145,12 +205,27 @@ fn count(events: &[String], needle: &str) -> usize {
 fn a_config_change_runs_a_canary_and_updates_the_primary_copy_on_promotion() {
     let c = initialized("config", 2, "");
     let ns = "config";
-    c.kubectl(&["-n", ns, "patch", "configmap", "podinfo-config", "--type=merge", "-p", r#"{"data":{"color":"green"}}"#]);
+    c.kubectl(&[
+        "-n",
+        ns,
+        "patch",
+        "configmap",
+        "podinfo-config",
+        "--type=merge",
+        "-p",
+        r#"{"data":{"color":"green"}}"#,
+    ]);
     c.wait_phase(ns, "podinfo", "Progressing", T);
     // During analysis the primary still reads the old copy.
-    assert_eq!(c.must_get("configmap", ns, "podinfo-config-primary")["data"]["color"], "blue");
+    assert_eq!(
+        c.must_get("configmap", ns, "podinfo-config-primary")["data"]["color"],
+        "blue"
+    );
     c.wait_phase(ns, "podinfo", "Succeeded", T);
-    assert_eq!(c.must_get("configmap", ns, "podinfo-config-primary")["data"]["color"], "green");
+    assert_eq!(
+        c.must_get("configmap", ns, "podinfo-config-primary")["data"]["color"],
+        "green"
+    );
     assert_eq!(c.image(ns, "podinfo-primary"), IMG1);
 }
 
@@ -162,7 +237,11 @@ fn reverting_to_the_promoted_image_starts_nothing() {
     c.wait_phase(ns, "podinfo", "Failed", T);
     c.set_image(ns, "podinfo", IMG1);
     std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(c.phase(ns, "podinfo"), "Failed", "reverting to the primary's image is a manual rollback, not a release");
+    assert_eq!(
+        c.phase(ns, "podinfo"),
+        "Failed",
+        "reverting to the primary's image is a manual rollback, not a release"
+    );
     assert_eq!(c.replicas(ns, "podinfo"), 0);
 }
 
@@ -182,7 +261,12 @@ fn a_new_revision_mid_analysis_restarts_it() {
             .as_array()
             .into_iter()
             .flatten()
-            .map(|c| (c["type"].as_str().unwrap_or("").to_string(), c["lastTransitionTime"].as_str().unwrap_or("").to_string()))
+            .map(|c| {
+                (
+                    c["type"].as_str().unwrap_or("").to_string(),
+                    c["lastTransitionTime"].as_str().unwrap_or("").to_string(),
+                )
+            })
             .collect();
         (v["status"]["lastTransitionTime"].clone(), conds)
     };

@@ -76,14 +76,22 @@ fn gateway_api_weights_step_as_planned_and_stop_at_max_weight() {
     assert_eq!(max, 50, "never above maxWeight: {seen:?}");
     // The analysis steps appear in order, then promotion moves traffic back to the primary
     // (stepWeightPromotion 50: the canary share drops in steps).
-    let analysis: Vec<i64> = seen.iter().copied().take_while(|w| *w != 50).chain([50]).collect();
+    let analysis: Vec<i64> = seen
+        .iter()
+        .copied()
+        .take_while(|w| *w != 50)
+        .chain([50])
+        .collect();
     assert_eq!(analysis, vec![0, 20, 40, 50], "weights seen: {seen:?}");
     assert_eq!(seen.last(), Some(&0));
     assert_eq!(c.image(ns, "podinfo-primary"), IMG2);
     let events = c.events(ns, "podinfo");
     for w in [20, 40, 50] {
         let want = format!("Advance podinfo.{ns} canary weight {w}");
-        assert!(events.iter().any(|e| e.contains(&want)), "missing {want:?}: {events:?}");
+        assert!(
+            events.iter().any(|e| e.contains(&want)),
+            "missing {want:?}: {events:?}"
+        );
     }
 }
 
@@ -120,7 +128,9 @@ spec:
     // A new revision scales the target from zero to the HPA's minimum.
     c.set_image(ns, "podinfo", IMG2);
     c.wait_phase(ns, "podinfo", "Progressing", T);
-    c.wait_for("target scaled up", T, |c| (c.replicas(ns, "podinfo") >= 2).then_some(()));
+    c.wait_for("target scaled up", T, |c| {
+        (c.replicas(ns, "podinfo") >= 2).then_some(())
+    });
     c.wait_phase(ns, "podinfo", "Succeeded", T);
 }
 
@@ -134,11 +144,16 @@ fn deleting_a_canary_with_revert_on_deletion_restores_the_target() {
     c.wait_phase(ns, "podinfo", "Initialized", T);
     c.wait_for("finalizer", T, |c| {
         let v = c.canary(ns, "podinfo");
-        v["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty()).then_some(())
+        v["metadata"]["finalizers"]
+            .as_array()
+            .is_some_and(|f| !f.is_empty())
+            .then_some(())
     });
     assert_eq!(c.replicas(ns, "podinfo"), 0);
     c.kubectl(&["-n", ns, "delete", "canary", "podinfo", "--wait=false"]);
-    c.wait_for("canary gone", T, |c| c.get("canary", ns, "podinfo").is_none().then_some(()));
+    c.wait_for("canary gone", T, |c| {
+        c.get("canary", ns, "podinfo").is_none().then_some(())
+    });
     // The target got the primary's replicas back and the apex Service selects it again.
     assert_eq!(c.replicas(ns, "podinfo"), 3);
     c.wait_for("apex service reverted", T, |c| {
@@ -162,10 +177,18 @@ fn a_controller_killed_mid_analysis_resumes_at_the_same_step() {
         (it >= 2).then_some(it)
     });
     c.kill_controller(first);
-    let frozen = c.canary(ns, "podinfo")["status"]["iterations"].as_i64().unwrap_or(0);
+    let frozen = c.canary(ns, "podinfo")["status"]["iterations"]
+        .as_i64()
+        .unwrap_or(0);
     assert!(frozen >= before);
     std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(c.canary(ns, "podinfo")["status"]["iterations"].as_i64().unwrap_or(0), frozen, "nothing moves while no controller runs");
+    assert_eq!(
+        c.canary(ns, "podinfo")["status"]["iterations"]
+            .as_i64()
+            .unwrap_or(0),
+        frozen,
+        "nothing moves while no controller runs"
+    );
     let second = c.start_controller(&[]);
     c.wait_phase(ns, "podinfo", "Succeeded", T);
     // Every iteration was announced exactly once across both controllers: no step skipped,
@@ -174,9 +197,17 @@ fn a_controller_killed_mid_analysis_resumes_at_the_same_step() {
     for i in 1..=6 {
         let want = format!("Advance podinfo.{ns} canary iteration {i}/6");
         let n = events.iter().filter(|e| e.contains(&want)).count();
-        assert_eq!(n, 1, "{want:?} seen {n} times: {events:?}\n{}", c.controller_log(second));
+        assert_eq!(
+            n,
+            1,
+            "{want:?} seen {n} times: {events:?}\n{}",
+            c.controller_log(second)
+        );
     }
-    let promotions = events.iter().filter(|e| e.contains("Copying podinfo.restart-controller template spec")).count();
+    let promotions = events
+        .iter()
+        .filter(|e| e.contains("Copying podinfo.restart-controller template spec"))
+        .count();
     assert_eq!(promotions, 1, "{events:?}");
 }
 
@@ -228,7 +259,14 @@ fn apply_retrying(c: &Cluster, yaml: &str) {
 
 fn set_image_retrying(c: &Cluster, ns: &str, image: &str) {
     for _ in 0..30 {
-        let out = c.kubectl_output(&["-n", ns, "set", "image", "deployment/podinfo", &format!("podinfo={image}")]);
+        let out = c.kubectl_output(&[
+            "-n",
+            ns,
+            "set",
+            "image",
+            "deployment/podinfo",
+            &format!("podinfo={image}"),
+        ]);
         if out.status.success() {
             return;
         }
@@ -262,7 +300,12 @@ fn an_invalid_spec_is_stalled_with_the_field_and_nothing_is_touched() {
     assert!(c.get("deployment", ns, "podinfo-primary").is_none());
     assert_eq!(c.replicas(ns, "podinfo"), 2);
     let events = c.events(ns, "podinfo");
-    assert!(events.iter().any(|e| e.starts_with("Warning") && e.contains("spec.analysis.interval")), "{events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.starts_with("Warning") && e.contains("spec.analysis.interval")),
+        "{events:?}"
+    );
 }
 
 #[test]
@@ -277,38 +320,88 @@ fn manual_requests_promote_abort_and_retry() {
     // promote: skips the remaining 50 iterations.
     c.set_image(ns, "podinfo", IMG2);
     c.wait_phase(ns, "podinfo", "Progressing", T);
-    c.kubectl(&["-n", ns, "annotate", "canary/podinfo", "fledge.dev/request=promote@1", "--overwrite"]);
+    c.kubectl(&[
+        "-n",
+        ns,
+        "annotate",
+        "canary/podinfo",
+        "fledge.dev/request=promote@1",
+        "--overwrite",
+    ]);
     c.wait_phase(ns, "podinfo", "Succeeded", T);
     assert_eq!(c.image(ns, "podinfo-primary"), IMG2);
     c.wait_for("request annotation removed", T, |c| {
         let v = c.canary(ns, "podinfo");
-        v["metadata"]["annotations"].get("fledge.dev/request").is_none().then_some(())
+        v["metadata"]["annotations"]
+            .get("fledge.dev/request")
+            .is_none()
+            .then_some(())
     });
-    assert_eq!(c.canary(ns, "podinfo")["status"]["lastHandledRequest"], "promote@1");
+    assert_eq!(
+        c.canary(ns, "podinfo")["status"]["lastHandledRequest"],
+        "promote@1"
+    );
 
     // abort: rolls back now.
     let img3 = "ghcr.io/stefanprodan/podinfo:6.0.3";
     c.set_image(ns, "podinfo", img3);
     c.wait_phase(ns, "podinfo", "Progressing", T);
-    c.kubectl(&["-n", ns, "annotate", "canary/podinfo", "fledge.dev/request=abort@2", "--overwrite"]);
+    c.kubectl(&[
+        "-n",
+        ns,
+        "annotate",
+        "canary/podinfo",
+        "fledge.dev/request=abort@2",
+        "--overwrite",
+    ]);
     c.wait_phase(ns, "podinfo", "Failed", T);
     assert_eq!(c.image(ns, "podinfo-primary"), IMG2);
 
     // retry: runs the failed revision again (and promote finishes it).
-    c.kubectl(&["-n", ns, "annotate", "canary/podinfo", "fledge.dev/request=retry@3", "--overwrite"]);
+    c.kubectl(&[
+        "-n",
+        ns,
+        "annotate",
+        "canary/podinfo",
+        "fledge.dev/request=retry@3",
+        "--overwrite",
+    ]);
     c.wait_phase(ns, "podinfo", "Progressing", T);
-    c.kubectl(&["-n", ns, "annotate", "canary/podinfo", "fledge.dev/request=promote@4", "--overwrite"]);
+    c.kubectl(&[
+        "-n",
+        ns,
+        "annotate",
+        "canary/podinfo",
+        "fledge.dev/request=promote@4",
+        "--overwrite",
+    ]);
     c.wait_phase(ns, "podinfo", "Succeeded", T);
     assert_eq!(c.image(ns, "podinfo-primary"), img3);
 
     // suspend: nothing moves while suspended.
-    c.kubectl(&["-n", ns, "patch", "canary/podinfo", "--type=merge", "-p", r#"{"spec":{"suspend":true}}"#]);
+    c.kubectl(&[
+        "-n",
+        ns,
+        "patch",
+        "canary/podinfo",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"suspend":true}}"#,
+    ]);
     std::thread::sleep(Duration::from_secs(2));
     c.set_image(ns, "podinfo", IMG1);
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(c.phase(ns, "podinfo"), "Succeeded");
     assert_eq!(c.replicas(ns, "podinfo"), 0);
-    c.kubectl(&["-n", ns, "patch", "canary/podinfo", "--type=merge", "-p", r#"{"spec":{"suspend":false}}"#]);
+    c.kubectl(&[
+        "-n",
+        ns,
+        "patch",
+        "canary/podinfo",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"suspend":false}}"#,
+    ]);
     c.wait_phase(ns, "podinfo", "Progressing", T);
 }
 
@@ -319,29 +412,59 @@ fn annotation_opt_in_generates_and_removes_a_canary() {
     c.apply(&podinfo(ns, IMG1, 2));
     c.start_controller(&[]);
     c.kubectl(&[
-        "-n", ns, "annotate", "deployment/podinfo",
-        "fledge.dev/canary=enabled", "fledge.dev/interval=1s", "fledge.dev/iterations=2", "fledge.dev/metrics=none",
+        "-n",
+        ns,
+        "annotate",
+        "deployment/podinfo",
+        "fledge.dev/canary=enabled",
+        "fledge.dev/interval=1s",
+        "fledge.dev/iterations=2",
+        "fledge.dev/metrics=none",
     ]);
     let canary = c.wait_for("generated canary", T, |c| c.get("canary", ns, "podinfo"));
     assert_eq!(canary["spec"]["targetRef"]["name"], "podinfo");
     assert_eq!(canary["spec"]["analysis"]["iterations"], 2);
     assert_eq!(canary["spec"]["service"]["port"], 9898);
-    assert_eq!(canary["metadata"]["ownerReferences"][0]["kind"], "Deployment");
+    assert_eq!(
+        canary["metadata"]["ownerReferences"][0]["kind"],
+        "Deployment"
+    );
     let listed = c.kubectl(&["get", "canary", "-n", ns]);
     assert!(listed.contains("podinfo"), "{listed}");
     c.wait_phase(ns, "podinfo", "Initialized", T);
     assert_eq!(c.replicas(ns, "podinfo"), 0);
     // The annotation stays `enabled`: it is the user's switch.
-    assert_eq!(c.must_get("deployment", ns, "podinfo")["metadata"]["annotations"]["fledge.dev/canary"], "enabled");
+    assert_eq!(
+        c.must_get("deployment", ns, "podinfo")["metadata"]["annotations"]["fledge.dev/canary"],
+        "enabled"
+    );
 
-    c.kubectl(&["-n", ns, "annotate", "deployment/podinfo", "fledge.dev/canary-"]);
-    c.wait_for("generated canary removed", T, |c| c.get("canary", ns, "podinfo").is_none().then_some(()));
-    c.wait_for("replicas restored", T, |c| (c.replicas(ns, "podinfo") == 2).then_some(()));
+    c.kubectl(&[
+        "-n",
+        ns,
+        "annotate",
+        "deployment/podinfo",
+        "fledge.dev/canary-",
+    ]);
+    c.wait_for("generated canary removed", T, |c| {
+        c.get("canary", ns, "podinfo").is_none().then_some(())
+    });
+    c.wait_for("replicas restored", T, |c| {
+        (c.replicas(ns, "podinfo") == 2).then_some(())
+    });
     let apex = c.must_get("service", ns, "podinfo");
     assert_eq!(apex["spec"]["selector"]["app"], "podinfo");
 
     // A bad override is reported on the Deployment and no Canary is made.
-    c.kubectl(&["-n", ns, "annotate", "deployment/podinfo", "fledge.dev/canary=enabled", "fledge.dev/threshold=lots", "--overwrite"]);
+    c.kubectl(&[
+        "-n",
+        ns,
+        "annotate",
+        "deployment/podinfo",
+        "fledge.dev/canary=enabled",
+        "fledge.dev/threshold=lots",
+        "--overwrite",
+    ]);
     c.wait_for("warning event", T, |c| {
         c.events(ns, "podinfo")
             .iter()
@@ -357,23 +480,44 @@ fn two_controllers_with_leader_election_never_both_advance() {
     let ns = "leader";
     c.apply(&podinfo(ns, IMG1, 1));
     c.apply(&blue_green_canary(ns, 4, ""));
-    let a = c.start_controller(&["--leader-elect", "--identity", "a", "--leader-election-namespace", "default"]);
-    let _b = c.start_controller(&["--leader-elect", "--identity", "b", "--leader-election-namespace", "default"]);
+    let a = c.start_controller(&[
+        "--leader-elect",
+        "--identity",
+        "a",
+        "--leader-election-namespace",
+        "default",
+    ]);
+    let _b = c.start_controller(&[
+        "--leader-elect",
+        "--identity",
+        "b",
+        "--leader-election-namespace",
+        "default",
+    ]);
     c.wait_phase(ns, "podinfo", "Initialized", T);
     c.set_image(ns, "podinfo", IMG2);
     c.wait_phase(ns, "podinfo", "Succeeded", T);
     let events = c.events(ns, "podinfo");
     for i in 1..=4 {
         let want = format!("Advance podinfo.{ns} canary iteration {i}/4");
-        assert_eq!(events.iter().filter(|e| e.contains(&want)).count(), 1, "{want:?}: {events:?}");
+        assert_eq!(
+            events.iter().filter(|e| e.contains(&want)).count(),
+            1,
+            "{want:?}: {events:?}"
+        );
     }
     // Kill the leader: the other takes over and the next release still completes once.
     let lease = c.must_get("lease", "default", "fledge-controller-leader");
-    let holder = lease["spec"]["holderIdentity"].as_str().unwrap_or_default().to_string();
+    let holder = lease["spec"]["holderIdentity"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let leader_index = if holder == "a" { a } else { a + 1 };
     c.kill_controller(leader_index);
     let img3 = "ghcr.io/stefanprodan/podinfo:6.0.3";
     c.set_image(ns, "podinfo", img3);
     c.wait_phase(ns, "podinfo", "Succeeded", Duration::from_secs(60));
-    c.wait_for("new primary image", T, |c| (c.image(ns, "podinfo-primary") == img3).then_some(()));
+    c.wait_for("new primary image", T, |c| {
+        (c.image(ns, "podinfo-primary") == img3).then_some(())
+    });
 }

@@ -18,14 +18,23 @@ pub struct Args {
     pub namespace: Option<String>,
     /// Labels whose value tells primary pods from canary pods; the first one found in the
     /// target's selector is used.
-    #[arg(long, env = "FLEDGE_SELECTOR_LABELS", value_delimiter = ',', default_value = "app,name,app.kubernetes.io/name")]
+    #[arg(
+        long,
+        env = "FLEDGE_SELECTOR_LABELS",
+        value_delimiter = ',',
+        default_value = "app,name,app.kubernetes.io/name"
+    )]
     pub selector_labels: Vec<String>,
     /// Prefixes of the target's labels and annotations copied to generated objects (`*` for
     /// all; none by default, as in Flagger).
     #[arg(long, env = "FLEDGE_INCLUDE_LABEL_PREFIX", value_delimiter = ',')]
     pub include_label_prefix: Vec<String>,
     /// Prometheus URL for builtin metrics when a Canary sets no `spec.metricsServer`.
-    #[arg(long, env = "FLEDGE_METRICS_SERVER", default_value = "http://prometheus:9090")]
+    #[arg(
+        long,
+        env = "FLEDGE_METRICS_SERVER",
+        default_value = "http://prometheus:9090"
+    )]
     pub metrics_server: String,
     /// Routing provider for Canaries without `spec.provider`.
     #[arg(long, env = "FLEDGE_MESH_PROVIDER", default_value = "kubernetes")]

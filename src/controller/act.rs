@@ -66,7 +66,11 @@ impl Actor<'_> {
             }
             Action::SetRoutes(routes) => self.set_routes(*routes).await,
             Action::PromoteToPrimary => self.promote().await,
-            Action::CallHooks { hook_type, phase, event } => {
+            Action::CallHooks {
+                hook_type,
+                phase,
+                event,
+            } => {
                 self.call_hooks(*hook_type, *phase, event.as_ref());
                 Ok(())
             }
@@ -104,14 +108,23 @@ impl Actor<'_> {
     }
 
     fn target(&self) -> Result<std::sync::Arc<Deployment>, ReconcileError> {
-        self.obs.target.clone().ok_or_else(|| ReconcileError::TargetMissing {
-            canary: format!("{}/{}", self.ns(), self.canary.name_any()),
-            target: self.canary.spec.target_ref.name.clone(),
-        })
+        self.obs
+            .target
+            .clone()
+            .ok_or_else(|| ReconcileError::TargetMissing {
+                canary: format!("{}/{}", self.ns(), self.canary.name_any()),
+                target: self.canary.spec.target_ref.name.clone(),
+            })
     }
 
     fn workload<'d>(&self, target: &'d Deployment) -> Result<TargetWorkload<'d>, ReconcileError> {
-        let labels: Vec<&str> = self.ctx.config.selector_labels.iter().map(String::as_str).collect();
+        let labels: Vec<&str> = self
+            .ctx
+            .config
+            .selector_labels
+            .iter()
+            .map(String::as_str)
+            .collect();
         Ok(TargetWorkload::from_deployment(target, &labels)?)
     }
 
@@ -151,9 +164,16 @@ impl Actor<'_> {
         });
         self.ctx.metrics.count_write("patch", "Canary");
         let updated = Api::<Canary>::namespaced(self.ctx.client.clone(), &self.ns())
-            .patch(&self.canary.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+            .patch(
+                &self.canary.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
             .await
-            .map_err(|source| ReconcileError::Kube { what: "updating the Canary's finalizers".into(), source })?;
+            .map_err(|source| ReconcileError::Kube {
+                what: "updating the Canary's finalizers".into(),
+                source,
+            })?;
         self.ctx.wrote(self.canary, updated.resource_version());
         Ok(())
     }
@@ -166,7 +186,11 @@ impl Actor<'_> {
         let patch = serde_json::json!({"spec": {"replicas": replicas}});
         self.ctx.metrics.count_write("patch", "Deployment");
         Api::<Deployment>::namespaced(self.ctx.client.clone(), &self.ns())
-            .patch(&target.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+            .patch(
+                &target.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
             .await
             .map_err(|source| ReconcileError::Kube {
                 what: format!("scaling deployment {} to {replicas}", target.name_any()),
@@ -197,14 +221,16 @@ impl Actor<'_> {
                 .and_then(|s| s.replicas)
                 .filter(|r| *r > 0)
                 .unwrap_or(1),
-            Some(scaler) => Api::<HorizontalPodAutoscaler>::namespaced(self.ctx.client.clone(), &self.ns())
-                .get_opt(&scaler.name)
-                .await
-                .ok()
-                .flatten()
-                .and_then(|h| h.spec.and_then(|s| s.min_replicas))
-                .unwrap_or(1)
-                .max(1),
+            Some(scaler) => {
+                Api::<HorizontalPodAutoscaler>::namespaced(self.ctx.client.clone(), &self.ns())
+                    .get_opt(&scaler.name)
+                    .await
+                    .ok()
+                    .flatten()
+                    .and_then(|h| h.spec.and_then(|s| s.min_replicas))
+                    .unwrap_or(1)
+                    .max(1)
+            }
         }
     }
 
@@ -213,12 +239,23 @@ impl Actor<'_> {
             .router
             .set_routes(
                 self.canary,
-                fledge_routers::Routes { primary: routes.primary, canary: routes.canary, mirrored: routes.mirrored },
+                fledge_routers::Routes {
+                    primary: routes.primary,
+                    canary: routes.canary,
+                    mirrored: routes.mirrored,
+                },
             )
             .await?;
         self.count_router_writes(&writes);
-        let labels = super::telemetry::CanaryLabels { namespace: self.ns(), name: self.canary.name_any() };
-        self.ctx.metrics.canary_weight.get_or_create(&labels).set(i64::from(routes.canary));
+        let labels = super::telemetry::CanaryLabels {
+            namespace: self.ns(),
+            name: self.canary.name_any(),
+        };
+        self.ctx
+            .metrics
+            .canary_weight
+            .get_or_create(&labels)
+            .set(i64::from(routes.canary));
         Ok(())
     }
 
@@ -256,20 +293,35 @@ impl Actor<'_> {
             &self.ctx.primary_options,
         )?;
         let api = Api::<Deployment>::namespaced(self.ctx.client.clone(), &self.ns());
-        upsert(self.ctx, &api, desired, self.obs.primary.as_deref(), "Deployment").await?;
+        upsert(
+            self.ctx,
+            &api,
+            desired,
+            self.obs.primary.as_deref(),
+            "Deployment",
+        )
+        .await?;
         if let Some(scaler) = &self.canary.spec.autoscaler_ref {
-            let hpas = Api::<HorizontalPodAutoscaler>::namespaced(self.ctx.client.clone(), &self.ns());
-            let source = hpas.get_opt(&scaler.name).await.map_err(|source| ReconcileError::Kube {
-                what: format!("reading horizontalpodautoscaler {}", scaler.name),
-                source,
-            })?;
+            let hpas =
+                Api::<HorizontalPodAutoscaler>::namespaced(self.ctx.client.clone(), &self.ns());
+            let source =
+                hpas.get_opt(&scaler.name)
+                    .await
+                    .map_err(|source| ReconcileError::Kube {
+                        what: format!("reading horizontalpodautoscaler {}", scaler.name),
+                        source,
+                    })?;
             let Some(source) = source else {
                 return Err(ReconcileError::AutoscalerMissing {
                     canary: format!("{}/{}", self.ns(), self.canary.name_any()),
                     name: scaler.name.clone(),
                 });
             };
-            let existing = hpas.get_opt(&configs::primary_name(&scaler.name)).await.ok().flatten();
+            let existing = hpas
+                .get_opt(&configs::primary_name(&scaler.name))
+                .await
+                .ok()
+                .flatten();
             let desired = hpa::primary_hpa(
                 &source,
                 existing.as_ref(),
@@ -277,12 +329,22 @@ impl Actor<'_> {
                 &self.owner(),
                 &managed_by(&self.canary.name_any()),
             );
-            upsert(self.ctx, &hpas, desired, existing.as_ref(), "HorizontalPodAutoscaler").await?;
+            upsert(
+                self.ctx,
+                &hpas,
+                desired,
+                existing.as_ref(),
+                "HorizontalPodAutoscaler",
+            )
+            .await?;
         }
         Ok(())
     }
 
-    async fn copy_configs(&self, tracked: &BTreeSet<(ConfigKind, String)>) -> Result<(), ReconcileError> {
+    async fn copy_configs(
+        &self,
+        tracked: &BTreeSet<(ConfigKind, String)>,
+    ) -> Result<(), ReconcileError> {
         let ns = self.ns();
         let owner = self.owner();
         let labels = managed_by(&self.canary.name_any());
@@ -291,16 +353,32 @@ impl Actor<'_> {
             match kind {
                 ConfigKind::ConfigMap => {
                     let api = Api::<ConfigMap>::namespaced(self.ctx.client.clone(), &ns);
-                    let Some(source) = get_opt(&api, name).await? else { continue };
+                    let Some(source) = get_opt(&api, name).await? else {
+                        continue;
+                    };
                     let existing = get_opt(&api, &configs::primary_name(name)).await?;
-                    let copy = configs::primary_configmap(&source, existing.as_ref(), &owner, &labels, prefixes);
+                    let copy = configs::primary_configmap(
+                        &source,
+                        existing.as_ref(),
+                        &owner,
+                        &labels,
+                        prefixes,
+                    );
                     upsert(self.ctx, &api, copy, existing.as_ref(), "ConfigMap").await?;
                 }
                 ConfigKind::Secret => {
                     let api = Api::<Secret>::namespaced(self.ctx.client.clone(), &ns);
-                    let Some(source) = get_opt(&api, name).await? else { continue };
+                    let Some(source) = get_opt(&api, name).await? else {
+                        continue;
+                    };
                     let existing = get_opt(&api, &configs::primary_name(name)).await?;
-                    let copy = configs::primary_secret(&source, existing.as_ref(), &owner, &labels, prefixes);
+                    let copy = configs::primary_secret(
+                        &source,
+                        existing.as_ref(),
+                        &owner,
+                        &labels,
+                        prefixes,
+                    );
                     upsert(self.ctx, &api, copy, existing.as_ref(), "Secret").await?;
                 }
             }
@@ -323,7 +401,13 @@ impl Actor<'_> {
             .canary
             .spec
             .analysis()
-            .map(|a| a.webhooks.iter().filter(|h| h.type_ == hook_type).cloned().collect())
+            .map(|a| {
+                a.webhooks
+                    .iter()
+                    .filter(|h| h.type_ == hook_type)
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default();
         if hooks.is_empty() {
             return;
@@ -345,7 +429,12 @@ impl Actor<'_> {
     async fn event(&self, event: &Event) {
         self.ctx
             .recorder
-            .publish(self.canary, event.event_type.as_str(), event.reason, &event.message)
+            .publish(
+                self.canary,
+                event.event_type.as_str(),
+                event.reason,
+                &event.message,
+            )
             .await;
         match event.event_type {
             fledge_core::EventType::Normal => tracing::info!(message = %event.message, "event"),
@@ -360,7 +449,12 @@ impl Actor<'_> {
         if !own && let Some(url) = self.ctx.config.event_webhook.clone() {
             let hooks = fledge_hooks::webhook::event_hooks(&[], Some(&url));
             let client = self.ctx.webhooks.clone();
-            let phase = self.canary.status.as_ref().and_then(|s| s.phase).unwrap_or(CanaryPhase::Initializing);
+            let phase = self
+                .canary
+                .status
+                .as_ref()
+                .and_then(|s| s.phase)
+                .unwrap_or(CanaryPhase::Initializing);
             let canary_ref = self.canary_ref(phase);
             let e = to_hook_event(event);
             tokio::spawn(async move {
@@ -374,22 +468,37 @@ impl Actor<'_> {
     }
 
     fn alert(&self, alert: &Alert) {
-        let alerts = self.canary.spec.analysis().map(|a| a.alerts.clone()).unwrap_or_default();
+        let alerts = self
+            .canary
+            .spec
+            .analysis()
+            .map(|a| a.alerts.clone())
+            .unwrap_or_default();
         let ns = self.ns();
         let mut targets: Vec<Result<AlertTarget, String>> = Vec::new();
         let mut pending_secrets = Vec::new();
         match fledge_hooks::alerts::route(&alerts, alert.severity) {
             AlertRoute::Global => {
                 if let Some(url) = &self.ctx.config.slack_url {
-                    targets.push(Ok(AlertTarget::new(fledge_api::AlertProviderType::Slack, url.as_str().into())));
+                    targets.push(Ok(AlertTarget::new(
+                        fledge_api::AlertProviderType::Slack,
+                        url.as_str().into(),
+                    )));
                 }
                 if let Some(url) = &self.ctx.config.msteams_url {
-                    targets.push(Ok(AlertTarget::new(fledge_api::AlertProviderType::Msteams, url.as_str().into())));
+                    targets.push(Ok(AlertTarget::new(
+                        fledge_api::AlertProviderType::Msteams,
+                        url.as_str().into(),
+                    )));
                 }
             }
             AlertRoute::Providers(chosen) => {
                 for a in chosen {
-                    let provider_ns = a.provider_ref.namespace.clone().unwrap_or_else(|| ns.clone());
+                    let provider_ns = a
+                        .provider_ref
+                        .namespace
+                        .clone()
+                        .unwrap_or_else(|| ns.clone());
                     match self
                         .ctx
                         .caches
@@ -414,7 +523,10 @@ impl Actor<'_> {
             fields: fledge_hooks::alerts::alert_fields(
                 Some(self.ctx.config.cluster_name.as_str()),
                 Some(&ReleaseDetails {
-                    target: format!("{}/{}.{}", self.canary.spec.target_ref.kind, self.canary.spec.target_ref.name, ns),
+                    target: format!(
+                        "{}/{}.{}",
+                        self.canary.spec.target_ref.kind, self.canary.spec.target_ref.name, ns
+                    ),
                     failed_checks_threshold: analysis.map(|a| a.threshold()).unwrap_or(1),
                     progress_deadline: self.canary.spec.progress_deadline(),
                     routing: analysis.and_then(fledge_hooks::alerts::routing_summary),
@@ -428,7 +540,10 @@ impl Actor<'_> {
                 let address = match &provider.spec.secret_ref {
                     None => None,
                     Some(secret_ref) => {
-                        match Api::<Secret>::namespaced(client.clone(), &provider_ns).get_opt(&secret_ref.name).await {
+                        match Api::<Secret>::namespaced(client.clone(), &provider_ns)
+                            .get_opt(&secret_ref.name)
+                            .await
+                        {
                             Ok(Some(s)) => s
                                 .data
                                 .and_then(|d| d.get("address").cloned())
@@ -439,8 +554,9 @@ impl Actor<'_> {
                     }
                 };
                 targets.push(
-                    AlertTarget::from_spec(&provider.spec, address)
-                        .map_err(|e| format!("AlertProvider {provider_ns}/{}: {e}", provider.name_any())),
+                    AlertTarget::from_spec(&provider.spec, address).map_err(|e| {
+                        format!("AlertProvider {provider_ns}/{}: {e}", provider.name_any())
+                    }),
                 );
             }
             for target in targets {
@@ -472,10 +588,12 @@ async fn get_opt<K>(api: &Api<K>, name: &str) -> Result<Option<K>, ReconcileErro
 where
     K: Clone + DeserializeOwned + std::fmt::Debug + Resource<DynamicType = ()>,
 {
-    api.get_opt(name).await.map_err(|source| ReconcileError::Kube {
-        what: format!("reading {} {name}", K::kind(&()).to_lowercase()),
-        source,
-    })
+    api.get_opt(name)
+        .await
+        .map_err(|source| ReconcileError::Kube {
+            what: format!("reading {} {name}", K::kind(&()).to_lowercase()),
+            source,
+        })
 }
 
 /// Creates `desired`, or replaces `existing` when what we manage differs. Comparison ignores
@@ -498,8 +616,13 @@ where
             match api.create(&PostParams::default(), &desired).await {
                 Ok(_) => Ok(()),
                 // Created meanwhile (e.g. our cache lagged): converge on the next reconcile.
-                Err(kube::Error::Api(s)) if s.code == 409 => Err(ReconcileError::Retry(format!("{kind} {name} already exists"))),
-                Err(source) => Err(ReconcileError::Kube { what: format!("creating {kind} {name}"), source }),
+                Err(kube::Error::Api(s)) if s.code == 409 => Err(ReconcileError::Retry(format!(
+                    "{kind} {name} already exists"
+                ))),
+                Err(source) => Err(ReconcileError::Kube {
+                    what: format!("creating {kind} {name}"),
+                    source,
+                }),
             }
         }
         Some(current) => {
@@ -510,7 +633,10 @@ where
             api.replace(&name, &PostParams::default(), &desired)
                 .await
                 .map(|_| ())
-                .map_err(|source| ReconcileError::Kube { what: format!("updating {kind} {name}"), source })
+                .map_err(|source| ReconcileError::Kube {
+                    what: format!("updating {kind} {name}"),
+                    source,
+                })
         }
     }
 }
@@ -518,7 +644,9 @@ where
 /// True when every field `desired` sets has the same value in `current` (server defaults and
 /// status in `current` don't count as differences).
 fn covers<K: Serialize>(current: &K, desired: &K) -> bool {
-    let (Ok(current), Ok(mut desired)) = (serde_json::to_value(current), serde_json::to_value(desired)) else {
+    let (Ok(current), Ok(mut desired)) =
+        (serde_json::to_value(current), serde_json::to_value(desired))
+    else {
         return false;
     };
     if let Some(meta) = desired.get_mut("metadata").and_then(|m| m.as_object_mut()) {
@@ -532,9 +660,15 @@ fn subset(want: &serde_json::Value, have: &serde_json::Value) -> bool {
     match (want, have) {
         (Value::Object(w), Value::Object(h)) => w.iter().all(|(k, v)| match h.get(k) {
             Some(hv) => subset(v, hv),
-            None => v.is_null() || v.as_object().is_some_and(|o| o.is_empty()) || v.as_array().is_some_and(|a| a.is_empty()),
+            None => {
+                v.is_null()
+                    || v.as_object().is_some_and(|o| o.is_empty())
+                    || v.as_array().is_some_and(|a| a.is_empty())
+            }
         }),
-        (Value::Array(w), Value::Array(h)) => w.len() == h.len() && w.iter().zip(h).all(|(a, b)| subset(a, b)),
+        (Value::Array(w), Value::Array(h)) => {
+            w.len() == h.len() && w.iter().zip(h).all(|(a, b)| subset(a, b))
+        }
         (w, h) => w == h,
     }
 }
@@ -553,7 +687,10 @@ pub fn tracked_checksum(configs: &BTreeMap<String, String>) -> String {
         hasher.update(v.as_bytes());
         hasher.update([0]);
     }
-    hasher.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect()
+    hasher.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]

@@ -53,26 +53,30 @@ pub async fn run(
             CheckStage::Hooks(hook_type) => {
                 let due: Vec<_> = hooks.iter().filter(|h| h.type_ == *hook_type).collect();
                 let outcomes = ctx.webhooks.run_concurrently(due, &canary_ref).await;
-                results.hooks.extend(outcomes.into_iter().map(|o| HookResult {
-                    name: o.name.clone(),
-                    hook_type: *hook_type,
-                    outcome: if o.succeeded() {
-                        HookOutcome::Accepted
-                    } else {
-                        HookOutcome::Refused(o.to_string())
-                    },
-                }));
+                results
+                    .hooks
+                    .extend(outcomes.into_iter().map(|o| HookResult {
+                        name: o.name.clone(),
+                        hook_type: *hook_type,
+                        outcome: if o.succeeded() {
+                            HookOutcome::Accepted
+                        } else {
+                            HookOutcome::Refused(o.to_string())
+                        },
+                    }));
             }
             CheckStage::Metrics => {
                 let records = metrics(ctx, canary, now).await;
                 record_telemetry(ctx, canary, &records);
-                results.metrics.extend(records.into_iter().map(|r| MetricResult {
-                    name: r.name,
-                    value: r.value,
-                    threshold: r.threshold,
-                    verdict: r.verdict,
-                    message: r.message,
-                }));
+                results
+                    .metrics
+                    .extend(records.into_iter().map(|r| MetricResult {
+                        name: r.name,
+                        value: r.value,
+                        threshold: r.threshold,
+                        verdict: r.verdict,
+                        message: r.message,
+                    }));
             }
         }
         if stage.halts(&results) {
@@ -159,7 +163,8 @@ async fn template_provider(
             )
         }
     };
-    fledge_metrics::template_provider(&template, credentials, QUERY_TIMEOUT).map_err(|e| e.to_string())
+    fledge_metrics::template_provider(&template, credentials, QUERY_TIMEOUT)
+        .map_err(|e| e.to_string())
 }
 
 /// The API error's reason without echoing any request body.
@@ -178,7 +183,10 @@ fn record_telemetry(ctx: &Context, canary: &Canary, records: &[AnalysisRecord]) 
             metric: record.name.clone(),
         };
         if let Some(value) = record.value {
-            ctx.metrics.metric_analysis.get_or_create(&labels).set(value);
+            ctx.metrics
+                .metric_analysis
+                .get_or_create(&labels)
+                .set(value);
         }
         match record.verdict {
             Verdict::Pass => ctx.metrics.checks_passed.get_or_create(&labels).inc(),

@@ -3,12 +3,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use backon::BackoffBuilder;
 use fledge_api::{AlertProvider, Canary, MetricTemplate};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::Client;
 use kube::core::PartialObjectMeta;
-use backon::BackoffBuilder;
 use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::ControllerConfig;
@@ -122,8 +122,15 @@ impl Context {
     pub fn is_stale(&self, canary: &Canary) -> bool {
         let key = ObjectRef::from_obj(canary);
         let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(&ours) = written.get(&key) else { return false };
-        match canary.metadata.resource_version.as_deref().and_then(|v| v.parse::<u64>().ok()) {
+        let Some(&ours) = written.get(&key) else {
+            return false;
+        };
+        match canary
+            .metadata
+            .resource_version
+            .as_deref()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
             Some(seen) if seen < ours => true,
             _ => {
                 written.remove(&key);

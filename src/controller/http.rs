@@ -64,7 +64,11 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let synced = state.health.caches_synced.load(Ordering::SeqCst);
     let leader = state.health.is_leader();
     let body = format!("caches synced: {synced}\nleader: {leader}\n");
-    let code = if synced { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if synced {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (code, body)
 }
 
@@ -73,7 +77,10 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     match prometheus_client::encoding::text::encode(&mut body, &state.registry) {
         Ok(()) => (
             StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
             body,
         )
             .into_response(),

@@ -28,7 +28,9 @@ pub async fn spawn(
     let namespace = config
         .leader_election_namespace
         .clone()
-        .or_else(|| std::fs::read_to_string("/var/run/secrets/kubernetes.io/serviceaccount/namespace").ok())
+        .or_else(|| {
+            std::fs::read_to_string("/var/run/secrets/kubernetes.io/serviceaccount/namespace").ok()
+        })
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|| "default".to_string());
     let identity = config.identity.clone().unwrap_or_else(|| {
@@ -60,8 +62,12 @@ pub async fn spawn(
         let _ = leading_tx.send(false);
         match task.await {
             Ok(Ok(_)) => tracing::warn!("leader election stopped"),
-            Ok(Err(err)) => tracing::error!(error = %err, "leader election failed; not writing any more"),
-            Err(err) => tracing::error!(error = %err, "leader election task panicked; not writing any more"),
+            Ok(Err(err)) => {
+                tracing::error!(error = %err, "leader election failed; not writing any more")
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "leader election task panicked; not writing any more")
+            }
         }
     });
     Ok(leading_rx)

@@ -29,9 +29,9 @@ use fledge_api::{AlertProvider, Canary, MetricTemplate};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Controller;
 use kube::runtime::reflector::{self, ObjectRef};
-use kube::core::PartialObjectMeta;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use prometheus_client::registry::Registry;
@@ -96,7 +96,8 @@ pub async fn run(config: ControllerConfig) -> anyhow::Result<()> {
     let canaries = api(&client);
     let deployments: Api<Deployment> = scoped(&client, config.namespace.as_deref());
     // Metadata-only lists and watches: no Secret data ever reaches this process's caches.
-    let configmaps: Api<PartialObjectMeta<ConfigMap>> = scoped(&client, config.namespace.as_deref());
+    let configmaps: Api<PartialObjectMeta<ConfigMap>> =
+        scoped(&client, config.namespace.as_deref());
     let secrets: Api<PartialObjectMeta<Secret>> = scoped(&client, config.namespace.as_deref());
     let templates: Api<MetricTemplate> = scoped(&client, config.namespace.as_deref());
     let alert_providers: Api<AlertProvider> = scoped(&client, config.namespace.as_deref());
@@ -233,18 +234,24 @@ async fn count_canaries(ctx: Arc<Context>) {
     loop {
         let mut counts: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
         for canary in ctx.caches.canaries.state() {
-            *counts.entry(canary.namespace().unwrap_or_default()).or_default() += 1;
+            *counts
+                .entry(canary.namespace().unwrap_or_default())
+                .or_default() += 1;
         }
         for ns in seen.iter().filter(|ns| !counts.contains_key(*ns)) {
             ctx.metrics
                 .canary_total
-                .get_or_create(&telemetry::NamespaceLabels { namespace: ns.clone() })
+                .get_or_create(&telemetry::NamespaceLabels {
+                    namespace: ns.clone(),
+                })
                 .set(0);
         }
         for (ns, n) in &counts {
             ctx.metrics
                 .canary_total
-                .get_or_create(&telemetry::NamespaceLabels { namespace: ns.clone() })
+                .get_or_create(&telemetry::NamespaceLabels {
+                    namespace: ns.clone(),
+                })
                 .set(*n);
         }
         seen = counts.into_keys().collect();
@@ -368,8 +375,7 @@ fn canaries_using_template(
             c.spec.analysis().is_some_and(|a| {
                 a.metrics.iter().any(|m| {
                     m.template_ref.as_ref().is_some_and(|r| {
-                        r.name == name
-                            && r.namespace.clone().or_else(|| c.namespace()) == ns
+                        r.name == name && r.namespace.clone().or_else(|| c.namespace()) == ns
                     })
                 })
             })
@@ -391,7 +397,12 @@ fn canaries_using_alert(
             c.spec.analysis().is_some_and(|a| {
                 a.alerts.iter().any(|alert| {
                     alert.provider_ref.name == name
-                        && alert.provider_ref.namespace.clone().or_else(|| c.namespace()) == ns
+                        && alert
+                            .provider_ref
+                            .namespace
+                            .clone()
+                            .or_else(|| c.namespace())
+                            == ns
                 })
             })
         })

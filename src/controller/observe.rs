@@ -38,7 +38,9 @@ pub async fn observe(
     let spec = &canary.spec;
     let problems = fledge_api::validate::validate_canary(
         canary,
-        &fledge_api::validate::ValidateOptions { min_interval: ctx.config.min_interval },
+        &fledge_api::validate::ValidateOptions {
+            min_interval: ctx.config.min_interval,
+        },
     );
     let invalid: Vec<String> = problems
         .iter()
@@ -89,7 +91,10 @@ pub async fn observe(
                     _ => {}
                 }
             }
-            Some(fledge_core::Revision { spec: spec_hash, configs: checksums })
+            Some(fledge_core::Revision {
+                spec: spec_hash,
+                configs: checksums,
+            })
         }
         None => None,
     };
@@ -106,7 +111,10 @@ pub async fn observe(
         observed: fledge_core::Observed {
             invalid_spec: (!problems_text.is_empty()).then(|| problems_text.join("; ")),
             deleting: canary.metadata.deletion_timestamp.is_some(),
-            has_finalizer: canary.finalizers().iter().any(|f| f == super::act::FINALIZER),
+            has_finalizer: canary
+                .finalizers()
+                .iter()
+                .any(|f| f == super::act::FINALIZER),
             target: revision,
             primary: primary_ready,
             canary: canary_ready,
@@ -160,7 +168,11 @@ async fn checksum(
             })
         };
     };
-    let key = (config.kind.key_prefix().to_string(), ns.to_string(), config.name.clone());
+    let key = (
+        config.kind.key_prefix().to_string(),
+        ns.to_string(),
+        config.name.clone(),
+    );
     if let Some(hit) = ctx
         .checksums
         .lock()
@@ -175,7 +187,10 @@ async fn checksum(
             let cm = Api::<ConfigMap>::namespaced(ctx.client.clone(), ns)
                 .get(&config.name)
                 .await
-                .map_err(|source| ReconcileError::Kube { what: format!("reading configmap {ns}/{}", config.name), source })?;
+                .map_err(|source| ReconcileError::Kube {
+                    what: format!("reading configmap {ns}/{}", config.name),
+                    source,
+                })?;
             CachedChecksum {
                 resource_version: cm.resource_version().unwrap_or(rv),
                 checksum: configmap_checksum(&cm),
@@ -186,7 +201,10 @@ async fn checksum(
             let secret = Api::<Secret>::namespaced(ctx.client.clone(), ns)
                 .get(&config.name)
                 .await
-                .map_err(|source| ReconcileError::Kube { what: format!("reading secret {ns}/{}", config.name), source })?;
+                .map_err(|source| ReconcileError::Kube {
+                    what: format!("reading secret {ns}/{}", config.name),
+                    source,
+                })?;
             CachedChecksum {
                 resource_version: secret.resource_version().unwrap_or(rv),
                 checksum: secret_checksum(&secret),

@@ -29,7 +29,9 @@ pub struct OptInError {
 }
 
 pub fn opted_in(dep: &Deployment) -> bool {
-    dep.annotations().get(CANARY_ANNOTATION).is_some_and(|v| v == "enabled")
+    dep.annotations()
+        .get(CANARY_ANNOTATION)
+        .is_some_and(|v| v == "enabled")
 }
 
 /// The Canary a Deployment opts into. Pure; errors name the annotation and what it accepts.
@@ -47,7 +49,10 @@ pub fn generated_canary(dep: &Deployment) -> Result<Canary, OptInError> {
             None => Ok(default),
             Some(v) => match v.trim().parse::<i64>() {
                 Ok(n) if (lo..=hi).contains(&n) => Ok(n),
-                _ => Err(err(key, format!("must be a whole number from {lo} to {hi} (got {v:?})"))),
+                _ => Err(err(
+                    key,
+                    format!("must be a whole number from {lo} to {hi} (got {v:?})"),
+                )),
             },
         }
     };
@@ -65,14 +70,27 @@ pub fn generated_canary(dep: &Deployment) -> Result<Canary, OptInError> {
         .spec
         .as_ref()
         .and_then(|s| s.template.spec.as_ref())
-        .and_then(|p| p.containers.iter().flat_map(|c| c.ports.iter().flatten()).next())
+        .and_then(|p| {
+            p.containers
+                .iter()
+                .flat_map(|c| c.ports.iter().flatten())
+                .next()
+        })
         .map(|p| i64::from(p.container_port))
         .unwrap_or(80);
     let port = int("fledge.dev/service-port", first_port, 1, 65535)?;
-    let skip_analysis = match annotations.get("fledge.dev/skip-analysis").map(String::as_str) {
+    let skip_analysis = match annotations
+        .get("fledge.dev/skip-analysis")
+        .map(String::as_str)
+    {
         None | Some("false") => false,
         Some("true") => true,
-        Some(v) => return Err(err("fledge.dev/skip-analysis", format!("must be true or false (got {v:?})"))),
+        Some(v) => {
+            return Err(err(
+                "fledge.dev/skip-analysis",
+                format!("must be true or false (got {v:?})"),
+            ));
+        }
     };
     let metrics = match annotations.get("fledge.dev/metrics").map(String::as_str) {
         None | Some("builtin") => json!([
@@ -80,7 +98,12 @@ pub fn generated_canary(dep: &Deployment) -> Result<Canary, OptInError> {
             {"name": "request-duration", "interval": "1m", "thresholdRange": {"max": 500}}
         ]),
         Some("none") => json!([]),
-        Some(v) => return Err(err("fledge.dev/metrics", format!("must be builtin or none (got {v:?})"))),
+        Some(v) => {
+            return Err(err(
+                "fledge.dev/metrics",
+                format!("must be builtin or none (got {v:?})"),
+            ));
+        }
     };
     let provider = annotations.get("fledge.dev/provider").cloned();
     let mut analysis = json!({
@@ -135,7 +158,12 @@ pub async fn run(
     mut leading: tokio::sync::watch::Receiver<bool>,
 ) {
     loop {
-        while !(ctx.may_write() && ctx.health.caches_synced.load(std::sync::atomic::Ordering::SeqCst)) {
+        while !(ctx.may_write()
+            && ctx
+                .health
+                .caches_synced
+                .load(std::sync::atomic::Ordering::SeqCst))
+        {
             tokio::select! {
                 _ = leading.changed() => {}
                 _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
@@ -147,8 +175,12 @@ pub async fn run(
             }
         }
         while ctx.may_write() {
-            let Some(key) = deployments.recv().await else { return };
-            let Some(dep) = ctx.caches.deployments.get(&key) else { continue };
+            let Some(key) = deployments.recv().await else {
+                return;
+            };
+            let Some(dep) = ctx.caches.deployments.get(&key) else {
+                continue;
+            };
             if let Err(err) = sync(&ctx, &dep).await {
                 tracing::warn!(deployment = %key, error = %err, "opt-in by annotation");
             }
@@ -165,9 +197,15 @@ async fn sync(ctx: &Context, dep: &Deployment) -> Result<(), String> {
         .is_some_and(|c| c.labels().get(GENERATED_LABEL) == Some(&name));
     let api: Api<Canary> = Api::namespaced(ctx.client.clone(), &ns);
     if !opted_in(dep) {
-        if generated_here && existing.as_ref().is_some_and(|c| c.metadata.deletion_timestamp.is_none()) {
+        if generated_here
+            && existing
+                .as_ref()
+                .is_some_and(|c| c.metadata.deletion_timestamp.is_none())
+        {
             ctx.metrics.count_write("delete", "Canary");
-            api.delete(&name, &DeleteParams::default()).await.map_err(|e| e.to_string())?;
+            api.delete(&name, &DeleteParams::default())
+                .await
+                .map_err(|e| e.to_string())?;
             ctx.recorder
                 .publish(dep, "Normal", "CanaryRemoved", &format!("annotation {CANARY_ANNOTATION} removed: deleted the generated Canary {ns}/{name}; the Deployment is restored"))
                 .await;
@@ -180,23 +218,36 @@ async fn sync(ctx: &Context, dep: &Deployment) -> Result<(), String> {
     let desired = match generated_canary(dep) {
         Ok(c) => c,
         Err(e) => {
-            ctx.recorder.publish(dep, "Warning", "InvalidAnnotation", &e.to_string()).await;
+            ctx.recorder
+                .publish(dep, "Warning", "InvalidAnnotation", &e.to_string())
+                .await;
             return Err(e.to_string());
         }
     };
     match existing {
         None => {
             ctx.metrics.count_write("create", "Canary");
-            api.create(&PostParams::default(), &desired).await.map_err(|e| e.to_string())?;
+            api.create(&PostParams::default(), &desired)
+                .await
+                .map_err(|e| e.to_string())?;
             ctx.recorder
-                .publish(dep, "Normal", "CanaryGenerated", &format!("generated Canary {ns}/{name} from annotation {CANARY_ANNOTATION}: enabled"))
+                .publish(
+                    dep,
+                    "Normal",
+                    "CanaryGenerated",
+                    &format!(
+                        "generated Canary {ns}/{name} from annotation {CANARY_ANNOTATION}: enabled"
+                    ),
+                )
                 .await;
         }
         Some(current) if spec_differs(&current, &desired) => {
             let mut updated = (*current).clone();
             updated.spec = desired.spec;
             ctx.metrics.count_write("replace", "Canary");
-            api.replace(&name, &PostParams::default(), &updated).await.map_err(|e| e.to_string())?;
+            api.replace(&name, &PostParams::default(), &updated)
+                .await
+                .map_err(|e| e.to_string())?;
         }
         Some(_) => {}
     }
@@ -230,7 +281,10 @@ mod tests {
         assert_eq!(v["spec"]["revertOnDeletion"], true);
         assert_eq!(v["spec"]["analysis"]["iterations"], 10);
         assert_eq!(v["spec"]["analysis"]["threshold"], 5);
-        assert_eq!(v["spec"]["analysis"]["metrics"][0]["name"], "request-success-rate");
+        assert_eq!(
+            v["spec"]["analysis"]["metrics"][0]["name"],
+            "request-success-rate"
+        );
         assert_eq!(v["metadata"]["labels"][GENERATED_LABEL], "podinfo");
         assert_eq!(v["metadata"]["ownerReferences"][0]["uid"], "d1");
         assert_eq!(v["metadata"]["ownerReferences"][0]["controller"], false);
@@ -255,17 +309,29 @@ mod tests {
         assert_eq!(v["spec"]["analysis"]["maxWeight"], 60);
         assert!(v["spec"]["analysis"].get("iterations").is_none());
         assert_eq!(v["spec"]["service"]["port"], 8080);
-        assert!(v["spec"]["analysis"].get("metrics").is_none_or(|m| m.as_array().is_some_and(|a| a.is_empty())));
+        assert!(
+            v["spec"]["analysis"]
+                .get("metrics")
+                .is_none_or(|m| m.as_array().is_some_and(|a| a.is_empty()))
+        );
     }
 
     #[test]
     fn bad_annotations_name_the_annotation() {
         let cases = [
-            ("fledge.dev/threshold", "zero", "must be a whole number from 1 to 1000"),
+            (
+                "fledge.dev/threshold",
+                "zero",
+                "must be a whole number from 1 to 1000",
+            ),
             ("fledge.dev/step-weight", "101", "from 1 to 100"),
             ("fledge.dev/interval", "soon", "fledge.dev/interval"),
             ("fledge.dev/metrics", "all", "must be builtin or none"),
-            ("fledge.dev/provider", "carrier-pigeon", "fledge.dev/provider"),
+            (
+                "fledge.dev/provider",
+                "carrier-pigeon",
+                "fledge.dev/provider",
+            ),
         ];
         for (key, value, want) in cases {
             let e = generated_canary(&dep(json!({CANARY_ANNOTATION: "enabled", key: value})))

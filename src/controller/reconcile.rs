@@ -79,7 +79,11 @@ pub async fn reconcile(canary: Arc<Canary>, ctx: Arc<Context>) -> Result<Requeue
 }
 
 async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, ReconcileError> {
-    if !ctx.health.caches_synced.load(std::sync::atomic::Ordering::SeqCst) {
+    if !ctx
+        .health
+        .caches_synced
+        .load(std::sync::atomic::Ordering::SeqCst)
+    {
         return Ok(Requeue::requeue(NOT_READY_REQUEUE));
     }
     if !ctx.may_write() {
@@ -127,7 +131,13 @@ async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, Reco
     } else {
         checks::run(ctx, canary, &due, &checksum, now).await
     };
-    let decision = fledge_core::decide(&Input { checks: &results, ..input }, now);
+    let decision = fledge_core::decide(
+        &Input {
+            checks: &results,
+            ..input
+        },
+        now,
+    );
     tracing::debug!(actions = decision.actions.len(), requeue = ?decision.requeue_after, "decided");
 
     if let Some(router) = router {
@@ -153,7 +163,9 @@ async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, Reco
         // Said once per distinct problem, not on every reconcile.
         let old = canary.status.as_ref().and_then(|s| s.message.as_deref());
         if old != Some(problem.as_str()) {
-            ctx.recorder.publish(canary, "Warning", "InvalidSpec", problem).await;
+            ctx.recorder
+                .publish(canary, "Warning", "InvalidSpec", problem)
+                .await;
         }
     }
     status::write(ctx, canary, &decision.status).await?;
@@ -170,18 +182,37 @@ async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, Reco
 
 /// `kubectl describe deployment` should say a canary manages it. Opted-in Deployments keep
 /// their `enabled` value: it is the user's switch.
-async fn mark_target(ctx: &Context, canary: &Canary, obs: &observe::Observation) -> Result<(), ReconcileError> {
-    let Some(target) = &obs.target else { return Ok(()) };
+async fn mark_target(
+    ctx: &Context,
+    canary: &Canary,
+    obs: &observe::Observation,
+) -> Result<(), ReconcileError> {
+    let Some(target) = &obs.target else {
+        return Ok(());
+    };
     let current = target.annotations().get(CANARY_ANNOTATION);
-    if current.is_some_and(|v| v == "enabled" || *v == canary.name_any()) || canary.metadata.deletion_timestamp.is_some() {
+    if current.is_some_and(|v| v == "enabled" || *v == canary.name_any())
+        || canary.metadata.deletion_timestamp.is_some()
+    {
         return Ok(());
     }
-    let patch = serde_json::json!({"metadata": {"annotations": {CANARY_ANNOTATION: canary.name_any()}}});
+    let patch =
+        serde_json::json!({"metadata": {"annotations": {CANARY_ANNOTATION: canary.name_any()}}});
     ctx.metrics.count_write("patch", "Deployment");
-    Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(ctx.client.clone(), &canary.namespace().unwrap_or_default())
-        .patch(&target.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .map_err(|source| ReconcileError::Kube { what: format!("annotating deployment {}", target.name_any()), source })?;
+    Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(
+        ctx.client.clone(),
+        &canary.namespace().unwrap_or_default(),
+    )
+    .patch(
+        &target.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await
+    .map_err(|source| ReconcileError::Kube {
+        what: format!("annotating deployment {}", target.name_any()),
+        source,
+    })?;
     Ok(())
 }
 
@@ -213,12 +244,21 @@ async fn acknowledge_request(
             )
             .await;
     }
-    let patch = serde_json::json!({"metadata": {"annotations": {fledge_core::REQUEST_ANNOTATION: null}}});
+    let patch =
+        serde_json::json!({"metadata": {"annotations": {fledge_core::REQUEST_ANNOTATION: null}}});
     ctx.metrics.count_write("patch", "Canary");
-    let updated = Api::<Canary>::namespaced(ctx.client.clone(), &canary.namespace().unwrap_or_default())
-        .patch(&canary.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .map_err(|source| ReconcileError::Kube { what: "removing the handled request annotation".into(), source })?;
+    let updated =
+        Api::<Canary>::namespaced(ctx.client.clone(), &canary.namespace().unwrap_or_default())
+            .patch(
+                &canary.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+            .map_err(|source| ReconcileError::Kube {
+                what: "removing the handled request annotation".into(),
+                source,
+            })?;
     ctx.wrote(canary, updated.resource_version());
     Ok(())
 }
@@ -243,13 +283,24 @@ fn record_gauges(ctx: &Context, canary: &Canary, status: &fledge_api::CanaryStat
 /// A release ends when the phase becomes Succeeded or Failed after an analysis. It began when
 /// `Reconciling` last turned True (a condition's lastTransitionTime moves only on a real
 /// transition), so no extra timestamp needs to live in status.
-fn record_rollout_end(ctx: &Context, canary: &Canary, new: &fledge_api::CanaryStatus, now: Timestamp) {
+fn record_rollout_end(
+    ctx: &Context,
+    canary: &Canary,
+    new: &fledge_api::CanaryStatus,
+    now: Timestamp,
+) {
     use super::telemetry::{Outcome, OutcomeLabels};
     let old = canary.status.as_ref();
     let old_phase = old.and_then(|s| s.phase);
     let outcome = match (old_phase, new.phase) {
         (Some(a), Some(b)) if a == b => return,
-        (_, Some(CanaryPhase::Succeeded)) if new.canary_weight == 0 && old_phase == Some(CanaryPhase::Progressing) && canary.spec.skip_analysis() => Outcome::Skipped,
+        (_, Some(CanaryPhase::Succeeded))
+            if new.canary_weight == 0
+                && old_phase == Some(CanaryPhase::Progressing)
+                && canary.spec.skip_analysis() =>
+        {
+            Outcome::Skipped
+        }
         (_, Some(CanaryPhase::Succeeded)) => Outcome::Succeeded,
         (_, Some(CanaryPhase::Failed)) => Outcome::Failed,
         _ => return,

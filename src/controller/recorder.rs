@@ -33,7 +33,11 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn new(client: Client, metrics: Arc<Metrics>) -> Self {
-        Recorder { client, metrics, seen: Mutex::new(HashMap::new()) }
+        Recorder {
+            client,
+            metrics,
+            seen: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Records an Event about `obj`. Failures are logged, never fatal: an Event is a courtesy.
@@ -44,7 +48,12 @@ impl Recorder {
         let ns = obj.namespace().unwrap_or_else(|| "default".into());
         let uid = obj.uid().unwrap_or_default();
         let now = Timestamp::now();
-        let key = (uid.clone(), reason.to_string(), message.to_string(), event_type.to_string());
+        let key = (
+            uid.clone(),
+            reason.to_string(),
+            message.to_string(),
+            event_type.to_string(),
+        );
         let api: Api<Event> = Api::namespaced(self.client.clone(), &ns);
         let repeat = {
             let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
@@ -87,29 +96,47 @@ impl Recorder {
                     first_timestamp: Some(Time(now)),
                     last_timestamp: Some(Time(now)),
                     event_time: None::<MicroTime>,
-                    source: Some(EventSource { component: Some(COMPONENT.into()), host: None }),
+                    source: Some(EventSource {
+                        component: Some(COMPONENT.into()),
+                        host: None,
+                    }),
                     reporting_component: Some(COMPONENT.into()),
                     reporting_instance: None,
                     ..Event::default()
                 };
                 self.metrics.count_write("create", "Event");
-                api.create(&PostParams::default(), &event).await.map(|_| (name, 1))
+                api.create(&PostParams::default(), &event)
+                    .await
+                    .map(|_| (name, 1))
             }
         };
         match result {
             Ok((name, count)) => {
                 let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
                 if seen.len() >= MEMORY
-                    && let Some(oldest) = seen.iter().min_by_key(|(_, s)| s.last).map(|(k, _)| k.clone())
+                    && let Some(oldest) = seen
+                        .iter()
+                        .min_by_key(|(_, s)| s.last)
+                        .map(|(k, _)| k.clone())
                 {
                     seen.remove(&oldest);
                 }
-                seen.insert(key, Seen { name, count, last: now });
+                seen.insert(
+                    key,
+                    Seen {
+                        name,
+                        count,
+                        last: now,
+                    },
+                );
             }
             Err(err) => {
                 tracing::warn!(error = %err, reason, message, "could not record event");
                 // A lost aggregate target (deleted Event) starts over next time.
-                self.seen.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+                self.seen
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&key);
             }
         }
     }

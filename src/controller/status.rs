@@ -9,17 +9,29 @@ use serde_json::{Map, Value};
 use super::context::Context;
 use super::reconcile::ReconcileError;
 
-pub async fn write(ctx: &Context, canary: &Canary, status: &CanaryStatus) -> Result<bool, ReconcileError> {
+pub async fn write(
+    ctx: &Context,
+    canary: &Canary,
+    status: &CanaryStatus,
+) -> Result<bool, ReconcileError> {
     let old = canary.status.clone().unwrap_or_default();
     if &old == status {
         return Ok(false);
     }
     let patch = serde_json::json!({ "status": merge_patch(&old, status) });
     ctx.metrics.count_write("patch", "Canary/status");
-    let updated = Api::<Canary>::namespaced(ctx.client.clone(), &canary.namespace().unwrap_or_default())
-        .patch_status(&canary.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .map_err(|source| ReconcileError::Kube { what: "writing the Canary's status".into(), source })?;
+    let updated =
+        Api::<Canary>::namespaced(ctx.client.clone(), &canary.namespace().unwrap_or_default())
+            .patch_status(
+                &canary.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+            .map_err(|source| ReconcileError::Kube {
+                what: "writing the Canary's status".into(),
+                source,
+            })?;
     ctx.wrote(canary, updated.resource_version());
     Ok(true)
 }
@@ -45,8 +57,15 @@ mod tests {
 
     #[test]
     fn removed_fields_become_null() {
-        let old = CanaryStatus { message: Some("hi".into()), canary_weight: 10, ..CanaryStatus::default() };
-        let new = CanaryStatus { canary_weight: 20, ..CanaryStatus::default() };
+        let old = CanaryStatus {
+            message: Some("hi".into()),
+            canary_weight: 10,
+            ..CanaryStatus::default()
+        };
+        let new = CanaryStatus {
+            canary_weight: 20,
+            ..CanaryStatus::default()
+        };
         let patch = merge_patch(&old, &new);
         assert_eq!(patch["message"], Value::Null);
         assert_eq!(patch["canaryWeight"], 20);

@@ -116,15 +116,31 @@ impl Metrics {
             "Last rollout outcome per canary: 0 running, 1 successful, 2 failed",
             metrics.canary_status.clone(),
         );
-        r.register("canary_weight", "Canary traffic weight (percent)", metrics.canary_weight.clone());
-        r.register("canary_total", "Canaries per namespace", metrics.canary_total.clone());
+        r.register(
+            "canary_weight",
+            "Canary traffic weight (percent)",
+            metrics.canary_weight.clone(),
+        );
+        r.register(
+            "canary_total",
+            "Canaries per namespace",
+            metrics.canary_total.clone(),
+        );
         r.register(
             "canary_metric_analysis",
             "Last value of each analysis metric",
             metrics.metric_analysis.clone(),
         );
-        r.register("analysis_checks_failed", "Failed analysis checks", metrics.checks_failed.clone());
-        r.register("analysis_checks_passed", "Passed analysis checks", metrics.checks_passed.clone());
+        r.register(
+            "analysis_checks_failed",
+            "Failed analysis checks",
+            metrics.checks_failed.clone(),
+        );
+        r.register(
+            "analysis_checks_passed",
+            "Passed analysis checks",
+            metrics.checks_passed.clone(),
+        );
         r.register(
             "canary_duration_seconds",
             "Time from a new revision to its promotion or rollback, by outcome",
@@ -135,14 +151,25 @@ impl Metrics {
             "Time spent in one reconcile",
             metrics.reconcile_duration.clone(),
         );
-        r.register("reconcile_errors", "Reconciles that ended in an error", metrics.reconcile_errors.clone());
-        r.register("api_writes", "Writes to the Kubernetes API by verb and kind", metrics.api_writes.clone());
+        r.register(
+            "reconcile_errors",
+            "Reconciles that ended in an error",
+            metrics.reconcile_errors.clone(),
+        );
+        r.register(
+            "api_writes",
+            "Writes to the Kubernetes API by verb and kind",
+            metrics.api_writes.clone(),
+        );
         Arc::new(metrics)
     }
 
     pub fn count_write(&self, verb: &str, kind: &str) {
         self.api_writes
-            .get_or_create(&WriteLabels { verb: verb.to_string(), kind: kind.to_string() })
+            .get_or_create(&WriteLabels {
+                verb: verb.to_string(),
+                kind: kind.to_string(),
+            })
             .inc();
     }
 }

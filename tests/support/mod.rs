@@ -4,6 +4,11 @@
 
 #![allow(dead_code)]
 
+pub mod loadtester;
+pub mod net;
+pub mod prometheus;
+pub mod receiver;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -26,7 +31,8 @@ pub struct Cluster {
 }
 
 /// A scenario where `*:bad` images never become ready and pods are ready after 300ms.
-pub const DEFAULT_SCENARIO: &str = "seed: 7\ntick: 200ms\nreadyDelay: 300ms\nimages:\n  - match: \"*:bad\"\n    ready: false\n";
+pub const DEFAULT_SCENARIO: &str =
+    "seed: 7\ntick: 200ms\nreadyDelay: 300ms\nimages:\n  - match: \"*:bad\"\n    ready: false\n";
 
 impl Cluster {
     pub fn start() -> Cluster {
@@ -66,8 +72,18 @@ impl Cluster {
             }
         }
         assert!(!url.is_empty(), "fledge sim exited before it was ready");
-        let cluster = Cluster { dir, kubeconfig, url, sim, controllers: Vec::new() };
-        cluster.kubectl(&["apply", "-f", &repo().join("deploy/crds").display().to_string()]);
+        let cluster = Cluster {
+            dir,
+            kubeconfig,
+            url,
+            sim,
+            controllers: Vec::new(),
+        };
+        cluster.kubectl(&[
+            "apply",
+            "-f",
+            &repo().join("deploy/crds").display().to_string(),
+        ]);
         cluster
     }
 
@@ -87,7 +103,14 @@ impl Cluster {
         let child = Command::new(FLEDGE)
             .args(["controller", "--kubeconfig"])
             .arg(&self.kubeconfig)
-            .args(["--min-interval", "1s", "--listen", "127.0.0.1:0", "--log-level", "info,fledge=debug"])
+            .args([
+                "--min-interval",
+                "1s",
+                "--listen",
+                "127.0.0.1:0",
+                "--log-level",
+                "info,fledge=debug",
+            ])
             .args(["--metrics-server", "http://127.0.0.1:9"])
             .args(extra)
             .stdout(log.try_clone().expect("log"))
@@ -154,7 +177,8 @@ impl Cluster {
     }
 
     pub fn must_get(&self, kind: &str, ns: &str, name: &str) -> Value {
-        self.get(kind, ns, name).unwrap_or_else(|| panic!("{kind} {ns}/{name} not found"))
+        self.get(kind, ns, name)
+            .unwrap_or_else(|| panic!("{kind} {ns}/{name} not found"))
     }
 
     pub fn canary(&self, ns: &str, name: &str) -> Value {
@@ -169,7 +193,12 @@ impl Cluster {
 
     /// Polls `check` every 100ms until it returns Some, or panics after `timeout` with the
     /// controller logs and the Canaries, so a failure explains itself.
-    pub fn wait_for<T>(&self, what: &str, timeout: Duration, mut check: impl FnMut(&Cluster) -> Option<T>) -> T {
+    pub fn wait_for<T>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut check: impl FnMut(&Cluster) -> Option<T>,
+    ) -> T {
         let start = Instant::now();
         loop {
             if let Some(v) = check(self) {
@@ -224,7 +253,10 @@ impl Cluster {
             .flatten()
             .map(|e| {
                 (
-                    e["metadata"]["name"].as_str().unwrap_or_default().to_string(),
+                    e["metadata"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
                     format!(
                         "{} {} {}",
                         e["type"].as_str().unwrap_or_default(),
@@ -253,7 +285,14 @@ impl Cluster {
     }
 
     pub fn set_image(&self, ns: &str, deployment: &str, image: &str) {
-        self.kubectl(&["-n", ns, "set", "image", &format!("deployment/{deployment}"), &format!("podinfo={image}")]);
+        self.kubectl(&[
+            "-n",
+            ns,
+            "set",
+            "image",
+            &format!("deployment/{deployment}"),
+            &format!("podinfo={image}"),
+        ]);
     }
 }
 

@@ -450,7 +450,10 @@ mod tests {
             ..ObjectMeta::default()
         };
         assert!(tracking_disabled(&meta(TRACKING_ANNOTATION, "disabled")));
-        assert!(tracking_disabled(&meta(FLAGGER_TRACKING_ANNOTATION, "disable")));
+        assert!(tracking_disabled(&meta(
+            FLAGGER_TRACKING_ANNOTATION,
+            "disable"
+        )));
         assert!(!tracking_disabled(&meta(TRACKING_ANNOTATION, "enabled")));
         assert!(!tracking_disabled(&ObjectMeta::default()));
         let secret = |t: Option<&str>| Secret {
@@ -489,7 +492,13 @@ mod tests {
             ..ConfigMap::default()
         };
         let all = ["*".to_string()];
-        let copy = primary_configmap(&source, Some(&existing), &owner("me"), &BTreeMap::new(), &all);
+        let copy = primary_configmap(
+            &source,
+            Some(&existing),
+            &owner("me"),
+            &BTreeMap::new(),
+            &all,
+        );
         assert_eq!(copy.metadata.name.as_deref(), Some("cfg-primary"));
         assert_eq!(copy.data, source.data);
         let owners = copy.metadata.owner_references.expect("owners");

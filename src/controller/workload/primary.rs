@@ -262,17 +262,30 @@ mod tests {
         let v = serde_json::to_value(&primary).expect("json");
         assert_eq!(v["metadata"]["name"], "podinfo-primary");
         assert_eq!(v["metadata"]["ownerReferences"][0]["uid"], "u1");
-        assert_eq!(v["spec"]["selector"]["matchLabels"]["app"], "podinfo-primary");
-        assert_eq!(v["spec"]["template"]["metadata"]["labels"]["app"], "podinfo-primary");
+        assert_eq!(
+            v["spec"]["selector"]["matchLabels"]["app"],
+            "podinfo-primary"
+        );
+        assert_eq!(
+            v["spec"]["template"]["metadata"]["labels"]["app"],
+            "podinfo-primary"
+        );
         assert_eq!(v["spec"]["replicas"], 3);
         assert_eq!(v["spec"]["minReadySeconds"], 5);
         assert_eq!(v["spec"]["revisionHistoryLimit"], 4);
         let pod_annotations = &v["spec"]["template"]["metadata"]["annotations"];
         assert_eq!(pod_annotations["prometheus.io/scrape"], "true");
-        assert!(pod_annotations.get("kustomize.toolkit.fluxcd.io/checksum").is_none());
+        assert!(
+            pod_annotations
+                .get("kustomize.toolkit.fluxcd.io/checksum")
+                .is_none()
+        );
         assert_eq!(pod_annotations[CONFIG_CHECKSUM_ANNOTATION], "abc");
         let pod = &v["spec"]["template"]["spec"];
-        assert_eq!(pod["containers"][0]["envFrom"][0]["configMapRef"]["name"], "cfg-primary");
+        assert_eq!(
+            pod["containers"][0]["envFrom"][0]["configMapRef"]["name"],
+            "cfg-primary"
+        );
         assert_eq!(
             pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
                 ["labelSelector"]["matchLabels"]["app"],
@@ -284,11 +297,21 @@ mod tests {
         );
         let labels = &v["metadata"]["labels"];
         assert_eq!(labels["team"], "x");
-        assert!(labels.get("app").is_none(), "only included prefixes are copied");
+        assert!(
+            labels.get("app").is_none(),
+            "only included prefixes are copied"
+        );
         assert!(labels.get("kustomize.toolkit.fluxcd.io/name").is_none());
         let annotations = &v["metadata"]["annotations"];
-        assert!(annotations.get("kubectl.kubernetes.io/last-applied-configuration").is_none());
-        assert_eq!(annotations["kustomize.toolkit.fluxcd.io/reconcile"], "disabled");
+        assert!(
+            annotations
+                .get("kubectl.kubernetes.io/last-applied-configuration")
+                .is_none()
+        );
+        assert_eq!(
+            annotations["kustomize.toolkit.fluxcd.io/reconcile"],
+            "disabled"
+        );
     }
 
     #[test]
@@ -338,8 +361,15 @@ mod tests {
         let hash = |d: &Deployment| pod_template_hash(&d.spec.as_ref().expect("spec").template);
         assert_eq!(hash(&a), hash(&b));
         let mut c = target();
-        c.spec.as_mut().expect("spec").template.spec.as_mut().expect("pod").containers[0].image =
-            Some("podinfo:2".into());
+        c.spec
+            .as_mut()
+            .expect("spec")
+            .template
+            .spec
+            .as_mut()
+            .expect("pod")
+            .containers[0]
+            .image = Some("podinfo:2".into());
         assert_ne!(hash(&a), hash(&c));
     }
 }

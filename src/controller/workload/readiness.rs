@@ -1,8 +1,8 @@
 //! Is a Deployment's rollout done? Flagger's rules (deployment_ready.go), pure: a retriable
 //! "not yet" with the reason, a final failure past the progress deadline, or ready.
 
-use k8s_openapi::api::apps::v1::Deployment;
 use jiff::Timestamp;
+use k8s_openapi::api::apps::v1::Deployment;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Readiness {
@@ -35,9 +35,7 @@ pub fn deployment_readiness(
     for condition in status.conditions.iter().flatten() {
         let reason = condition.reason.as_deref().unwrap_or_default();
         if condition.type_ == "Progressing" && reason == "ProgressDeadlineExceeded" {
-            return Readiness::Failed(format!(
-                "deployment {name} exceeded its progress deadline"
-            ));
+            return Readiness::Failed(format!("deployment {name} exceeded its progress deadline"));
         }
         if condition.type_ == "Available"
             && condition.status == "False"
@@ -124,7 +122,11 @@ mod tests {
              Readiness::Waiting("waiting for rollout to finish: 0 of 3 (readyThreshold 100%) updated replicas are available".into())),
         ];
         for (name, d, threshold, want) in cases {
-            assert_eq!(deployment_readiness(&d, threshold, 300, now()), want, "case {name}");
+            assert_eq!(
+                deployment_readiness(&d, threshold, 300, now()),
+                want,
+                "case {name}"
+            );
         }
     }
 }
