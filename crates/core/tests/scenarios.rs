@@ -394,3 +394,31 @@ fn plan_timings_match_the_machine() {
         plan.rollback_after_seconds
     );
 }
+
+#[test]
+fn waits_are_reported_once_and_only_when_a_step_is_due() {
+    let mut w = World::initialized(canary(|_| {}));
+    w.observed.target = Some(rev("v2"));
+    w.tick();
+    w.observed.canary = Readiness::Waiting("0 of 1 updated replicas are available".into());
+    w.advance(std::time::Duration::from_secs(20));
+    let d = w.tick();
+    assert!(d.actions.is_empty(), "not due yet: {:?}", d.actions);
+    assert_eq!(d.requeue_after, Some(std::time::Duration::from_secs(40)));
+    w.advance(std::time::Duration::from_secs(40));
+    let d = w.tick();
+    assert_eq!(
+        events(&d),
+        vec!["waiting for podinfo.test: 0 of 1 updated replicas are available"]
+    );
+    w.advance(std::time::Duration::from_secs(5));
+    assert!(w.tick().actions.is_empty(), "same wait, no new Event");
+    w.observed.canary = Readiness::Ready;
+    w.advance(std::time::Duration::from_secs(5));
+    w.tick();
+    assert_eq!(
+        w.weight(),
+        10,
+        "the overdue step runs as soon as the canary is ready"
+    );
+}

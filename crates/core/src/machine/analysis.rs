@@ -20,7 +20,8 @@ enum Verdicts {
 }
 
 impl Machine<'_> {
-    /// Progressing / WaitingPromotion: both workloads must be ready and the interval up.
+    /// Progressing / WaitingPromotion: the interval must be up and both workloads ready; a
+    /// workload past its deadline rolls back at once.
     pub(super) fn ready_to_analyse(&mut self) -> Option<Step> {
         let primary = self.input.observed.primary.clone();
         let canary = self.input.observed.canary.clone();
@@ -56,15 +57,16 @@ impl Machine<'_> {
             );
             return None;
         }
+        // Failures act at once; waits only matter once a step is due.
+        if !self.due() {
+            return None;
+        }
         if let Readiness::Waiting(why) = primary {
             self.hold(format!("waiting for {}: {why}", self.s.primary_id()));
             return None;
         }
         if let Readiness::Waiting(why) = canary {
             self.hold(format!("waiting for {}: {why}", self.s.target_id()));
-            return None;
-        }
-        if !self.due() {
             return None;
         }
         Some(if self.s.skip_analysis {

@@ -249,6 +249,9 @@ impl Machine<'_> {
     /// A new revision may start once the primary is ready; `now` skips the interval (a
     /// revision just detected, or a retry).
     pub(super) fn ready_to_start(&mut self, now: bool) -> Option<Step> {
+        if !now && !self.due() {
+            return None;
+        }
         match self.input.observed.primary.clone() {
             Readiness::Ready => {}
             Readiness::Waiting(why) => {
@@ -278,9 +281,6 @@ impl Machine<'_> {
                 );
                 return None;
             }
-        }
-        if !now && !self.due() {
-            return None;
         }
         Some(Step::StartRevision)
     }

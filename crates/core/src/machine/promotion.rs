@@ -15,21 +15,18 @@ impl Machine<'_> {
     /// Promoting / Finalising wait for the primary's rollout; if it fails, the canary keeps
     /// serving.
     pub(super) fn ready_to_promote(&mut self) -> Option<Step> {
-        match self.input.observed.primary.clone() {
-            Readiness::Failed(why) => {
-                self.failed_promotion(&why);
-                return None;
-            }
-            Readiness::Waiting(why) => {
-                self.hold(format!(
-                    "waiting for {} to roll out: {why}",
-                    self.s.primary_id()
-                ));
-                return None;
-            }
-            Readiness::Ready => {}
+        if let Readiness::Failed(why) = self.input.observed.primary.clone() {
+            self.failed_promotion(&why);
+            return None;
         }
         if !self.due() {
+            return None;
+        }
+        if let Readiness::Waiting(why) = self.input.observed.primary.clone() {
+            self.hold(format!(
+                "waiting for {} to roll out: {why}",
+                self.s.primary_id()
+            ));
             return None;
         }
         match self.st.phase {
