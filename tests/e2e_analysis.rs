@@ -1,0 +1,484 @@
+//! End to end, metric analysis: the controller binary against `fledge sim`, with a real
+//! Prometheus scraping the sim's `/metrics` every second and the controller querying it with
+//! real PromQL (`--metrics-server`). Promotion of a healthy canary, rollback of a faulty one at
+//! the threshold with the values on the Canary, the no-data policy, Prometheus dying
+//! mid-analysis, MetricTemplate variables, and the controller's own `/metrics`.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde_json::Value;
+use support::prometheus::Prometheus;
+use support::{Cluster, net, podinfo, repo};
+
+const NS: &str = "test";
+const T: Duration = Duration::from_secs(60);
+const RELEASE: Duration = Duration::from_secs(150);
+const IMG1: &str = "ghcr.io/stefanprodan/podinfo:6.0.0";
+/// Healthy (scenario: 100% success).
+const HEALTHY: &str = "ghcr.io/stefanprodan/podinfo:6.0.1";
+/// 90% success.
+const NINETY: &str = "ghcr.io/stefanprodan/podinfo:6.0.2";
+/// 70% success.
+const FAULTY: &str = "ghcr.io/stefanprodan/podinfo:6.0.3";
+/// What testdata/e2e Canaries and MetricTemplates point at; replaced with the test's Prometheus.
+const PROM_PLACEHOLDER: &str = "http://prometheus.monitoring:9090";
+
+const SCENARIO_TRAFFIC: &str = include_str!("../testdata/e2e/scenario-traffic.yaml");
+const SCENARIO_QUIET: &str = include_str!("../testdata/e2e/scenario-quiet.yaml");
+const CANARY: &str = include_str!("../testdata/e2e/canary-gatewayapi-analysis.yaml");
+const REQUEST_SHARE: &str = include_str!("../testdata/e2e/metrictemplate-request-share.yaml");
+const SIM_UP: &str = include_str!("../testdata/e2e/metrictemplate-sim-up.yaml");
+
+/// A sim with `scenario`, a Prometheus scraping it, the Gateway API CRD, podinfo at IMG1, the
+/// MetricTemplates and `canary` (both pointed at that Prometheus), and a controller; returns
+/// once the canary is Initialized.
+///
+/// The Prometheus address reaches the controller through the Canary's `spec.metricsServer`:
+/// the harness's `start_controller` already passes `--metrics-server`, and the controller's
+/// CLI rejects the flag a second time.
+fn release(scenario: &str, canary: &str, templates: &[&str]) -> (Cluster, Prometheus) {
+    let mut c = Cluster::with(scenario, None);
+    let prom = Prometheus::scraping(&c.url);
+    c.apply_file(&repo().join("testdata/crds/gateway-api-httproutes.yaml"));
+    c.apply(&podinfo(NS, IMG1, 2));
+    for template in templates {
+        c.apply(&template.replace(PROM_PLACEHOLDER, &prom.url));
+    }
+    c.apply(&canary.replace(PROM_PLACEHOLDER, &prom.url));
+    c.start_controller(&[]);
+    c.wait_phase(NS, "podinfo", "Initialized", T);
+    (c, prom)
+}
+
+/// A Gateway API canary like testdata/e2e/canary-gatewayapi-analysis.yaml with other
+/// schedule numbers and metrics (`metrics` is the YAML list, indented for `analysis`).
+fn gateway_canary(threshold: i32, step: i32, max: i32, metrics: &str) -> String {
+    format!(
+        r#"apiVersion: fledge.dev/v1beta1
+kind: Canary
+metadata: {{name: podinfo, namespace: {NS}}}
+spec:
+  provider: gatewayapi:v1
+  targetRef: {{apiVersion: apps/v1, kind: Deployment, name: podinfo}}
+  progressDeadlineSeconds: 60
+  metricsServer: {PROM_PLACEHOLDER}
+  service:
+    port: 9898
+    hosts: [podinfo.example.com]
+    gatewayRefs: [{{name: public, namespace: gateways}}]
+  analysis:
+    interval: 1s
+    threshold: {threshold}
+    stepWeight: {step}
+    maxWeight: {max}
+    metrics:
+{metrics}"#
+    )
+}
+
+fn history(canary: &Value) -> Vec<Value> {
+    canary["status"]["analysisHistory"].as_array().cloned().unwrap_or_default()
+}
+
+fn records<'a>(history: &'a [Value], name: &str) -> Vec<&'a Value> {
+    history.iter().filter(|r| r["name"] == name).collect()
+}
+
+fn with_verdict<'a>(records: &[&'a Value], verdict: &str) -> Vec<&'a Value> {
+    records.iter().copied().filter(|r| r["verdict"] == verdict).collect()
+}
+
+/// Waits for `phase`, failing at once if the canary reaches `never` first.
+fn wait_phase_not(c: &Cluster, phase: &str, never: &str, timeout: Duration) -> Value {
+    c.wait_for(&format!("canary {NS}/podinfo phase {phase}"), timeout, |c| {
+        let v = c.get("canary", NS, "podinfo")?;
+        assert_ne!(
+            v["status"]["phase"], never,
+            "the canary reached {never} while waiting for {phase}: {:#}",
+            v["status"]
+        );
+        (v["status"]["phase"] == phase).then_some(v)
+    })
+}
+
+fn route_weights(c: &Cluster) -> Option<(i64, i64)> {
+    let route = c.get("httproute", NS, "podinfo")?;
+    let refs = route["spec"]["rules"][0]["backendRefs"].as_array()?.clone();
+    let weight = |suffix: &str| {
+        refs.iter()
+            .find(|r| r["name"].as_str().is_some_and(|n| n.ends_with(suffix)))
+            .and_then(|r| r["weight"].as_i64())
+    };
+    Some((weight("-primary")?, weight("-canary")?))
+}
+
+fn has_event(events: &[String], needle: &str) -> bool {
+    events.iter().any(|e| e.contains(needle))
+}
+
+#[test]
+fn a_healthy_canary_is_promoted_on_real_prometheus_metrics() {
+    let (c, _prom) = release(SCENARIO_TRAFFIC, CANARY, &[]);
+    c.set_image(NS, "podinfo", HEALTHY);
+    let done = wait_phase_not(&c, "Succeeded", "Failed", RELEASE);
+    assert_eq!(c.image(NS, "podinfo-primary"), HEALTHY);
+    assert_eq!(done["status"]["failedChecks"].as_i64().unwrap_or(0), 0, "{:#}", done["status"]);
+
+    let h = history(&done);
+    let success = records(&h, "request-success-rate");
+    let duration = records(&h, "request-duration");
+    assert!(with_verdict(&success, "Fail").is_empty() && with_verdict(&duration, "Fail").is_empty(), "{h:#?}");
+    // One passing step per weight (20, 40, 60) and the one that promotes.
+    let passed = with_verdict(&success, "Pass");
+    assert!(passed.len() >= 3, "expected a passing success rate per step: {h:#?}");
+    for r in &passed {
+        // The scenario answers every canary request with 200.
+        let v = r["value"].as_f64().expect("value recorded");
+        assert!((v - 100.0).abs() < 1e-6, "success rate {v}: {r}");
+        assert_eq!(r["threshold"], ">= 99");
+    }
+    let passed = with_verdict(&duration, "Pass");
+    assert!(passed.len() >= 3, "{h:#?}");
+    for r in &passed {
+        // p99 80ms in the scenario; the histogram's bucket bounds may round it up a little.
+        let v = r["value"].as_f64().expect("value recorded");
+        assert!(v > 0.0 && v <= 250.0, "p99 {v}ms: {r}");
+        assert_eq!(r["threshold"], "<= 500");
+    }
+    let events = c.events(NS, "podinfo");
+    for want in [
+        "Advance podinfo.test canary weight 20",
+        "Advance podinfo.test canary weight 60",
+        "Promotion completed! Scaling down podinfo.test",
+    ] {
+        assert!(has_event(&events, want), "missing {want:?}: {events:#?}");
+    }
+    assert_eq!(route_weights(&c), Some((100, 0)));
+}
+
+#[test]
+fn a_faulty_canary_is_rolled_back_at_the_threshold_with_the_failing_values_recorded() {
+    let (c, _prom) = release(SCENARIO_TRAFFIC, CANARY, &[]);
+    c.set_image(NS, "podinfo", FAULTY);
+    let failed = wait_phase_not(&c, "Failed", "Succeeded", RELEASE);
+    assert_eq!(c.image(NS, "podinfo-primary"), IMG1);
+
+    let h = history(&failed);
+    let success = records(&h, "request-success-rate");
+    let fails = with_verdict(&success, "Fail");
+    // threshold: 3, and not one check more.
+    assert_eq!(fails.len(), 3, "{h:#?}");
+    for r in &fails {
+        // The scenario answers 70% of the canary's requests with 200.
+        let v = r["value"].as_f64().expect("value recorded");
+        assert!((65.0..=75.0).contains(&v), "success rate {v}: {r}");
+        assert_eq!(r["threshold"], ">= 99");
+        let message = r["message"].as_str().unwrap_or_default();
+        assert!(message.contains("request-success-rate") && message.contains("< 99"), "{r}");
+    }
+    let failing_steps: BTreeSet<&str> = h
+        .iter()
+        .filter(|r| r["verdict"] == "Fail")
+        .filter_map(|r| r["time"].as_str())
+        .collect();
+    assert_eq!(failing_steps.len(), 3, "failed steps beyond the threshold: {h:#?}");
+    assert!(with_verdict(&success, "Pass").is_empty(), "a 70% canary passed a >= 99 check: {h:#?}");
+
+    let events = c.events(NS, "podinfo");
+    let halts: Vec<&String> = events
+        .iter()
+        .filter(|e| e.starts_with("Warning") && e.contains("Halt podinfo.test advancement request-success-rate"))
+        .collect();
+    assert!(!halts.is_empty(), "{events:#?}");
+    for e in &halts {
+        let value = e
+            .split("request-success-rate: ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no value in event {e:?}"));
+        assert!((65.0..=75.0).contains(&value), "{e}");
+    }
+    assert!(
+        has_event(&events, "Rolling back podinfo.test failed checks threshold reached 3"),
+        "{events:#?}"
+    );
+    c.wait_for("traffic back on the primary", T, |c| (route_weights(c) == Some((100, 0))).then_some(()));
+    c.wait_for("canary scaled to zero", T, |c| (c.replicas(NS, "podinfo") == 0).then_some(()));
+}
+
+#[test]
+fn with_no_traffic_and_on_no_data_fail_the_release_is_never_promoted_and_says_why() {
+    let canary = gateway_canary(
+        2,
+        20,
+        60,
+        "      - name: request-success-rate\n        interval: 10s\n        thresholdRange: {min: 99}\n",
+    );
+    let (c, _prom) = release(SCENARIO_QUIET, &canary, &[]);
+    c.set_image(NS, "podinfo", HEALTHY);
+    let failed = wait_phase_not(&c, "Failed", "Succeeded", RELEASE);
+    assert_eq!(c.image(NS, "podinfo-primary"), IMG1);
+
+    let h = history(&failed);
+    let fails = with_verdict(&records(&h, "request-success-rate"), "Fail");
+    assert_eq!(fails.len(), 2, "{h:#?}");
+    for r in &fails {
+        assert!(r.get("value").is_none_or(Value::is_null), "no data has no value: {r}");
+        let message = r["message"].as_str().unwrap_or_default();
+        assert!(message.contains("no values found"), "{r}");
+    }
+    let events = c.events(NS, "podinfo");
+    assert!(
+        events.iter().any(|e| e.starts_with("Warning")
+            && e.contains("request-success-rate")
+            && e.contains("no values found")
+            && e.contains("not receiving traffic")),
+        "no event says why: {events:#?}"
+    );
+    assert!(has_event(&events, "Rolling back podinfo.test failed checks threshold reached 2"), "{events:#?}");
+}
+
+#[test]
+fn with_no_traffic_and_on_no_data_skip_the_release_advances_on_the_other_checks() {
+    let canary = gateway_canary(
+        2,
+        20,
+        60,
+        concat!(
+            "      - name: request-success-rate\n        interval: 10s\n        thresholdRange: {min: 99}\n        onNoData: skip\n",
+            "      - name: sim-up\n        templateRef: {name: sim-up}\n        thresholdRange: {min: 1}\n",
+        ),
+    );
+    let (c, _prom) = release(SCENARIO_QUIET, &canary, &[SIM_UP]);
+    c.set_image(NS, "podinfo", HEALTHY);
+    let done = wait_phase_not(&c, "Succeeded", "Failed", RELEASE);
+    assert_eq!(c.image(NS, "podinfo-primary"), HEALTHY);
+
+    let h = history(&done);
+    let success = records(&h, "request-success-rate");
+    assert!(success.len() >= 3, "{h:#?}");
+    assert_eq!(with_verdict(&success, "Skipped").len(), success.len(), "no traffic must read as no data: {h:#?}");
+    let up = records(&h, "sim-up");
+    assert_eq!(with_verdict(&up, "Pass").len(), up.len(), "{h:#?}");
+    assert!(up.len() >= 3, "{h:#?}");
+    for r in up {
+        assert_eq!(r["value"].as_f64(), Some(1.0), "{r}");
+    }
+}
+
+#[test]
+fn prometheus_killed_mid_analysis_counts_failed_checks_and_nothing_is_promoted() {
+    let canary = gateway_canary(
+        2,
+        5,
+        50,
+        "      - name: request-success-rate\n        interval: 10s\n        thresholdRange: {min: 99}\n        minSampleCount: 10\n",
+    );
+    let (c, mut prom) = release(SCENARIO_TRAFFIC, &canary, &[]);
+    let address = prom.url.clone();
+    c.set_image(NS, "podinfo", HEALTHY);
+    c.wait_for("a passing check", RELEASE, |c| {
+        let v = c.canary(NS, "podinfo");
+        assert_ne!(v["status"]["phase"], "Succeeded");
+        let h = history(&v);
+        (!with_verdict(&records(&h, "request-success-rate"), "Pass").is_empty()).then_some(())
+    });
+    prom.kill();
+    let failed = wait_phase_not(&c, "Failed", "Succeeded", RELEASE);
+    assert_eq!(c.image(NS, "podinfo-primary"), IMG1);
+
+    let h = history(&failed);
+    let fails = with_verdict(&records(&h, "request-success-rate"), "Fail");
+    assert_eq!(fails.len(), 2, "{h:#?}");
+    for r in &fails {
+        let message = r["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("query failed") && message.contains(&address),
+            "the message should name the failed query and the address: {r}"
+        );
+    }
+    let events = c.events(NS, "podinfo");
+    assert!(has_event(&events, "Rolling back podinfo.test failed checks threshold reached 2"), "{events:#?}");
+    c.wait_for("traffic back on the primary", T, |c| (route_weights(c) == Some((100, 0))).then_some(()));
+}
+
+#[test]
+fn a_metric_template_with_variables_renders_the_expected_promql_and_reads_the_scenario_rate() {
+    let share = |name: &str, code: &str, bound: &str| {
+        format!(
+            "      - name: {name}\n        templateRef: {{name: request-share}}\n        templateVariables: {{code: \"{code}\", source: synthetic}}\n        interval: 10s\n        minSampleCount: 20\n        thresholdRange: {bound}\n"
+        )
+    };
+    let metrics = share("error-share", "5..", "{max: 20}") + &share("success-share", "2..", "{min: 80}");
+    let canary = gateway_canary(3, 20, 60, &metrics);
+    let (c, prom) = release(SCENARIO_TRAFFIC, &canary, &[REQUEST_SHARE]);
+    c.set_image(NS, "podinfo", NINETY);
+    let done = wait_phase_not(&c, "Succeeded", "Failed", RELEASE);
+
+    // The template rendered with the Canary's namespace and target, the metric's interval and
+    // each metric's own variables, exactly.
+    let rendered = |code: &str| {
+        format!(
+            r#"100 * sum(rate(fledge_sim_requests_total{{namespace="test",deployment="podinfo",code=~"{code}",source="synthetic"}}[10s])) / sum(rate(fledge_sim_requests_total{{namespace="test",deployment="podinfo",source="synthetic"}}[10s]))"#
+        )
+    };
+    let count = r#"sum(increase(fledge_sim_requests_total{namespace="test",deployment="podinfo",source="synthetic"}[10s]))"#;
+    let queries = prom.queries();
+    let asked: BTreeSet<&str> = queries.iter().map(|q| q.trim()).collect();
+    for want in [rendered("5.."), rendered("2.."), count.to_string()] {
+        assert!(asked.contains(want.as_str()), "Prometheus was never asked\n{want}\nit was asked:\n{asked:#?}");
+    }
+
+    // The scenario fails 10% of this image's requests.
+    let h = history(&done);
+    for (name, want) in [("error-share", 10.0), ("success-share", 90.0)] {
+        let rs = records(&h, name);
+        let passed = with_verdict(&rs, "Pass");
+        assert!(passed.len() >= 3, "{name}: {h:#?}");
+        assert!(with_verdict(&rs, "Fail").is_empty(), "{name}: {h:#?}");
+        for r in &passed {
+            let v = r["value"].as_f64().expect("value recorded");
+            assert!((v - want).abs() <= 3.0, "{name}: {v}, want about {want}: {r}");
+        }
+        // The last step saw the most traffic (60%): the closest reading.
+        let last = passed.last().and_then(|r| r["value"].as_f64()).unwrap_or_default();
+        assert!((last - want).abs() <= 1.5, "{name}: last value {last}, want {want}");
+    }
+}
+
+/// One sample of the OpenMetrics text: name, labels, value.
+type Sample = (String, Vec<(String, String)>, f64);
+
+fn parse_openmetrics(text: &str) -> Vec<Sample> {
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+        let (name, rest) = match line.find('{') {
+            Some(i) => (&line[..i], &line[i + 1..]),
+            None => {
+                let mut parts = line.split_whitespace();
+                let name = parts.next().unwrap_or_default();
+                let value = parts.next().and_then(|v| v.parse().ok()).unwrap_or(f64::NAN);
+                out.push((name.to_string(), Vec::new(), value));
+                continue;
+            }
+        };
+        let mut labels = Vec::new();
+        let mut chars = rest.chars().peekable();
+        loop {
+            let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
+            assert_eq!(chars.next(), Some('"'), "label {key:?} in {line:?}");
+            let mut value = String::new();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => value.extend(chars.next()),
+                    '"' => break,
+                    c => value.push(c),
+                }
+            }
+            labels.push((key.trim_start_matches(',').to_string(), value));
+            match chars.next() {
+                Some(',') if chars.peek() == Some(&'}') => {
+                    chars.next();
+                    break;
+                }
+                Some(',') => continue,
+                _ => break,
+            }
+        }
+        let value = chars.collect::<String>().split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(f64::NAN);
+        out.push((name.to_string(), labels, value));
+    }
+    out
+}
+
+fn controller_metrics_url(c: &Cluster) -> String {
+    c.wait_for("the controller's metrics address in its log", T, |c| {
+        let log = net::strip_ansi(&c.controller_log(0));
+        let line = log.lines().find(|l| l.contains("serving /healthz, /readyz and /metrics"))?.to_string();
+        let addr: String = line.split("address=").nth(1)?.chars().take_while(|c| !c.is_whitespace()).collect();
+        Some(format!("http://{addr}/metrics"))
+    })
+}
+
+fn canary_sample(samples: &[Sample], name: &str, metric: Option<&str>) -> Option<f64> {
+    samples
+        .iter()
+        .find(|(n, labels, _)| {
+            n == name
+                && labels.iter().any(|(k, v)| k == "namespace" && v == NS)
+                && labels.iter().any(|(k, v)| k == "name" && v == "podinfo")
+                && metric.is_none_or(|m| labels.iter().any(|(k, v)| k == "metric" && v == m))
+        })
+        .map(|(_, _, v)| *v)
+}
+
+#[test]
+fn the_controllers_metrics_endpoint_exposes_the_canary_with_bounded_labels() {
+    let (c, _prom) = release(SCENARIO_TRAFFIC, CANARY, &[]);
+    let url = controller_metrics_url(&c);
+    c.set_image(NS, "podinfo", HEALTHY);
+
+    // While it runs: status 0, the weight the route has, and names of every pod and revision
+    // hash we see, which must never become label values.
+    let mut forbidden: BTreeSet<String> = BTreeSet::new();
+    let mut scrapes: Vec<String> = Vec::new();
+    c.wait_for("weight > 0 on /metrics during the analysis", RELEASE, |c| {
+        let pods: Value = serde_json::from_str(&c.kubectl(&["get", "pods", "-n", NS, "-o", "json"])).ok()?;
+        for pod in pods["items"].as_array().into_iter().flatten() {
+            forbidden.extend(pod["metadata"]["name"].as_str().map(str::to_string));
+            forbidden.extend(pod["metadata"]["labels"]["pod-template-hash"].as_str().map(str::to_string));
+        }
+        let (status, body) = net::get(&url)?;
+        assert_eq!(status, 200, "{body}");
+        let samples = parse_openmetrics(&body);
+        scrapes.push(body);
+        let weight = canary_sample(&samples, "fledge_canary_weight", None)?;
+        (weight > 0.0 && canary_sample(&samples, "fledge_canary_status", None) == Some(0.0)).then_some(())
+    });
+    let done = wait_phase_not(&c, "Succeeded", "Failed", RELEASE);
+    for key in ["lastAppliedSpec", "lastPromotedSpec"] {
+        forbidden.extend(done["status"][key].as_str().map(str::to_string));
+    }
+    for (_, checksum) in done["status"]["trackedConfigs"].as_object().into_iter().flatten().map(|(k, v)| (k, v.as_str())) {
+        forbidden.extend(checksum.map(str::to_string));
+    }
+    let body = c.wait_for("status 1 and weight 0 on /metrics after promotion", T, |_| {
+        let (_, body) = net::get(&url)?;
+        let samples = parse_openmetrics(&body);
+        (canary_sample(&samples, "fledge_canary_status", None) == Some(1.0)
+            && canary_sample(&samples, "fledge_canary_weight", None) == Some(0.0))
+        .then_some(body)
+    });
+    let samples = parse_openmetrics(&body);
+    assert_eq!(canary_sample(&samples, "fledge_canary_metric_analysis", Some("request-success-rate")), Some(100.0), "{body}");
+    let p99 = canary_sample(&samples, "fledge_canary_metric_analysis", Some("request-duration")).unwrap_or(f64::NAN);
+    assert!(p99 > 0.0 && p99 <= 250.0, "request-duration {p99}: {body}");
+
+    // Bounded labels: the canary families carry namespace and name (and the metric), nothing
+    // else, and no series anywhere is labelled with a pod name or a revision hash.
+    scrapes.push(body);
+    forbidden.retain(|f| !f.is_empty());
+    assert!(forbidden.iter().any(|f| f.starts_with("podinfo-")), "saw no pods to check against: {forbidden:?}");
+    for text in &scrapes {
+        for (name, labels, _) in parse_openmetrics(text) {
+            let keys: Vec<&str> = labels.iter().map(|(k, _)| k.as_str()).collect();
+            match name.as_str() {
+                "fledge_canary_status" | "fledge_canary_weight" => assert_eq!(keys, ["namespace", "name"], "{name}"),
+                "fledge_canary_metric_analysis" => assert_eq!(keys, ["namespace", "name", "metric"], "{name}"),
+                _ => {}
+            }
+            for (key, value) in &labels {
+                for f in &forbidden {
+                    assert!(!value.contains(f.as_str()), "{name} label {key}={value:?} contains {f:?}");
+                }
+            }
+        }
+    }
+    for name in ["fledge_canary_status", "fledge_canary_weight", "fledge_canary_metric_analysis"] {
+        assert!(samples.iter().any(|(n, _, _)| n == name), "{name} missing: {}", scrapes.last().map(String::as_str).unwrap_or_default());
+    }
+}
