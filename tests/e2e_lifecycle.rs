@@ -287,3 +287,38 @@ fn a_new_revision_mid_analysis_restarts_it() {
     c.wait_phase(ns, "podinfo", "Succeeded", Duration::from_secs(60));
     assert_eq!(c.image(ns, "podinfo-primary"), third);
 }
+
+#[test]
+fn skip_analysis_promotes_without_checks() {
+    let c = initialized("skip", 5, "  skipAnalysis: true\n");
+    let ns = "skip";
+    c.set_image(ns, "podinfo", IMG2);
+    c.wait_phase(ns, "podinfo", "Succeeded", T);
+    assert_eq!(c.image(ns, "podinfo-primary"), IMG2);
+    let events = c.events(ns, "podinfo");
+    assert!(!events.iter().any(|e| e.contains("canary iteration")), "no analysis steps: {events:?}");
+}
+
+#[test]
+fn a_user_apex_service_is_taken_over_keeping_its_node_port() {
+    let mut c = Cluster::start();
+    let ns = "takeover";
+    c.apply(&podinfo(ns, IMG1, 1));
+    c.apply(&format!(
+        r#"apiVersion: v1
+kind: Service
+metadata: {{name: podinfo, namespace: {ns}}}
+spec:
+  type: NodePort
+  selector: {{app: podinfo}}
+  ports: [{{name: http, port: 9898, targetPort: 9898, nodePort: 30080}}]
+"#
+    ));
+    c.apply(&blue_green_canary(ns, 2, ""));
+    c.start_controller(&[]);
+    c.wait_phase(ns, "podinfo", "Initialized", T);
+    let svc = c.must_get("service", ns, "podinfo");
+    assert_eq!(svc["spec"]["selector"]["app"], "podinfo-primary");
+    assert_eq!(svc["spec"]["type"], "NodePort");
+    assert_eq!(svc["spec"]["ports"][0]["nodePort"], 30080);
+}
