@@ -9,17 +9,6 @@ use std::collections::BTreeMap;
 use crate::analysis::CanaryMetric;
 use crate::canary::Canary;
 
-/// The names usable without a prefix, for messages.
-pub const KNOWN_NAMES: [&str; 7] = [
-    "namespace",
-    "name",
-    "target",
-    "service",
-    "ingress",
-    "route",
-    "interval",
-];
-
 /// Why a template doesn't render.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
