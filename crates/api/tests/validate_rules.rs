@@ -873,6 +873,13 @@ fn alert_provider_rules() {
 }
 
 #[test]
+fn status_is_not_validated() {
+    let mut doc = canary();
+    set(&mut doc, "status", json!({"phase": "", "failedChecks": 0, "someFlaggerField": true}));
+    assert_eq!(problems(&doc), []);
+}
+
+#[test]
 fn other_kinds_and_groups_are_skipped() {
     let deployment =
         json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"}});

@@ -102,6 +102,10 @@ pub fn check_document(doc: &Value, opts: &ValidateOptions) -> Option<CheckedDocu
 
     let mut typed = doc.clone();
     typed["apiVersion"] = Value::String(API_VERSION.into());
+    // Status is the controller's business (and an exported Flagger status may not fit ours).
+    if let Some(map) = typed.as_object_mut() {
+        map.remove("status");
+    }
     let semantic = match index {
         0 => typed_check::<Canary>(typed).map(|c| validate_canary(&c, opts)),
         1 => typed_check::<MetricTemplate>(typed).map(|t| validate_metric_template(&t)),
