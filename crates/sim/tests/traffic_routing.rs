@@ -411,3 +411,24 @@ fn the_scenarios_in_testdata_parse() {
     }
     assert!(seen >= 2, "no scenarios found in {}", dir.display());
 }
+
+#[test]
+fn latencies_follow_the_configured_percentiles() {
+    use fledge_sim::scenario::Latency;
+    let cases = [(20, 80), (5, 5), (100, 1000)];
+    for (p50, p99) in cases {
+        let l = Latency {
+            p50: Duration::from_millis(p50),
+            p99: Duration::from_millis(p99),
+        };
+        let mut g = Generator::new(3);
+        let mut ms: Vec<f64> = (0..20_000)
+            .map(|_| g.latency(l).as_secs_f64() * 1000.0)
+            .collect();
+        ms.sort_by(f64::total_cmp);
+        let (median, q99) = (ms[10_000], ms[19_800]);
+        let near = |got: f64, want: u64| (got - want as f64).abs() <= want as f64 * 0.1;
+        assert!(near(median, p50), "p50 {p50}ms: got {median:.1}");
+        assert!(near(q99, p99), "p99 {p99}ms: got {q99:.1}");
+    }
+}
