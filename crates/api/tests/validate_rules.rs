@@ -875,7 +875,11 @@ fn alert_provider_rules() {
 #[test]
 fn status_is_not_validated() {
     let mut doc = canary();
-    set(&mut doc, "status", json!({"phase": "", "failedChecks": 0, "someFlaggerField": true}));
+    set(
+        &mut doc,
+        "status",
+        json!({"phase": "", "failedChecks": 0, "someFlaggerField": true}),
+    );
     assert_eq!(problems(&doc), []);
 }
 
