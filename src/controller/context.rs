@@ -50,6 +50,8 @@ pub struct Context {
     pub checksums: Mutex<HashMap<(String, String, String), CachedChecksum>>,
     pub webhooks: fledge_hooks::webhook::WebhookClient,
     pub alerts: fledge_hooks::alerts::AlertSender,
+    /// Generated Services and HTTPRoutes, for the routers.
+    pub router_cache: Arc<dyn fledge_routers::ObjectCache>,
     /// Consecutive failed reconciles per Canary, for the error backoff.
     failures: Mutex<HashMap<ObjectRef<Canary>, usize>>,
     /// The resourceVersion of our last write to each Canary. A reconcile that sees an older
@@ -66,6 +68,7 @@ impl Context {
         caches: Caches,
         health: Arc<Health>,
         metrics: Arc<Metrics>,
+        router_cache: Arc<dyn fledge_routers::ObjectCache>,
     ) -> anyhow::Result<Self> {
         let primary_options = PrimaryOptions {
             selector_labels: config.selector_labels.clone(),
@@ -76,6 +79,7 @@ impl Context {
             alerts: fledge_hooks::alerts::AlertSender::new()?,
             failures: Mutex::new(HashMap::new()),
             written: Mutex::new(HashMap::new()),
+            router_cache,
             recorder: Recorder::new(client.clone(), metrics.clone()),
             client,
             config,

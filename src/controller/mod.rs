@@ -28,7 +28,8 @@ use anyhow::Context as _;
 use fledge_api::{AlertProvider, Canary, MetricTemplate};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use kube::api::DynamicObject;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Controller;
 use kube::runtime::reflector::{self, ObjectRef};
@@ -136,6 +137,55 @@ pub async fn run(config: ControllerConfig) -> anyhow::Result<()> {
         .reflect(alert_writer)
         .touched_objects();
 
+    // Generated Services and HTTPRoutes (by label): routers read them from here instead of the
+    // API server, and a change to one wakes its Canary.
+    let generated = watcher::Config::default()
+        .labels(workload::MANAGED_BY_LABEL)
+        .any_semantic();
+    let (svc_reader, svc_writer) = reflector::store::<Service>();
+    let svc_stream = watcher(
+        scoped::<Service>(&client, config.namespace.as_deref()),
+        generated.clone(),
+    )
+    .default_backoff()
+    .modify(|s| s.managed_fields_mut().clear())
+    .reflect(svc_writer)
+    .touched_objects();
+    let route_resource = fledge_routers::gatewayapi::ApiVersion::V1.resource();
+    let routes_served = client
+        .list_api_group_resources(&route_resource.api_version)
+        .await
+        .is_ok_and(|list| {
+            list.resources
+                .iter()
+                .any(|r| r.name == route_resource.plural)
+        });
+    let route_writer = reflector::store::Writer::<DynamicObject>::new(route_resource.clone());
+    let route_reader = route_writer.as_reader();
+    let route_api: Api<DynamicObject> = match config.namespace.as_deref() {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &route_resource),
+        None => Api::all_with(client.clone(), &route_resource),
+    };
+    let route_stream = if routes_served {
+        watcher(route_api, generated)
+            .default_backoff()
+            .modify(|r| r.managed_fields_mut().clear())
+            .reflect(route_writer)
+            .touched_objects()
+            .boxed()
+    } else {
+        tracing::info!(
+            "HTTPRoutes are not served; Gateway API routers will read from the API server"
+        );
+        futures::stream::empty().boxed()
+    };
+    let route_dyntype = route_resource.clone();
+    let router_cache: Arc<dyn fledge_routers::ObjectCache> =
+        Arc::new(fledge_routers::ReflectorCache {
+            services: svc_reader.clone(),
+            http_routes: routes_served.then(|| (route_reader, route_resource)),
+        });
+
     let controller = Controller::new(canaries, watcher::Config::default().any_semantic());
     let canary_reader = controller.store();
 
@@ -157,6 +207,7 @@ pub async fn run(config: ControllerConfig) -> anyhow::Result<()> {
         },
         health.clone(),
         metrics,
+        router_cache,
     )?);
 
     // Caches first: reconciling against a half-filled cache would see missing targets.
@@ -179,6 +230,7 @@ pub async fn run(config: ControllerConfig) -> anyhow::Result<()> {
             e.wait_until_ready(),
             f.wait_until_ready()
         );
+        let _ = svc_reader.wait_until_ready().await;
         sync_health.caches_synced.store(true, Ordering::SeqCst);
         tracing::info!("caches synced");
     });
@@ -218,6 +270,12 @@ pub async fn run(config: ControllerConfig) -> anyhow::Result<()> {
         .watches_stream(alert_stream, move |a: AlertProvider| {
             canaries_using_alert(&by_alert, &a)
         })
+        .watches_stream(svc_stream, |s: Service| generated_owner(&s))
+        .watches_stream_with(
+            route_stream,
+            |r: DynamicObject| generated_owner(&r),
+            route_dyntype,
+        )
         .reconcile_all_on(became_leader)
         .shutdown_on_signal()
         .run(reconcile::reconcile, reconcile::error_policy, ctx)
@@ -337,6 +395,12 @@ fn canaries_for_deployment(
         .filter(|c| c.spec.target_ref.name == name || Some(c.name_any()) == owner)
         .map(|c| ObjectRef::from_obj(c.as_ref()))
         .collect()
+}
+
+/// The Canary a generated object belongs to, from its `fledge.dev/canary` label.
+fn generated_owner<K: Resource>(obj: &K) -> Option<ObjectRef<Canary>> {
+    let name = obj.labels().get(workload::MANAGED_BY_LABEL)?;
+    Some(ObjectRef::new(name).within(&obj.namespace()?))
 }
 
 fn canaries_tracking(

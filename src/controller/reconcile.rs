@@ -96,7 +96,11 @@ async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, Reco
     let now = Timestamp::now();
     let mut obs = observe::observe(ctx, canary, now).await?;
     let provider = canary.spec.provider_or(ctx.core.default_provider);
-    let router = match fledge_routers::router_for(provider.as_str(), ctx.client.clone()) {
+    let router = match fledge_routers::router_with_cache(
+        provider.as_str(),
+        ctx.client.clone(),
+        Some(ctx.router_cache.clone()),
+    ) {
         Ok(r) => Some(r),
         Err(err) => {
             let problem = format!(
