@@ -356,3 +356,42 @@ fn invalid_canary_exits_1_naming_the_file_and_field() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("none.yaml: no Canary found"));
 }
+
+#[test]
+fn skip_analysis_and_suspend_are_explained() {
+    let skip = CANARY.replace(
+        "spec:\n  provider: istio\n",
+        "spec:\n  provider: istio\n  skipAnalysis: true\n",
+    );
+    let plan = plan_json(&skip);
+    assert_eq!(plan["skipAnalysis"], true);
+    assert_eq!(
+        strs(column(&plan, "phase")),
+        vec!["Progressing", "Promoting", "Finalising", "Succeeded"]
+    );
+    // confirm-rollout still gates a skipped analysis (as in Flagger); nothing else is checked.
+    let checked: Vec<usize> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["checks"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(checked, vec![1, 0, 0, 0]);
+
+    let dir = Dir::new();
+    let path = dir.file(
+        "suspended.yaml",
+        &CANARY.replace(
+            "spec:\n  provider: istio\n",
+            "spec:\n  provider: istio\n  suspend: true\n",
+        ),
+    );
+    let out = fledge(&["plan", "-f", path.to_str().unwrap()]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("spec.suspend is true: nothing happens until it is unset."),
+        "{text}"
+    );
+    assert!(!text.contains("Shortest time"), "{text}");
+}
