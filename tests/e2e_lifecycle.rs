@@ -322,3 +322,24 @@ spec:
     assert_eq!(svc["spec"]["type"], "NodePort");
     assert_eq!(svc["spec"]["ports"][0]["nodePort"], 30080);
 }
+
+/// docs/getting-started.md, command for command (the example runs as documented).
+#[test]
+fn the_getting_started_example_runs_as_documented() {
+    let mut c = Cluster::start();
+    c.apply_file(&support::repo().join("testdata/getting-started/podinfo.yaml"));
+    c.start_controller(&[]);
+    c.wait_phase("test", "podinfo", "Initialized", T);
+    for (kind, name) in [
+        ("deployment", "podinfo-primary"),
+        ("configmap", "podinfo-config-primary"),
+        ("service", "podinfo"),
+        ("service", "podinfo-primary"),
+        ("service", "podinfo-canary"),
+    ] {
+        assert!(c.get(kind, "test", name).is_some(), "{kind} {name}");
+    }
+    c.set_image("test", "podinfo", IMG2);
+    c.wait_phase("test", "podinfo", "Succeeded", Duration::from_secs(90));
+    assert_eq!(c.image("test", "podinfo-primary"), IMG2);
+}
