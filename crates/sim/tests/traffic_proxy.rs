@@ -116,6 +116,8 @@ async fn host_header_requests_reach_the_service_and_api_requests_still_work() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 404);
+    let status: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(status["message"], "services \"nope\" not found");
     // kubectl reaches the proxy path too (the primary always answers 200).
     let (ok, out) = kubectl(
         &sim,
@@ -159,5 +161,40 @@ async fn load_from_hey_is_recorded() {
         (15.0..=70.0).contains(&canary),
         "canary took {canary}/200\n{report}"
     );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scenario_of_a_running_sim_can_be_replaced_over_http() {
+    let sim = start_canary_70(|s| s.services.clear()).await;
+    let client = reqwest::Client::new();
+    let put = |body: &'static str| {
+        client
+            .put(format!("{}/sim/scenario", sim.url()))
+            .body(body)
+            .send()
+    };
+    let resp = put("images:\n- match: x\n  successRate: 2\n")
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let text = resp.text().await.unwrap();
+    assert!(
+        text.contains("scenario PUT /sim/scenario: images[0].successRate: must be between 0 and 1"),
+        "{text}"
+    );
+
+    let resp = put("images:\n- match: 'ghcr.io/stefanprodan/podinfo:6.0.*'\n  successRate: 0\n")
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let url = format!(
+        "{}/api/v1/namespaces/test/services/podinfo-primary/proxy/",
+        sim.url()
+    );
+    for _ in 0..20 {
+        assert_eq!(client.get(&url).send().await.unwrap().status(), 500);
+    }
+    assert_eq!(sim.scenario().snapshot().images.len(), 1);
     sim.shutdown().await;
 }

@@ -36,6 +36,7 @@ fn podinfo(image: &str, replicas: i32) -> Deployment {
 
 /// The simulated cluster in miniature: holds the observed state, applies each result.
 struct Sim {
+    scenario: Scenario,
     obs: Observed,
     starts: StartTimes,
     rng: fastrand::Rng,
@@ -45,6 +46,7 @@ struct Sim {
 impl Sim {
     fn new(d: Deployment) -> Self {
         Sim {
+            scenario: scenario(),
             obs: Observed {
                 deployment: d,
                 replica_sets: vec![],
@@ -58,8 +60,13 @@ impl Sim {
 
     fn at(&mut self, secs: i64) -> Desired {
         let now = self.t0 + SignedDuration::from_secs(secs);
-        let want =
-            deployment::desired(&self.obs, &scenario(), now, &mut self.starts, &mut self.rng);
+        let want = deployment::desired(
+            &self.obs,
+            &self.scenario,
+            now,
+            &mut self.starts,
+            &mut self.rng,
+        );
         self.obs.replica_sets = want.replica_sets.clone();
         self.obs.pods = want.pods.clone();
         self.obs.deployment.status = Some(want.status.clone());
@@ -231,4 +238,22 @@ fn progress_resets_the_deadline_and_scaling_to_zero_removes_pods() {
     let d = sim.at(6);
     assert_eq!(row(&d), (0, 0, 0, "True", "NewReplicaSetAvailable"));
     assert!(d.pods.is_empty());
+}
+
+#[test]
+fn ready_pods_stay_ready_until_their_image_is_marked_bad() {
+    let mut sim = Sim::new(podinfo("podinfo:1", 1));
+    sim.at(0);
+    assert_eq!(row(&sim.at(2)), (1, 1, 1, "True", "NewReplicaSetAvailable"));
+    // A longer delay set later applies to new pods only.
+    sim.scenario.ready_delay = Duration::from_secs(60);
+    assert_eq!(row(&sim.at(3)), (1, 1, 1, "True", "NewReplicaSetAvailable"));
+    // Marking the running image bad takes readiness away.
+    let mut bad = ImageRule::new("podinfo:1").unwrap();
+    bad.ready = false;
+    sim.scenario.images.insert(0, bad);
+    assert_eq!(
+        row(&sim.at(4)),
+        (1, 1, 0, "False", "NewReplicaSetAvailable")
+    );
 }

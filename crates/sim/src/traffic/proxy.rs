@@ -2,7 +2,8 @@
 //! exporter), the Kubernetes service-proxy path
 //! `/api/v1/namespaces/{namespace}/services/{service}/proxy/{path}`, and Host-header routing
 //! (`Host: <service>.<namespace>[.svc[.cluster.local]]`) so that load from outside (`hey`, the
-//! load tester) is routed by the same weights and recorded. It decides nothing itself.
+//! load tester) is routed by the same weights and recorded; and `PUT /sim/scenario` to replace
+//! the scenario of a running `fledge sim`. It decides nothing itself.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -13,18 +14,26 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, put};
 use serde_json::json;
 
 use super::Traffic;
 use crate::exporter::CONTENT_TYPE;
+use crate::scenario::Scenario;
 
-/// `/metrics` and the service-proxy routes; merge into the API server's router.
+/// `/metrics`, `/sim/scenario` and the service-proxy routes; merge into the API server's
+/// router.
 pub fn routes(traffic: Arc<Traffic>) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
+        .route("/sim/scenario", put(replace_scenario))
         .route(
             "/api/v1/namespaces/{namespace}/services/{service}/proxy",
+            any(proxy_path),
+        )
+        // A catch-all segment never matches an empty path, so `/proxy/` needs its own route.
+        .route(
+            "/api/v1/namespaces/{namespace}/services/{service}/proxy/",
             any(proxy_path),
         )
         .route(
@@ -46,6 +55,17 @@ async fn metrics(State(traffic): State<Arc<Traffic>>) -> Response {
         traffic.exporter().encode(),
     )
         .into_response()
+}
+
+/// Replaces the live scenario with the YAML body (the seed keeps its start value).
+async fn replace_scenario(State(traffic): State<Arc<Traffic>>, body: String) -> Response {
+    match Scenario::from_yaml("PUT /sim/scenario", &body) {
+        Ok(scenario) => {
+            traffic.scenario().replace(scenario);
+            (StatusCode::OK, "scenario replaced\n").into_response()
+        }
+        Err(e) => (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
+    }
 }
 
 /// The Service name in a proxy path segment: `name`, `name:port` or `scheme:name:port`.

@@ -216,7 +216,12 @@ pub fn desired(
                 .collect();
             for p in &mut mine {
                 let start = started_at(p, starts, now);
-                p.status = Some(pods::pod_status(p, start, now, scenario));
+                // A ready pod stays ready (and keeps its status) until its image is marked not
+                // ready; a longer readyDelay set later does not take readiness away.
+                let stays_ready = pods::is_ready(p) && pods::ready_at(p, start, scenario).is_some();
+                if !stays_ready {
+                    p.status = Some(pods::pod_status(p, start, now, scenario));
+                }
             }
             mine
         })
@@ -300,7 +305,7 @@ pub fn desired(
             wake_at = Some(wake_at.map_or(t, |w| w.min(t)));
         }
     };
-    for p in per_rs.iter().flatten() {
+    for p in per_rs.iter().flatten().filter(|p| !pods::is_ready(p)) {
         if let Some(t) = pods::ready_at(p, started_at(p, starts, now), scenario) {
             wake(t);
         }
@@ -312,7 +317,10 @@ pub fn desired(
         .find(|c| c.type_ == "Progressing");
     if !counts.complete()
         && let Some(c) = progress
-        && c.reason.as_deref() != Some("ProgressDeadlineExceeded")
+        && !matches!(
+            c.reason.as_deref(),
+            Some("ProgressDeadlineExceeded" | "NewReplicaSetAvailable")
+        )
         && let Some(t) = &c.last_update_time
         && let Ok(end) = t.0.checked_add(deadline)
     {
@@ -384,12 +392,14 @@ fn deployment_status(
         || c.ready > old.ready_replicas.unwrap_or(0)
         || c.ready > old.available_replicas.unwrap_or(0);
     let current = conditions.iter().find(|x| x.type_ == "Progressing");
+    // As in Kubernetes, a rollout that once completed never times out afterwards.
     let timed_out = current.is_some_and(|x| {
         x.reason.as_deref() == Some("ProgressDeadlineExceeded")
-            || x.last_update_time
-                .as_ref()
-                .and_then(|t| t.0.checked_add(deadline).ok())
-                .is_some_and(|end| end <= now)
+            || x.reason.as_deref() != Some("NewReplicaSetAvailable")
+                && x.last_update_time
+                    .as_ref()
+                    .and_then(|t| t.0.checked_add(deadline).ok())
+                    .is_some_and(|end| end <= now)
     });
     // (status, reason, message, whether lastUpdateTime moves even if the reason stays)
     let progressing = if created_new {
