@@ -6,8 +6,19 @@ FLEDGE := target/debug/fledge
 .PHONY: demo test lint crds bench deps build check-deploy
 
 ## demo: the one-command tour (simulated cluster + real Prometheus + controller, two releases).
-demo: deps build
-	$(FLEDGE) demo
+## It needs only Prometheus: installed when run as root, otherwise the exact command is printed
+## (before the build, so a fresh machine learns it at once). Flags: `make demo DEMO_FLAGS=--keep`.
+demo:
+	@command -v prometheus >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" -eq 0 ]; then \
+	    echo "installing the Debian package prometheus" >&2; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; \
+	  else \
+	    echo "fledge demo needs a real Prometheus; run as root: apt-get update && apt-get install -y prometheus" >&2; \
+	    exit 1; \
+	  fi; }
+	$(CARGO) build --bin fledge
+	$(FLEDGE) demo $(DEMO_FLAGS)
 
 ## test: the whole suite (unit, CLI, simulated cluster, real Prometheus, kubectl, deploy checks).
 test: deps
@@ -23,10 +34,10 @@ lint:
 crds: build
 	$(FLEDGE) crds > deploy/crds/fledge-crds.yaml
 
-## bench: benchmarks; results go to docs/benchmarks.md.
+## bench: benchmarks; results go to docs/benchmarks.md (BENCH_ARGS="--counts 100" for a quick run).
 bench: deps
 	$(CARGO) build --release --bin fledge
-	scripts/bench.sh
+	CARGO=$(CARGO) scripts/bench.sh $(BENCH_ARGS)
 
 build:
 	$(CARGO) build --bin fledge --bin fledge-loadtester

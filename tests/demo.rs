@@ -40,7 +40,10 @@ fn the_demo_promotes_the_healthy_release_and_rolls_back_the_faulty_one() {
         "fledge demo failed ({}):\n{stdout}\n{stderr}",
         out.status
     );
-    assert!(!stdout.contains('\x1b'), "no colour when stdout is not a terminal:\n{stdout}");
+    assert!(
+        !stdout.contains('\x1b'),
+        "no colour when stdout is not a terminal:\n{stdout}"
+    );
 
     // Live progress: the weight bar at each step, check values against thresholds, Events.
     for want in [
@@ -71,7 +74,10 @@ fn the_demo_promotes_the_healthy_release_and_rolls_back_the_faulty_one() {
         "traffic: 20%; failed checks 2/2",
         "demo passed in",
     ] {
-        assert!(summary.contains(want), "missing {want:?} in the summary:\n{summary}");
+        assert!(
+            summary.contains(want),
+            "missing {want:?} in the summary:\n{summary}"
+        );
     }
     // The failing values are shown, and they are the faulty image's ~70% success rate.
     let failing: Vec<f64> = summary
@@ -79,9 +85,16 @@ fn the_demo_promotes_the_healthy_release_and_rolls_back_the_faulty_one() {
         .filter_map(|l| l.trim().strip_prefix("request-success-rate = "))
         .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
         .collect();
-    assert_eq!(failing.len(), 2, "two failed checks (threshold 2) in:\n{summary}");
+    assert_eq!(
+        failing.len(),
+        2,
+        "two failed checks (threshold 2) in:\n{summary}"
+    );
     for value in failing {
-        assert!((60.0..80.0).contains(&value), "a 70%-healthy canary read {value}:\n{summary}");
+        assert!(
+            (60.0..80.0).contains(&value),
+            "a 70%-healthy canary read {value}:\n{summary}"
+        );
     }
 }
 
@@ -91,13 +104,19 @@ fn every_demo_manifest_is_valid() {
     let out = Command::new(FLEDGE)
         .args(["validate", "--min-interval", "1s"])
         .args(["-f", &demo.join("podinfo.yaml").display().to_string()])
-        .args(["-f", &demo.join("metric-template.yaml").display().to_string()])
+        .args([
+            "-f",
+            &demo.join("metric-template.yaml").display().to_string(),
+        ])
         .args(["-f", &demo.join("canary.yaml").display().to_string()])
         .output()
         .expect("run fledge validate");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "fledge validate failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "fledge validate failed:\n{stdout}\n{stderr}"
+    );
     assert!(
         format!("{stdout}{stderr}").contains("checked 2 objects: 2 valid"),
         "the Canary and the MetricTemplate are checked:\n{stdout}\n{stderr}"

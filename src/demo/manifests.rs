@@ -72,7 +72,11 @@ pub async fn install_crds(client: &Client) -> anyhow::Result<()> {
     ] {
         while kube::discovery::pinned_kind(client, &gvk).await.is_err() {
             if start.elapsed() > Duration::from_secs(10) {
-                bail!("the cluster does not serve {} {} after installing its CRD", gvk.group, gvk.kind);
+                bail!(
+                    "the cluster does not serve {} {} after installing its CRD",
+                    gvk.group,
+                    gvk.kind
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -94,7 +98,9 @@ pub async fn apply(client: &Client, docs: &[Value]) -> anyhow::Result<()> {
         let (resource, caps) =
             kube::discovery::pinned_kind(client, &GroupVersionKind::gvk(group, version, kind))
                 .await
-                .with_context(|| format!("{what}: the cluster does not serve {api_version} {kind}"))?;
+                .with_context(|| {
+                    format!("{what}: the cluster does not serve {api_version} {kind}")
+                })?;
         let api: Api<DynamicObject> = match caps.scope {
             kube::discovery::Scope::Namespaced => {
                 let ns = doc["metadata"]["namespace"].as_str().unwrap_or("default");
@@ -102,9 +108,13 @@ pub async fn apply(client: &Client, docs: &[Value]) -> anyhow::Result<()> {
             }
             kube::discovery::Scope::Cluster => Api::all_with(client.clone(), &resource),
         };
-        api.patch(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(doc))
-            .await
-            .with_context(|| format!("applying {what}"))?;
+        api.patch(
+            name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(doc),
+        )
+        .await
+        .with_context(|| format!("applying {what}"))?;
     }
     Ok(())
 }
@@ -117,7 +127,16 @@ mod tests {
     fn the_embedded_manifests_parse_and_hold_what_the_demo_needs() {
         let app = documents("podinfo.yaml", APP).unwrap();
         let kinds: Vec<&str> = app.iter().map(|d| d["kind"].as_str().unwrap()).collect();
-        assert_eq!(kinds, ["Namespace", "ConfigMap", "Deployment", "Service", "HTTPRoute"]);
+        assert_eq!(
+            kinds,
+            [
+                "Namespace",
+                "ConfigMap",
+                "Deployment",
+                "Service",
+                "HTTPRoute"
+            ]
+        );
         let canary = documents("canary.yaml", CANARY_YAML).unwrap();
         assert_eq!(canary[0]["metadata"]["name"], CANARY);
         assert_eq!(canary[0]["metadata"]["namespace"], NAMESPACE);
@@ -129,7 +148,15 @@ mod tests {
     fn the_metric_template_points_at_the_demo_prometheus() {
         let docs = metric_template("http://127.0.0.1:1234").unwrap();
         assert_eq!(docs.len(), 1);
-        assert_eq!(docs[0]["spec"]["provider"]["address"], "http://127.0.0.1:1234");
-        assert!(docs[0]["spec"]["query"].as_str().unwrap().contains("{{ target }}"));
+        assert_eq!(
+            docs[0]["spec"]["provider"]["address"],
+            "http://127.0.0.1:1234"
+        );
+        assert!(
+            docs[0]["spec"]["query"]
+                .as_str()
+                .unwrap()
+                .contains("{{ target }}")
+        );
     }
 }

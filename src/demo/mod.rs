@@ -99,7 +99,9 @@ struct Out {
 impl Out {
     fn line(&self, text: &str) {
         use std::io::Write as _;
-        let stamp = self.style.dim(&format!("[{:>5.1}s]", self.start.elapsed().as_secs_f64()));
+        let stamp = self
+            .style
+            .dim(&format!("[{:>5.1}s]", self.start.elapsed().as_secs_f64()));
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "{stamp} {text}");
         let _ = stdout.flush();
@@ -118,7 +120,12 @@ pub struct Finished {
 /// Runs the whole demo. An error means the demo could not run (missing Prometheus, a
 /// component that failed to start); a wrong release outcome is `passed: false`.
 pub async fn run(options: Options) -> anyhow::Result<Finished> {
-    let out = Out { start: Instant::now(), style: Style { color: options.color } };
+    let out = Out {
+        start: Instant::now(),
+        style: Style {
+            color: options.color,
+        },
+    };
     let prometheus_bin = prometheus::find()?;
     let dir = WorkDir::create()?;
     init_logging(&dir.path.join("fledge.log"))?;
@@ -132,14 +139,27 @@ pub async fn run(options: Options) -> anyhow::Result<Finished> {
         ..SimOptions::default()
     })
     .await?;
-    out.line(&format!("simulated cluster  {}  (kubeconfig {})", sim.url(), sim.kubeconfig_path().display()));
+    out.line(&format!(
+        "simulated cluster  {}  (kubeconfig {})",
+        sim.url(),
+        sim.kubeconfig_path().display()
+    ));
     let client = sim.client();
     manifests::install_crds(&client).await?;
-    manifests::apply(&client, &manifests::documents("testdata/demo/podinfo.yaml", manifests::APP)?).await?;
+    manifests::apply(
+        &client,
+        &manifests::documents("testdata/demo/podinfo.yaml", manifests::APP)?,
+    )
+    .await?;
     out.line("installed the CRDs and testdata/demo/podinfo.yaml (Deployment, ConfigMap, Service, HTTPRoute)");
 
-    let prometheus = prometheus::Prometheus::start(&prometheus_bin, &dir.path, &sim.addr().to_string()).await?;
-    out.line(&format!("prometheus         {}  (scraping {}/metrics every 1s)", prometheus.url(), sim.url()));
+    let prometheus =
+        prometheus::Prometheus::start(&prometheus_bin, &dir.path, &sim.addr().to_string()).await?;
+    out.line(&format!(
+        "prometheus         {}  (scraping {}/metrics every 1s)",
+        prometheus.url(),
+        sim.url()
+    ));
 
     let config = controller_config(sim.kubeconfig_path(), prometheus.url());
     let controller = tokio::spawn(crate::controller::run(config));
@@ -148,17 +168,37 @@ pub async fn run(options: Options) -> anyhow::Result<Finished> {
         prometheus.url(),
         dir.path.join("fledge.log").display()
     ));
-    let mut running = Running { controller, prometheus, sim, dir };
+    let mut running = Running {
+        controller,
+        prometheus,
+        sim,
+        dir,
+    };
 
-    let app_traffic = format!("sum(rate(http_request_duration_seconds_count{{kubernetes_namespace=\"{NAMESPACE}\"}}[{METRIC_WINDOW}]))");
+    let app_traffic = format!(
+        "sum(rate(http_request_duration_seconds_count{{kubernetes_namespace=\"{NAMESPACE}\"}}[{METRIC_WINDOW}]))"
+    );
     running
         .prometheus
-        .wait_for("the first scrapes of the app's requests", &app_traffic, Duration::from_secs(60), |v| v.is_some_and(|v| v > 0.0))
+        .wait_for(
+            "the first scrapes of the app's requests",
+            &app_traffic,
+            Duration::from_secs(60),
+            |v| v.is_some_and(|v| v > 0.0),
+        )
         .await?;
     out.line("prometheus has the app's request metrics");
 
-    manifests::apply(&client, &manifests::metric_template(running.prometheus.url())?).await?;
-    manifests::apply(&client, &manifests::documents("testdata/demo/canary.yaml", manifests::CANARY_YAML)?).await?;
+    manifests::apply(
+        &client,
+        &manifests::metric_template(running.prometheus.url())?,
+    )
+    .await?;
+    manifests::apply(
+        &client,
+        &manifests::documents("testdata/demo/canary.yaml", manifests::CANARY_YAML)?,
+    )
+    .await?;
     out.line("applied testdata/demo/metric-template.yaml and testdata/demo/canary.yaml");
 
     let mut follower = Follower {
@@ -170,14 +210,22 @@ pub async fn run(options: Options) -> anyhow::Result<Finished> {
     };
     out.heading("initialization: podinfo-primary takes over production traffic");
     follower
-        .follow(&mut running, |status, _| status.phase == Some(CanaryPhase::Initialized))
+        .follow(&mut running, |status, _| {
+            status.phase == Some(CanaryPhase::Initialized)
+        })
         .await
         .context("the Canary was not initialized")?;
 
     let mut outcomes = Vec::new();
     outcomes.push(
         follower
-            .release(&mut running, 1, HEALTHY, Expect::Promoted, "healthy: 99.9% of requests succeed")
+            .release(
+                &mut running,
+                1,
+                HEALTHY,
+                Expect::Promoted,
+                "healthy: 99.9% of requests succeed",
+            )
             .await?,
     );
     out.heading(&format!(
@@ -188,11 +236,22 @@ pub async fn run(options: Options) -> anyhow::Result<Finished> {
     );
     running
         .prometheus
-        .wait_for("the canary traffic to stop", &target_traffic, Duration::from_secs(60), |v| v.is_none_or(|v| v <= 0.0))
+        .wait_for(
+            "the canary traffic to stop",
+            &target_traffic,
+            Duration::from_secs(60),
+            |v| v.is_none_or(|v| v <= 0.0),
+        )
         .await?;
     outcomes.push(
         follower
-            .release(&mut running, 2, FAULTY, Expect::RolledBack, "faulty: 30% of requests fail")
+            .release(
+                &mut running,
+                2,
+                FAULTY,
+                Expect::RolledBack,
+                "faulty: 30% of requests fail",
+            )
             .await?,
     );
 
@@ -227,11 +286,14 @@ impl Follower<'_> {
         loop {
             if running.controller.is_finished() {
                 let result = (&mut running.controller).await;
-                bail!("the controller stopped: {}", match result {
-                    Ok(Ok(())) => "it exited".to_string(),
-                    Ok(Err(e)) => format!("{e:#}"),
-                    Err(e) => e.to_string(),
-                });
+                bail!(
+                    "the controller stopped: {}",
+                    match result {
+                        Ok(Ok(())) => "it exited".to_string(),
+                        Ok(Err(e)) => format!("{e:#}"),
+                        Err(e) => e.to_string(),
+                    }
+                );
             }
             let status = canaries
                 .get_opt(CANARY)
@@ -271,8 +333,8 @@ impl Follower<'_> {
         expect: Expect,
         health: &str,
     ) -> anyhow::Result<Outcome> {
-        self.out.heading(&format!("release {number}: podinfo → {image} ({health})"));
-        self.tracker.new_release();
+        self.out
+            .heading(&format!("release {number}: podinfo → {image} ({health})"));
         set_image(&self.client, image).await?;
         let start = Instant::now();
         let mut outcome = Outcome {
@@ -288,7 +350,10 @@ impl Follower<'_> {
         let mut started = false;
         let result = self
             .follow(running, |status, _| {
-                let terminal = matches!(status.phase, Some(CanaryPhase::Succeeded | CanaryPhase::Failed));
+                let terminal = matches!(
+                    status.phase,
+                    Some(CanaryPhase::Succeeded | CanaryPhase::Failed)
+                );
                 // The previous release's terminal phase lingers until the controller notices
                 // the new revision; only a terminal phase after it started counts.
                 started |= !terminal && status.phase != Some(CanaryPhase::Initialized);
@@ -305,7 +370,9 @@ impl Follower<'_> {
                 outcome.failed_checks = status.failed_checks;
                 outcome.history = status.analysis_history;
             }
-            Err(e) => self.out.line(&self.out.style.red(&format!("release {number}: {e:#}"))),
+            Err(e) => self
+                .out
+                .line(&self.out.style.red(&format!("release {number}: {e:#}"))),
         }
         Ok(outcome)
     }
@@ -344,7 +411,9 @@ async fn set_image(client: &Client, image: &str) -> anyhow::Result<()> {
     });
     api.patch(CANARY, &PatchParams::default(), &Patch::Strategic(&patch))
         .await
-        .with_context(|| format!("setting the image of deployment {NAMESPACE}/{CANARY} to {image}"))?;
+        .with_context(|| {
+            format!("setting the image of deployment {NAMESPACE}/{CANARY} to {image}")
+        })?;
     Ok(())
 }
 
@@ -373,7 +442,8 @@ fn controller_config(kubeconfig: &Path, prometheus_url: &str) -> ControllerConfi
 fn init_logging(path: &Path) -> anyhow::Result<()> {
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
-    let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
     tracing_subscriber::registry()
         .with(tracing_subscriber::EnvFilter::new("info,fledge=debug"))
         .with(

@@ -43,7 +43,11 @@ impl Style {
 pub fn weight_bar(weight: i32) -> String {
     let weight = weight.clamp(0, 100);
     let filled = (weight / 10) as usize;
-    format!("[{}{}] {weight:>3}%", "#".repeat(filled), ".".repeat(10 - filled))
+    format!(
+        "[{}{}] {weight:>3}%",
+        "#".repeat(filled),
+        ".".repeat(10 - filled)
+    )
 }
 
 /// A metric value as people read it: two decimals, no trailing noise.
@@ -62,7 +66,9 @@ pub struct EventView {
     pub message: String,
 }
 
-/// Remembers what was already printed, so each change is printed once.
+/// Remembers what was already printed, so each change is printed once. Analysis records are
+/// keyed by time and name, so the previous release's history, which stays on the status until
+/// the controller starts the next revision, is not printed again.
 #[derive(Debug, Default)]
 pub struct Tracker {
     last_state: Option<(Option<CanaryPhase>, i32, i32)>,
@@ -71,12 +77,6 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    /// Forget the analysis records printed so far but keep phase and Events: the next release
-    /// starts with a fresh history.
-    pub fn new_release(&mut self) {
-        self.seen_records.clear();
-    }
-
     /// Lines for what changed in the status since the last call: the phase/weight line when
     /// phase, weight or failed checks changed, then one line per new analysis record.
     pub fn status(&mut self, style: Style, status: &CanaryStatus, threshold: i32) -> Vec<String> {
@@ -255,7 +255,10 @@ pub fn summary(style: Style, outcomes: &[Outcome], total: Duration) -> Vec<Strin
         let verdict = if o.as_expected() {
             style.green("as expected")
         } else {
-            style.red(&format!("WRONG: it should have been {}", o.expect.describe()))
+            style.red(&format!(
+                "WRONG: it should have been {}",
+                o.expect.describe()
+            ))
         };
         lines.push(format!(
             "  release {}: {} {what} after {:.1}s ({verdict})",
@@ -318,7 +321,13 @@ mod tests {
 
     const PLAIN: Style = Style { color: false };
 
-    fn record(name: &str, value: Option<f64>, threshold: &str, verdict: Verdict, at: i64) -> AnalysisRecord {
+    fn record(
+        name: &str,
+        value: Option<f64>,
+        threshold: &str,
+        verdict: Verdict,
+        at: i64,
+    ) -> AnalysisRecord {
         AnalysisRecord {
             time: Time(jiff::Timestamp::from_second(at).unwrap()),
             kind: "metric".into(),
@@ -330,7 +339,12 @@ mod tests {
         }
     }
 
-    fn status(phase: CanaryPhase, weight: i32, failed: i32, history: Vec<AnalysisRecord>) -> CanaryStatus {
+    fn status(
+        phase: CanaryPhase,
+        weight: i32,
+        failed: i32,
+        history: Vec<AnalysisRecord>,
+    ) -> CanaryStatus {
         CanaryStatus {
             phase: Some(phase),
             canary_weight: weight,
@@ -358,7 +372,13 @@ mod tests {
     fn check_lines_show_value_threshold_and_verdict() {
         let cases = [
             (
-                record("request-success-rate", Some(70.0), ">= 99", Verdict::Fail, 1),
+                record(
+                    "request-success-rate",
+                    Some(70.0),
+                    ">= 99",
+                    Verdict::Fail,
+                    1,
+                ),
                 "check   request-success-rate        70.00  want >= 99   Fail",
             ),
             (
@@ -393,19 +413,37 @@ mod tests {
             t.status(PLAIN, &first, 2),
             vec!["phase   Progressing      [##........]  20%  failed checks 0/2"]
         );
-        assert!(t.status(PLAIN, &first, 2).is_empty(), "unchanged status prints nothing");
+        assert!(
+            t.status(PLAIN, &first, 2).is_empty(),
+            "unchanged status prints nothing"
+        );
 
-        let r1 = record("request-success-rate", Some(70.0), ">= 99", Verdict::Fail, 10);
+        let r1 = record(
+            "request-success-rate",
+            Some(70.0),
+            ">= 99",
+            Verdict::Fail,
+            10,
+        );
         let failed_once = status(CanaryPhase::Progressing, 20, 1, vec![r1.clone()]);
         let lines = t.status(PLAIN, &failed_once, 2);
         assert_eq!(lines.len(), 2, "{lines:?}");
         assert!(lines[0].contains("failed checks 1/2"));
         assert!(lines[1].contains("70.00"));
 
-        let r2 = record("request-success-rate", Some(71.0), ">= 99", Verdict::Fail, 12);
+        let r2 = record(
+            "request-success-rate",
+            Some(71.0),
+            ">= 99",
+            Verdict::Fail,
+            12,
+        );
         let failed_twice = status(CanaryPhase::Progressing, 20, 1, vec![r1, r2]);
         let lines = t.status(PLAIN, &failed_twice, 2);
-        assert_eq!(lines, vec![check_line(PLAIN, &failed_twice.analysis_history[1])]);
+        assert_eq!(
+            lines,
+            vec![check_line(PLAIN, &failed_twice.analysis_history[1])]
+        );
     }
 
     #[test]
@@ -418,13 +456,21 @@ mod tests {
             reason: "Synced".into(),
             message: message.into(),
         };
-        let a = ev("podinfo.1", 1, "New revision detected! Scaling up podinfo.demo");
+        let a = ev(
+            "podinfo.1",
+            1,
+            "New revision detected! Scaling up podinfo.demo",
+        );
         assert_eq!(
-            t.events(PLAIN, &[a.clone()]),
+            t.events(PLAIN, std::slice::from_ref(&a)),
             vec!["event   Normal   New revision detected! Scaling up podinfo.demo"]
         );
-        assert!(t.events(PLAIN, &[a.clone()]).is_empty());
-        let again = ev("podinfo.1", 2, "New revision detected! Scaling up podinfo.demo");
+        assert!(t.events(PLAIN, std::slice::from_ref(&a)).is_empty());
+        let again = ev(
+            "podinfo.1",
+            2,
+            "New revision detected! Scaling up podinfo.demo",
+        );
         let b = ev("podinfo.2", 1, "Advance podinfo.demo canary weight 20");
         assert_eq!(
             t.events(PLAIN, &[again, b]),
@@ -453,13 +499,25 @@ mod tests {
         let good = outcome(
             Expect::Promoted,
             Some(CanaryPhase::Succeeded),
-            vec![record("request-success-rate", Some(99.9), ">= 99", Verdict::Pass, 1)],
+            vec![record(
+                "request-success-rate",
+                Some(99.9),
+                ">= 99",
+                Verdict::Pass,
+                1,
+            )],
         );
         let mut bad = outcome(
             Expect::RolledBack,
             Some(CanaryPhase::Failed),
             vec![
-                record("request-success-rate", Some(70.0), ">= 99", Verdict::Fail, 1),
+                record(
+                    "request-success-rate",
+                    Some(70.0),
+                    ">= 99",
+                    Verdict::Fail,
+                    1,
+                ),
                 record("latency-p99", Some(240.0), "<= 500", Verdict::Pass, 1),
             ],
         );
@@ -467,12 +525,24 @@ mod tests {
         bad.failed_checks = 2;
         let lines = summary(PLAIN, &[good, bad], Duration::from_secs(61));
         let text = lines.join("\n");
-        assert!(text.contains("release 1: podinfo:x promoted after 12.3s (as expected)"), "{text}");
-        assert!(text.contains("traffic: 20% → 40% → 60%; failed checks 0/2"), "{text}");
+        assert!(
+            text.contains("release 1: podinfo:x promoted after 12.3s (as expected)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("traffic: 20% → 40% → 60%; failed checks 0/2"),
+            "{text}"
+        );
         assert!(text.contains("checks: 1 passed, none failed"), "{text}");
-        assert!(text.contains("release 2: podinfo:x rolled back after 12.3s (as expected)"), "{text}");
+        assert!(
+            text.contains("release 2: podinfo:x rolled back after 12.3s (as expected)"),
+            "{text}"
+        );
         assert!(text.contains("traffic: 20%; failed checks 2/2"), "{text}");
-        assert!(text.contains("request-success-rate = 70.00 (want >= 99)"), "{text}");
+        assert!(
+            text.contains("request-success-rate = 70.00 (want >= 99)"),
+            "{text}"
+        );
         assert_eq!(
             lines.last().unwrap(),
             "demo passed in 61s: the healthy release was promoted and the faulty one rolled back"
@@ -481,14 +551,26 @@ mod tests {
 
     #[test]
     fn summary_fails_on_a_wrong_or_missing_outcome() {
-        for end in [Some(CanaryPhase::Failed), None, Some(CanaryPhase::Progressing)] {
+        for end in [
+            Some(CanaryPhase::Failed),
+            None,
+            Some(CanaryPhase::Progressing),
+        ] {
             let o = outcome(Expect::Promoted, end, vec![]);
             assert!(!o.as_expected());
             let lines = summary(PLAIN, &[o], Duration::from_secs(5));
             let text = lines.join("\n");
-            assert!(text.contains("WRONG: it should have been promoted"), "{text}");
+            assert!(
+                text.contains("WRONG: it should have been promoted"),
+                "{text}"
+            );
             assert!(lines.last().unwrap().starts_with("demo FAILED"), "{text}");
         }
-        assert!(summary(PLAIN, &[], Duration::ZERO).last().unwrap().starts_with("demo FAILED"));
+        assert!(
+            summary(PLAIN, &[], Duration::ZERO)
+                .last()
+                .unwrap()
+                .starts_with("demo FAILED")
+        );
     }
 }

@@ -51,11 +51,14 @@ impl Prometheus {
         for attempt in 0..3 {
             let port = free_port()?;
             let log = dir.join(format!("prometheus-{attempt}.log"));
-            let log_file =
-                std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+            let log_file = std::fs::File::create(&log)
+                .with_context(|| format!("creating {}", log.display()))?;
             let child = Command::new(binary)
                 .arg(format!("--config.file={}", config.display()))
-                .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
+                .arg(format!(
+                    "--storage.tsdb.path={}",
+                    dir.join("tsdb").display()
+                ))
                 .arg(format!("--web.listen-address=127.0.0.1:{port}"))
                 .arg("--web.enable-lifecycle")
                 .stdin(Stdio::null())
@@ -110,7 +113,11 @@ impl Prometheus {
     }
 
     /// Evaluates an instant query; `Some(value)` of the first sample, `None` for no data.
-    pub async fn query(&self, client: &reqwest::Client, promql: &str) -> anyhow::Result<Option<f64>> {
+    pub async fn query(
+        &self,
+        client: &reqwest::Client,
+        promql: &str,
+    ) -> anyhow::Result<Option<f64>> {
         let response: Value = client
             .get(format!("{}/api/v1/query", self.url))
             .query(&[("query", promql)])
@@ -168,7 +175,8 @@ pub fn http_client() -> anyhow::Result<reqwest::Client> {
 
 /// A port that was free a moment ago (Prometheus can't be handed a bound socket).
 fn free_port() -> anyhow::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free loopback port")?;
+    let listener =
+        std::net::TcpListener::bind("127.0.0.1:0").context("finding a free loopback port")?;
     Ok(listener.local_addr()?.port())
 }
 
@@ -182,6 +190,9 @@ mod tests {
         let doc: Value = serde_saphyr::from_str(&yaml).expect("valid YAML");
         assert_eq!(doc["global"]["scrape_interval"], "1s");
         assert_eq!(doc["scrape_configs"][0]["metrics_path"], "/metrics");
-        assert_eq!(doc["scrape_configs"][0]["static_configs"][0]["targets"][0], "127.0.0.1:4567");
+        assert_eq!(
+            doc["scrape_configs"][0]["static_configs"][0]["targets"][0],
+            "127.0.0.1:4567"
+        );
     }
 }
