@@ -190,7 +190,11 @@ fn a_faulty_canary_is_rolled_back_at_the_threshold_with_the_failing_values_recor
     let events = c.events(NS, "podinfo");
     let halts: Vec<&String> = events
         .iter()
-        .filter(|e| e.starts_with("Warning") && e.contains("Halt podinfo.test advancement request-success-rate"))
+        .filter(|e| {
+            e.starts_with("Warning")
+                && e.contains("Halt podinfo.test advancement request-success-rate")
+                && e.contains("< 99")
+        })
         .collect();
     assert!(!halts.is_empty(), "{events:#?}");
     for e in &halts {
@@ -310,7 +314,7 @@ fn prometheus_killed_mid_analysis_counts_failed_checks_and_nothing_is_promoted()
 fn a_metric_template_with_variables_renders_the_expected_promql_and_reads_the_scenario_rate() {
     let share = |name: &str, code: &str, bound: &str| {
         format!(
-            "      - name: {name}\n        templateRef: {{name: request-share}}\n        templateVariables: {{code: \"{code}\", source: synthetic}}\n        interval: 10s\n        minSampleCount: 20\n        thresholdRange: {bound}\n"
+            "      - name: {name}\n        templateRef: {{name: request-share}}\n        templateVariables: {{code: \"{code}\", source: synthetic}}\n        interval: 10s\n        minSampleCount: 150\n        thresholdRange: {bound}\n"
         )
     };
     let metrics = share("error-share", "5..", "{max: 20}") + &share("success-share", "2..", "{min: 80}");
