@@ -57,7 +57,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             _ = tokio::signal::ctrl_c() => return Ok(interrupted()),
             _ = term.recv() => return Ok(interrupted()),
         };
-        let code = if finished.passed { ExitCode::SUCCESS } else { ExitCode::from(1) };
+        let code = if finished.passed {
+            ExitCode::SUCCESS
+        } else {
+            eprintln!("the controller's last log lines:\n{}", finished.running.log_tail(60));
+            ExitCode::from(1)
+        };
         if args.keep {
             let running = &finished.running;
             println!();

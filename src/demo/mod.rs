@@ -30,6 +30,8 @@ const FAULTY: &str = "ghcr.io/stefanprodan/podinfo:6.1.0";
 /// The metric window of the demo Canary (`interval: 15s` in canary.yaml).
 const METRIC_WINDOW: &str = "15s";
 const POLL: Duration = Duration::from_millis(200);
+/// The controller's and the sim's log, in the temp dir.
+const LOG_FILE: &str = "fledge.log";
 
 /// How to run the demo.
 #[derive(Clone, Debug)]
@@ -58,6 +60,13 @@ impl Running {
     }
     pub fn dir(&self) -> &Path {
         &self.dir.path
+    }
+    /// The last `lines` lines of the controller's log: the temp dir goes away with the demo,
+    /// so a failure shows them instead of pointing at a file.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(self.dir.path.join(LOG_FILE)).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
     }
 }
 
@@ -128,7 +137,7 @@ pub async fn run(options: Options) -> anyhow::Result<Finished> {
     };
     let prometheus_bin = prometheus::find()?;
     let dir = WorkDir::create()?;
-    init_logging(&dir.path.join("fledge.log"))?;
+    init_logging(&dir.path.join(LOG_FILE))?;
 
     out.heading("starting the simulated cluster, Prometheus and the controller");
     let scenario = Scenario::from_yaml("testdata/demo/scenario.yaml", manifests::SCENARIO)?;
@@ -166,7 +175,7 @@ pub async fn run(options: Options) -> anyhow::Result<Finished> {
     out.line(&format!(
         "controller         in-process, --min-interval 1s, --metrics-server {}  (log {})",
         prometheus.url(),
-        dir.path.join("fledge.log").display()
+        dir.path.join(LOG_FILE).display()
     ));
     let mut running = Running {
         controller,
@@ -210,7 +219,7 @@ pub async fn run(options: Options) -> anyhow::Result<Finished> {
     };
     out.heading("initialization: podinfo-primary takes over production traffic");
     follower
-        .follow(&mut running, |status, _| {
+        .follow(&mut running, |status| {
             status.phase == Some(CanaryPhase::Initialized)
         })
         .await
@@ -273,12 +282,12 @@ struct Follower<'a> {
 }
 
 impl Follower<'_> {
-    /// Prints changes until `done(status, events)` says so; fails after the step timeout or
+    /// Prints changes until `done(status)` says so; fails after the step timeout or
     /// when the controller stops.
     async fn follow(
         &mut self,
         running: &mut Running,
-        mut done: impl FnMut(&CanaryStatus, &[EventView]) -> bool,
+        mut done: impl FnMut(&CanaryStatus) -> bool,
     ) -> anyhow::Result<CanaryStatus> {
         let canaries: Api<Canary> = Api::namespaced(self.client.clone(), NAMESPACE);
         let events: Api<Event> = Api::namespaced(self.client.clone(), NAMESPACE);
@@ -308,16 +317,16 @@ impl Follower<'_> {
             for line in self.tracker.status(self.out.style, &status, self.threshold) {
                 self.out.line(&line);
             }
-            if done(&status, &event_views) {
+            if done(&status) {
                 return Ok(status);
             }
             if start.elapsed() > self.timeout {
                 bail!(
-                    "timed out after {:?} (phase {}, message {:?}); the controller's log is in {}",
+                    "timed out after {:?} (phase {}, message {:?}); the controller's last log lines:\n{}",
                     self.timeout,
                     status.phase.map(|p| p.to_string()).unwrap_or_default(),
                     status.message.unwrap_or_default(),
-                    running.dir().join("fledge.log").display()
+                    running.log_tail(40)
                 );
             }
             tokio::time::sleep(POLL).await;
@@ -349,7 +358,7 @@ impl Follower<'_> {
         };
         let mut started = false;
         let result = self
-            .follow(running, |status, _| {
+            .follow(running, |status| {
                 let terminal = matches!(
                     status.phase,
                     Some(CanaryPhase::Succeeded | CanaryPhase::Failed)
