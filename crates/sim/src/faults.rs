@@ -61,7 +61,9 @@ fn one() -> u64 {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WatchFaults {
-    /// End every watch stream after this many events (0 = never).
+    /// End every watch stream after this many events past its initial state (0 = never).
+    /// The initial ADDED events of a watch without resourceVersion (or a streaming list) do
+    /// not count, or a stream could never get through them.
     #[serde(default)]
     pub drop_after_events: u64,
     /// End every watch stream after this many seconds (0 = never).

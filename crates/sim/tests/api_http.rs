@@ -540,24 +540,21 @@ async fn injected_faults_and_stats() {
     }
     assert_eq!(codes, [200, 500, 200, 500]);
 
-    // A watch is dropped after 2 events.
+    // A watch is dropped after 2 events past its initial state (the 3 existing objects).
+    let cms = format!("{u}/api/v1/namespaces/default/configmaps");
     for i in 0..3 {
-        post(
-            &http,
-            format!("{u}/api/v1/namespaces/default/configmaps"),
-            cm(&format!("c{i}"), json!({})),
-        )
-        .await;
+        post(&http, cms.clone(), cm(&format!("c{i}"), json!({}))).await;
     }
-    let resp = http
-        .get(format!(
-            "{u}/api/v1/namespaces/default/configmaps?watch=true"
-        ))
-        .send()
-        .await
-        .unwrap();
+    let resp = http.get(format!("{cms}?watch=true")).send().await.unwrap();
+    for i in 3..7 {
+        post(&http, cms.clone(), cm(&format!("c{i}"), json!({}))).await;
+    }
     let events = read_lines(resp, 10, 5).await;
-    assert_eq!(events.len(), 2, "{events:?}");
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| e["object"]["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["c0", "c1", "c2", "c3", "c4"]);
 
     // 410 on the next watch, once.
     sim.faults().gone_on_next_watch();
@@ -574,7 +571,7 @@ async fn injected_faults_and_stats() {
     let (_, stats) = get(&http, format!("{u}/sim/stats")).await;
     assert_eq!(stats["requests"]["list"]["configmaps"], 1);
     assert_eq!(stats["requests"]["get"]["secrets"], 4);
-    assert_eq!(stats["requests"]["create"]["configmaps"], 3);
+    assert_eq!(stats["requests"]["create"]["configmaps"], 7);
     assert_eq!(stats["requests"]["watch"]["configmaps"], 2);
     assert!(stats["objectsStored"].as_u64().unwrap() >= 8);
     // Latency applies to every request.

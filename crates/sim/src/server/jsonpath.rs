@@ -79,7 +79,9 @@ pub fn select<'a>(obj: &'a Value, path: &str) -> Vec<&'a Value> {
                         match x {
                             Value::String(s) => s == value,
                             Value::Null => false,
-                            other => other.to_string() == *value,
+                            other => {
+                                serde_json::from_str::<Value>(value).is_ok_and(|v| v == *other)
+                            }
                         }
                     }))
                 }

@@ -98,11 +98,7 @@ mod tests {
     ) -> Option<ApiPath> {
         Some(ApiPath::Resource(ResourcePath {
             group: g.into(),
-            version: if g.is_empty() {
-                "v1".into()
-            } else {
-                "v1".into()
-            },
+            version: "v1".into(),
             plural: plural.into(),
             namespace: ns.map(String::from),
             name: name.map(String::from),

@@ -396,13 +396,14 @@ pub(super) fn prepare(ctx: &Ctx, obj: &mut Value, url_name: Option<&str>) -> Res
             )));
         }
     }
-    if let Some(kind) = obj.get("kind").and_then(Value::as_str) {
-        if kind != ctx.def.kind && kind != "Scale" {
-            return Err(ApiError::bad_request(format!(
-                "the kind in the data ({kind}) does not match the expected kind ({})",
-                ctx.def.kind
-            )));
-        }
+    if let Some(kind) = obj.get("kind").and_then(Value::as_str)
+        && kind != ctx.def.kind
+        && kind != "Scale"
+    {
+        return Err(ApiError::bad_request(format!(
+            "the kind in the data ({kind}) does not match the expected kind ({})",
+            ctx.def.kind
+        )));
     }
     let m = meta::metadata_mut(obj);
     if ctx.def.namespaced {

@@ -643,10 +643,8 @@ mod tests {
         let c = cells(def, &d);
         assert_eq!(c[..4], [json!("podinfo"), json!("1/2"), json!(2), json!(1)]);
         assert_eq!(c[5..], [json!("c"), json!("img:1"), json!("app=podinfo")]);
-        let names: Vec<&str> = columns(def)
-            .iter()
-            .map(|c| c["name"].as_str().unwrap())
-            .collect();
+        let cols = columns(def);
+        let names: Vec<&str> = cols.iter().map(|c| c["name"].as_str().unwrap()).collect();
         assert_eq!(
             names,
             [

@@ -34,7 +34,8 @@ struct Stream {
     /// Highest resourceVersion processed (any kind): what a bookmark may claim.
     seen_rv: u64,
     sent: u64,
-    /// End the stream after this many events (0 = never): the injected drop fault.
+    /// End the stream after this many events past the initial state (0 = never): the
+    /// injected drop fault.
     limit: u64,
 }
 
@@ -160,7 +161,7 @@ pub async fn serve(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
         tx,
         seen_rv: 0,
         sent: 0,
-        limit: faults.drop_after_events,
+        limit: 0,
     };
     let guard = ctx.st.stats.watch_started();
     let deadline = [timeout, Some(faults.drop_after_seconds).filter(|s| *s > 0)]
@@ -169,6 +170,7 @@ pub async fn serve(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
         .min()
         .map(|s| Instant::now() + Duration::from_secs(s));
     let shutdown = ctx.st.shutdown.clone();
+    let drop_after_events = faults.drop_after_events;
     tokio::spawn(async move {
         let _guard = guard;
         let (start_rv, mut sub) = match start {
@@ -188,6 +190,10 @@ pub async fn serve(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
             }
         }
         stream.seen_rv = start_rv;
+        // The drop fault counts events after the initial state: a stream cut inside its
+        // initial state on every attempt could never complete a streaming list.
+        stream.sent = 0;
+        stream.limit = drop_after_events;
         if send_initial && bookmarks && !stream.bookmark(true).await {
             return;
         }

@@ -102,11 +102,11 @@ pub fn apply(resource: &str, obj: &mut Value, old: Option<&Value>, next_ip: &mut
             let strategy = ensure_object(spec, "strategy");
             if let Some(strategy) = strategy {
                 default_field(strategy, "type", json!("RollingUpdate"));
-                if strategy["type"] == "RollingUpdate" {
-                    if let Some(ru) = ensure_object(strategy, "rollingUpdate") {
-                        default_field(ru, "maxUnavailable", json!("25%"));
-                        default_field(ru, "maxSurge", json!("25%"));
-                    }
+                if strategy["type"] == "RollingUpdate"
+                    && let Some(ru) = ensure_object(strategy, "rollingUpdate")
+                {
+                    default_field(ru, "maxUnavailable", json!("25%"));
+                    default_field(ru, "maxSurge", json!("25%"));
                 }
             }
             default_template(spec);
@@ -154,12 +154,11 @@ pub fn apply(resource: &str, obj: &mut Value, old: Option<&Value>, next_ip: &mut
             default_field(obj, "type", json!("Opaque"));
             if let Some(Value::Object(string_data)) =
                 obj.as_object_mut().and_then(|m| m.remove("stringData"))
+                && let Some(data) = ensure_object(obj, "data")
             {
-                if let Some(data) = ensure_object(obj, "data") {
-                    for (k, v) in string_data {
-                        let raw = v.as_str().unwrap_or_default();
-                        data[k] = json!(base64::engine::general_purpose::STANDARD.encode(raw));
-                    }
+                for (k, v) in string_data {
+                    let raw = v.as_str().unwrap_or_default();
+                    data[k] = json!(base64::engine::general_purpose::STANDARD.encode(raw));
                 }
             }
         }
@@ -168,10 +167,10 @@ pub fn apply(resource: &str, obj: &mut Value, old: Option<&Value>, next_ip: &mut
                 .as_str()
                 .unwrap_or_default()
                 .to_string();
-            if let Some(meta) = ensure_object(obj, "metadata") {
-                if let Some(labels) = ensure_object(meta, "labels") {
-                    labels["kubernetes.io/metadata.name"] = json!(name);
-                }
+            if let Some(meta) = ensure_object(obj, "metadata")
+                && let Some(labels) = ensure_object(meta, "labels")
+            {
+                labels["kubernetes.io/metadata.name"] = json!(name);
             }
             if let Some(spec) = ensure_object(obj, "spec") {
                 default_field(spec, "finalizers", json!(["kubernetes"]));

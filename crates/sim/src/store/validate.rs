@@ -31,26 +31,26 @@ pub fn validate(def: &ResourceDef, obj: &mut Value) -> Result<(), ApiError> {
         }
         _ => {}
     }
-    if let Some(schema) = def.schema.as_ref().filter(|_| def.custom) {
-        if let Some(map) = obj.as_object_mut() {
-            for (key, value) in map.iter_mut() {
-                if matches!(key.as_str(), "apiVersion" | "kind" | "metadata") {
-                    continue;
-                }
-                if let Some(sub) = schema["properties"].get(key) {
-                    check(sub, value, key, &mut causes);
-                }
+    if let Some(schema) = def.schema.as_ref().filter(|_| def.custom)
+        && let Some(map) = obj.as_object_mut()
+    {
+        for (key, value) in map.iter_mut() {
+            if matches!(key.as_str(), "apiVersion" | "kind" | "metadata") {
+                continue;
             }
-            apply_defaults(schema, map);
-            // metadata, apiVersion and kind are the server's, never pruned by the CRD schema.
-            let kept: Vec<(String, Value)> = ["apiVersion", "kind", "metadata"]
-                .iter()
-                .filter_map(|k| map.remove(*k).map(|v| (k.to_string(), v)))
-                .collect();
-            prune_object(schema, map, "", &mut Vec::new());
-            map.extend(kept);
-            required(schema, map, "", &mut causes);
+            if let Some(sub) = schema["properties"].get(key) {
+                check(sub, value, key, &mut causes);
+            }
         }
+        apply_defaults(schema, map);
+        // metadata, apiVersion and kind are the server's, never pruned by the CRD schema.
+        let kept: Vec<(String, Value)> = ["apiVersion", "kind", "metadata"]
+            .iter()
+            .filter_map(|k| map.remove(*k).map(|v| (k.to_string(), v)))
+            .collect();
+        prune_object(schema, map, "", &mut Vec::new());
+        map.extend(kept);
+        required(schema, map, "", &mut causes);
     }
     if causes.is_empty() {
         Ok(())
@@ -139,10 +139,10 @@ fn apply_defaults(schema: &Value, map: &mut Map<String, Value>) {
         return;
     };
     for (key, sub) in props {
-        if !map.contains_key(key) {
-            if let Some(d) = sub.get("default") {
-                map.insert(key.clone(), d.clone());
-            }
+        if !map.contains_key(key)
+            && let Some(d) = sub.get("default")
+        {
+            map.insert(key.clone(), d.clone());
         }
         match map.get_mut(key) {
             Some(Value::Object(child)) => apply_defaults(sub, child),
@@ -235,37 +235,44 @@ fn check(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Cause>) {
             return;
         }
     }
-    if let Some(options) = schema["enum"].as_array() {
-        if !options.contains(value) {
-            let supported: Vec<String> = options.iter().map(Value::to_string).collect();
+    if let Some(options) = schema["enum"].as_array()
+        && !options.contains(value)
+    {
+        let supported: Vec<String> = options.iter().map(Value::to_string).collect();
+        causes.push(Cause::new(
+            "FieldValueNotSupported",
+            path,
+            format!(
+                "Unsupported value: {}: supported values: {}",
+                value,
+                supported.join(", ")
+            ),
+        ));
+    }
+    if let Some(n) = value.as_f64() {
+        if let Some(min) = schema["minimum"].as_f64()
+            && n < min
+        {
             causes.push(Cause::new(
-                "FieldValueNotSupported",
+                "FieldValueInvalid",
                 path,
                 format!(
-                    "Unsupported value: {}: supported values: {}",
-                    value,
-                    supported.join(", ")
+                    "Invalid value: {value}: {path} in body should be greater than or equal to {}",
+                    schema["minimum"]
                 ),
             ));
         }
-    }
-    if let Some(n) = value.as_f64() {
-        if let Some(min) = schema["minimum"].as_f64() {
-            if n < min {
-                causes.push(Cause::new("FieldValueInvalid", path, format!("Invalid value: {value}: {path} in body should be greater than or equal to {}", schema["minimum"])));
-            }
-        }
-        if let Some(max) = schema["maximum"].as_f64() {
-            if n > max {
-                causes.push(Cause::new(
-                    "FieldValueInvalid",
-                    path,
-                    format!(
-                        "Invalid value: {value}: {path} in body should be less than or equal to {}",
-                        schema["maximum"]
-                    ),
-                ));
-            }
+        if let Some(max) = schema["maximum"].as_f64()
+            && n > max
+        {
+            causes.push(Cause::new(
+                "FieldValueInvalid",
+                path,
+                format!(
+                    "Invalid value: {value}: {path} in body should be less than or equal to {}",
+                    schema["maximum"]
+                ),
+            ));
         }
     }
     if let Some(s) = value.as_str() {
@@ -349,14 +356,14 @@ fn label_map(v: &Value) -> Map<String, Value> {
 
 fn workload(obj: &Value, causes: &mut Vec<Cause>) {
     let spec = &obj["spec"];
-    if let Some(r) = spec.get("replicas") {
-        if r.as_i64().is_none_or(|n| n < 0) {
-            causes.push(Cause::new(
-                "FieldValueInvalid",
-                "spec.replicas",
-                format!("Invalid value: {r}: must be greater than or equal to 0"),
-            ));
-        }
+    if let Some(r) = spec.get("replicas")
+        && r.as_i64().is_none_or(|n| n < 0)
+    {
+        causes.push(Cause::new(
+            "FieldValueInvalid",
+            "spec.replicas",
+            format!("Invalid value: {r}: must be greater than or equal to 0"),
+        ));
     }
     let selector = &spec["selector"];
     if selector.is_null() {

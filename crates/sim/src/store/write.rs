@@ -449,23 +449,23 @@ impl Inner {
                     None => m.remove(f),
                 };
             }
-            if !m.contains_key("managedFields") {
-                if let Some(mf) = old_meta.get("managedFields") {
-                    m.insert("managedFields".into(), mf.clone());
-                }
+            if !m.contains_key("managedFields")
+                && let Some(mf) = old_meta.get("managedFields")
+            {
+                m.insert("managedFields".into(), mf.clone());
             }
             if def.namespaced {
                 m.insert("namespace".into(), json!(ns));
             }
             n["apiVersion"] = json!(def.api_version());
             n["kind"] = json!(def.kind);
-            if def.has_status {
-                if let Some(o) = n.as_object_mut() {
-                    match old.get("status") {
-                        Some(s) => o.insert("status".into(), s.clone()),
-                        None => o.remove("status"),
-                    };
-                }
+            if def.has_status
+                && let Some(o) = n.as_object_mut()
+            {
+                match old.get("status") {
+                    Some(s) => o.insert("status".into(), s.clone()),
+                    None => o.remove("status"),
+                };
             }
             defaults::apply(&gr.qualified(), &mut n, Some(&old), &mut self.next_ip);
             validate::validate(&def, &mut n)?;
@@ -529,23 +529,23 @@ impl Inner {
         let old = self
             .get(gr, ns, name)
             .ok_or_else(|| ApiError::not_found(gr, name))?;
-        if let Some(uid) = &opts.precondition_uid {
-            if uid != meta::uid(&old) {
-                let why = format!(
-                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                    meta::uid(&old)
-                );
-                return Err(ApiError::conflict(gr, name, &why));
-            }
+        if let Some(uid) = &opts.precondition_uid
+            && uid != meta::uid(&old)
+        {
+            let why = format!(
+                "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                meta::uid(&old)
+            );
+            return Err(ApiError::conflict(gr, name, &why));
         }
-        if let Some(rv) = &opts.precondition_resource_version {
-            if rv != meta::resource_version(&old) {
-                let why = format!(
-                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
-                    meta::resource_version(&old)
-                );
-                return Err(ApiError::conflict(gr, name, &why));
-            }
+        if let Some(rv) = &opts.precondition_resource_version
+            && rv != meta::resource_version(&old)
+        {
+            let why = format!(
+                "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                meta::resource_version(&old)
+            );
+            return Err(ApiError::conflict(gr, name, &why));
         }
         let mut new = (*old).clone();
         if *gr == resources::NAMESPACES {
@@ -562,10 +562,11 @@ impl Inner {
             Propagation::Orphan => Some("orphan"),
             Propagation::Background => None,
         };
-        if let Some(f) = extra {
-            if !fins.iter().any(|x| x == f) && !meta::is_deleting(&old) {
-                fins.push(f.to_string());
-            }
+        if let Some(f) = extra
+            && !fins.iter().any(|x| x == f)
+            && !meta::is_deleting(&old)
+        {
+            fins.push(f.to_string());
         }
         if fins.is_empty() && *gr != resources::NAMESPACES {
             let key = (ns.to_string(), name.to_string());
@@ -578,7 +579,7 @@ impl Inner {
         if !fins.is_empty() {
             m.insert("finalizers".into(), json!(fins));
         }
-        if !m.get("deletionTimestamp").is_some_and(|t| !t.is_null()) {
+        if m.get("deletionTimestamp").is_none_or(Value::is_null) {
             m.insert("deletionTimestamp".into(), json!(meta::now_rfc3339()));
             m.insert("deletionGracePeriodSeconds".into(), json!(0));
         }
