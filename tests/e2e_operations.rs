@@ -521,3 +521,25 @@ fn two_controllers_with_leader_election_never_both_advance() {
         (c.image(ns, "podinfo-primary") == img3).then_some(())
     });
 }
+
+#[test]
+fn json_logs_carry_the_reconcile_span() {
+    let mut c = Cluster::start();
+    let ns = "jsonlogs";
+    c.apply(&podinfo(ns, IMG1, 1));
+    c.apply(&blue_green_canary(ns, 2, ""));
+    let i = c.start_controller(&["--log-format", "json"]);
+    c.wait_phase(ns, "podinfo", "Initialized", T);
+    let log = c.controller_log(i);
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let in_span = lines
+        .iter()
+        .find(|v| v["span"]["name"] == "reconcile" && v["span"]["namespace"] == ns && v["span"]["name"].is_string())
+        .unwrap_or_else(|| panic!("no line inside a reconcile span: {log}"));
+    assert_eq!(in_span["span"]["name"], "reconcile");
+    assert!(in_span["span"].get("phase").is_some(), "{in_span}");
+    assert!(lines.iter().any(|v| v["level"] == "INFO"));
+}
