@@ -32,6 +32,13 @@ fn is_events_v1(def: &ResourceDef) -> bool {
     def.group == "events.k8s.io"
 }
 
+/// Whether the stored object differs from what `def`'s group version shows.
+pub fn needs_view(def: &ResourceDef, stored: &Value) -> bool {
+    is_events_v1(def)
+        || stored["kind"] != def.kind.as_str()
+        || stored["apiVersion"] != def.api_version().as_str()
+}
+
 /// The stored object as `def`'s group version shows it.
 pub fn to_view(def: &ResourceDef, stored: &Value) -> Value {
     let mut obj = stored.clone();

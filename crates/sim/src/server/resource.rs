@@ -2,14 +2,16 @@
 //! `status` and `scale` subresources. They translate HTTP (query parameters, content types,
 //! dry-run, field validation, tables) into store calls; the semantics live in the store.
 
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use base64::Engine as _;
 use fledge_sim_patch::selector::{FieldSelector, LabelSelector};
 use serde_json::{Value, json};
 
-use super::convert::{from_view, to_view};
+use super::convert::{from_view, needs_view, to_view};
 use super::fieldcheck::{self, Mode};
 use super::path::ResourcePath;
 use super::table::{self, Include};
@@ -337,14 +339,13 @@ fn list(ctx: &Ctx) -> Result<Response, ApiError> {
         .map(|l| l as usize);
     let after = ctx.query.get("continue").map(decode_continue).transpose()?;
     let (items, rv) = ctx.st.store.list_arc(&ctx.gr, ctx.ns.as_deref());
-    let mut selected = Vec::new();
+    let mut selected: Vec<&Arc<Value>> = Vec::new();
     let mut cont = None;
     for obj in items.iter() {
-        let key = (
-            meta::namespace(obj).to_string(),
-            meta::name(obj).to_string(),
-        );
-        if after.as_ref().is_some_and(|a| key <= *a) || !filter.matches(obj) {
+        let before_start = after.as_ref().is_some_and(|(ns, name)| {
+            (meta::namespace(obj), meta::name(obj)) <= (ns.as_str(), name.as_str())
+        });
+        if before_start || !filter.matches(obj) {
             continue;
         }
         if limit.is_some_and(|l| selected.len() >= l) {
@@ -353,31 +354,56 @@ fn list(ctx: &Ctx) -> Result<Response, ApiError> {
             }
             break;
         }
-        selected.push(to_view(&ctx.def, obj));
+        selected.push(obj);
     }
     let rv = rv.to_string();
     if table::wants_table(&ctx.accept) {
         let include = Include::parse(ctx.query.get("includeObject"));
+        let views: Vec<Value> = selected.iter().map(|o| to_view(&ctx.def, o)).collect();
         return Ok(json_response(
             StatusCode::OK,
-            &table::table(&ctx.def, &selected, &rv, cont.as_deref(), include),
+            &table::table(&ctx.def, &views, &rv, cont.as_deref(), include),
         ));
     }
     let mut metadata = json!({"resourceVersion": rv});
     if let Some(c) = cont {
         metadata["continue"] = json!(c);
     }
-    if table::wants_metadata(&ctx.accept) {
-        let items: Vec<Value> = selected.iter().map(table::metadata_only).collect();
-        return Ok(json_response(
-            StatusCode::OK,
-            &json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": metadata, "items": items}),
-        ));
+    let metadata_only = table::wants_metadata(&ctx.accept);
+    let (kind, api_version) = if metadata_only {
+        (
+            "PartialObjectMetadataList".to_string(),
+            "meta.k8s.io/v1".to_string(),
+        )
+    } else {
+        (ctx.def.list_kind.clone(), ctx.def.api_version())
+    };
+    // Large lists are written item by item: stored objects already in this version's shape
+    // are serialized in place instead of being copied into a new document first.
+    let head = json!({"kind": kind, "apiVersion": api_version, "metadata": metadata}).to_string();
+    let mut body = Vec::with_capacity(head.len() + selected.len() * 512);
+    body.extend_from_slice(&head.as_bytes()[..head.len() - 1]);
+    body.extend_from_slice(b",\"items\":[");
+    for (i, obj) in selected.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        let written = if metadata_only {
+            serde_json::to_writer(&mut body, &table::metadata_only(obj))
+        } else if needs_view(&ctx.def, obj) {
+            serde_json::to_writer(&mut body, &to_view(&ctx.def, obj))
+        } else {
+            serde_json::to_writer(&mut body, &***obj)
+        };
+        written.map_err(|e| ApiError::internal(format!("encoding the list: {e}")))?;
     }
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({"kind": ctx.def.list_kind, "apiVersion": ctx.def.api_version(), "metadata": metadata, "items": selected}),
-    ))
+    body.extend_from_slice(b"]}");
+    let mut resp = (StatusCode::OK, body).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(resp)
 }
 
 /// Check the body's identity against the URL and fill in the namespace.
