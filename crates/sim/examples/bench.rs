@@ -88,49 +88,6 @@ async fn run(objects: usize, watches: usize, updates: usize) {
     let created = results.iter().filter(|c| **c == 201).count();
     let rss_loaded = rss_kib();
 
-    // List latency.
-    let mut full = Vec::new();
-    for _ in 0..10 {
-        let t = Instant::now();
-        let list: Value = http
-            .get(&base)
-            .send()
-            .await
-            .expect("list")
-            .json()
-            .await
-            .expect("json");
-        full.push(t.elapsed());
-        assert_eq!(list["items"].as_array().map(Vec::len), Some(created));
-    }
-    full.sort();
-    let mut paged = Vec::new();
-    for _ in 0..10 {
-        let t = Instant::now();
-        http.get(format!("{base}?limit=500"))
-            .send()
-            .await
-            .expect("list")
-            .bytes()
-            .await
-            .expect("body");
-        paged.push(t.elapsed());
-    }
-    paged.sort();
-    let mut selected = Vec::new();
-    for _ in 0..10 {
-        let t = Instant::now();
-        http.get(format!("{base}?labelSelector=app%3Dapp-7"))
-            .send()
-            .await
-            .expect("list")
-            .bytes()
-            .await
-            .expect("body");
-        selected.push(t.elapsed());
-    }
-    selected.sort();
-
     // Watches: each one records when it sees each update's marker.
     let rv = sim.store().resource_version();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Instant)>();
@@ -190,6 +147,49 @@ async fn run(objects: usize, watches: usize, updates: usize) {
         }
     }
     delivery.sort();
+    // List latency.
+    let mut full = Vec::new();
+    for _ in 0..10 {
+        let t = Instant::now();
+        let list: Value = http
+            .get(&base)
+            .send()
+            .await
+            .expect("list")
+            .json()
+            .await
+            .expect("json");
+        full.push(t.elapsed());
+        assert_eq!(list["items"].as_array().map(Vec::len), Some(created));
+    }
+    full.sort();
+    let mut paged = Vec::new();
+    for _ in 0..10 {
+        let t = Instant::now();
+        http.get(format!("{base}?limit=500"))
+            .send()
+            .await
+            .expect("list")
+            .bytes()
+            .await
+            .expect("body");
+        paged.push(t.elapsed());
+    }
+    paged.sort();
+    let mut selected = Vec::new();
+    for _ in 0..10 {
+        let t = Instant::now();
+        http.get(format!("{base}?labelSelector=app%3Dapp-7"))
+            .send()
+            .await
+            .expect("list")
+            .bytes()
+            .await
+            .expect("body");
+        selected.push(t.elapsed());
+    }
+    selected.sort();
+
     let stats = sim.stats();
     for t in tasks {
         t.abort();
