@@ -432,3 +432,11 @@ fn latencies_follow_the_configured_percentiles() {
         assert!(near(q99, p99), "p99 {p99}ms: got {q99:.1}");
     }
 }
+
+#[test]
+fn no_synthetic_load_reaches_a_service_that_does_not_exist() {
+    let mut w = base_world(true);
+    w.services
+        .retain(|s| s.metadata.name.as_deref() != Some("podinfo"));
+    assert!(run_ticks(&w, &scenario_70_percent_canary(), 2).is_empty());
+}

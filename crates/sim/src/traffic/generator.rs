@@ -108,6 +108,10 @@ impl Generator {
     ) {
         let mut touched = HashMap::new();
         for load in &scenario.services {
+            // Clients cannot resolve a Service that does not exist yet: no load.
+            if !routing::service_exists(world, &load.namespace, &load.name) {
+                continue;
+            }
             let expected = load.rps * elapsed.as_secs_f64();
             let route = routing::route(world, &load.namespace, &load.name);
             let call = Call {

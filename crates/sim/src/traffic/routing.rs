@@ -474,15 +474,20 @@ fn pod_ready(pod: &Pod) -> bool {
             .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
+pub fn service_exists(world: &World, namespace: &str, service: &str) -> bool {
+    find_service(world, namespace, service).is_some()
+}
+
+fn find_service<'a>(world: &'a World, namespace: &str, service: &str) -> Option<&'a Service> {
+    world.services.iter().find(|s| {
+        s.metadata.namespace.as_deref() == Some(namespace)
+            && s.metadata.name.as_deref() == Some(service)
+    })
+}
+
 /// The ready pods a Service selects, as kube-proxy would balance over them.
 pub fn endpoints(world: &World, namespace: &str, service: &str) -> Endpoints {
-    let Some(selector) = world
-        .services
-        .iter()
-        .find(|s| {
-            s.metadata.namespace.as_deref() == Some(namespace)
-                && s.metadata.name.as_deref() == Some(service)
-        })
+    let Some(selector) = find_service(world, namespace, service)
         .and_then(|s| s.spec.as_ref()?.selector.as_ref())
         .filter(|sel| !sel.is_empty())
     else {
