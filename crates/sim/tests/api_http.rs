@@ -615,4 +615,25 @@ async fn finalizers_hold_deletion_until_removed() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 201);
     assert_eq!(get(&http, format!("{base}/dry")).await.0, 404);
+
+    // deletecollection honours the label selector.
+    for (name, app) in [("k1", "keep"), ("d1", "drop"), ("d2", "drop")] {
+        post(&http, base.clone(), cm(name, json!({"app": app}))).await;
+    }
+    let r = http
+        .delete(format!("{base}?labelSelector=app%3Ddrop"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let deleted: Value = r.json().await.unwrap();
+    assert_eq!(deleted["items"].as_array().map(Vec::len), Some(2));
+    let (_, left) = get(&http, base.clone()).await;
+    let names: Vec<&str> = left["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["k1"]);
 }
