@@ -28,8 +28,6 @@ pub struct Served {
     pub image: Option<String>,
     /// `(main ingress, host, path, canary backend?)` when the request entered via NGINX.
     pub ingress: Option<(String, String, String, bool)>,
-    /// A mirrored copy: recorded, but its response goes nowhere.
-    pub mirrored: bool,
     pub code: u16,
     pub latency: Duration,
 }
@@ -292,7 +290,6 @@ impl Call<'_> {
             pod: None,
             image: None,
             ingress,
-            mirrored,
             code: 503,
             latency: Duration::ZERO,
         }
