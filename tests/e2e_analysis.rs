@@ -80,7 +80,10 @@ spec:
 }
 
 fn history(canary: &Value) -> Vec<Value> {
-    canary["status"]["analysisHistory"].as_array().cloned().unwrap_or_default()
+    canary["status"]["analysisHistory"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn records<'a>(history: &'a [Value], name: &str) -> Vec<&'a Value> {
@@ -88,20 +91,28 @@ fn records<'a>(history: &'a [Value], name: &str) -> Vec<&'a Value> {
 }
 
 fn with_verdict<'a>(records: &[&'a Value], verdict: &str) -> Vec<&'a Value> {
-    records.iter().copied().filter(|r| r["verdict"] == verdict).collect()
+    records
+        .iter()
+        .copied()
+        .filter(|r| r["verdict"] == verdict)
+        .collect()
 }
 
 /// Waits for `phase`, failing at once if the canary reaches `never` first.
 fn wait_phase_not(c: &Cluster, phase: &str, never: &str, timeout: Duration) -> Value {
-    c.wait_for(&format!("canary {NS}/podinfo phase {phase}"), timeout, |c| {
-        let v = c.get("canary", NS, "podinfo")?;
-        assert_ne!(
-            v["status"]["phase"], never,
-            "the canary reached {never} while waiting for {phase}: {:#}",
-            v["status"]
-        );
-        (v["status"]["phase"] == phase).then_some(v)
-    })
+    c.wait_for(
+        &format!("canary {NS}/podinfo phase {phase}"),
+        timeout,
+        |c| {
+            let v = c.get("canary", NS, "podinfo")?;
+            assert_ne!(
+                v["status"]["phase"], never,
+                "the canary reached {never} while waiting for {phase}: {:#}",
+                v["status"]
+            );
+            (v["status"]["phase"] == phase).then_some(v)
+        },
+    )
 }
 
 fn route_weights(c: &Cluster) -> Option<(i64, i64)> {
@@ -125,15 +136,26 @@ fn a_healthy_canary_is_promoted_on_real_prometheus_metrics() {
     c.set_image(NS, "podinfo", HEALTHY);
     let done = wait_phase_not(&c, "Succeeded", "Failed", RELEASE);
     assert_eq!(c.image(NS, "podinfo-primary"), HEALTHY);
-    assert_eq!(done["status"]["failedChecks"].as_i64().unwrap_or(0), 0, "{:#}", done["status"]);
+    assert_eq!(
+        done["status"]["failedChecks"].as_i64().unwrap_or(0),
+        0,
+        "{:#}",
+        done["status"]
+    );
 
     let h = history(&done);
     let success = records(&h, "request-success-rate");
     let duration = records(&h, "request-duration");
-    assert!(with_verdict(&success, "Fail").is_empty() && with_verdict(&duration, "Fail").is_empty(), "{h:#?}");
+    assert!(
+        with_verdict(&success, "Fail").is_empty() && with_verdict(&duration, "Fail").is_empty(),
+        "{h:#?}"
+    );
     // One passing step per weight (20, 40, 60) and the one that promotes.
     let passed = with_verdict(&success, "Pass");
-    assert!(passed.len() >= 3, "expected a passing success rate per step: {h:#?}");
+    assert!(
+        passed.len() >= 3,
+        "expected a passing success rate per step: {h:#?}"
+    );
     for r in &passed {
         // The scenario answers every canary request with 200.
         let v = r["value"].as_f64().expect("value recorded");
@@ -177,15 +199,25 @@ fn a_faulty_canary_is_rolled_back_at_the_threshold_with_the_failing_values_recor
         assert!((65.0..=75.0).contains(&v), "success rate {v}: {r}");
         assert_eq!(r["threshold"], ">= 99");
         let message = r["message"].as_str().unwrap_or_default();
-        assert!(message.contains("request-success-rate") && message.contains("< 99"), "{r}");
+        assert!(
+            message.contains("request-success-rate") && message.contains("< 99"),
+            "{r}"
+        );
     }
     let failing_steps: BTreeSet<&str> = h
         .iter()
         .filter(|r| r["verdict"] == "Fail")
         .filter_map(|r| r["time"].as_str())
         .collect();
-    assert_eq!(failing_steps.len(), 3, "failed steps beyond the threshold: {h:#?}");
-    assert!(with_verdict(&success, "Pass").is_empty(), "a 70% canary passed a >= 99 check: {h:#?}");
+    assert_eq!(
+        failing_steps.len(),
+        3,
+        "failed steps beyond the threshold: {h:#?}"
+    );
+    assert!(
+        with_verdict(&success, "Pass").is_empty(),
+        "a 70% canary passed a >= 99 check: {h:#?}"
+    );
 
     let events = c.events(NS, "podinfo");
     let halts: Vec<&String> = events
@@ -207,11 +239,18 @@ fn a_faulty_canary_is_rolled_back_at_the_threshold_with_the_failing_values_recor
         assert!((65.0..=75.0).contains(&value), "{e}");
     }
     assert!(
-        has_event(&events, "Rolling back podinfo.test failed checks threshold reached 3"),
+        has_event(
+            &events,
+            "Rolling back podinfo.test failed checks threshold reached 3"
+        ),
         "{events:#?}"
     );
-    c.wait_for("traffic back on the primary", T, |c| (route_weights(c) == Some((100, 0))).then_some(()));
-    c.wait_for("canary scaled to zero", T, |c| (c.replicas(NS, "podinfo") == 0).then_some(()));
+    c.wait_for("traffic back on the primary", T, |c| {
+        (route_weights(c) == Some((100, 0))).then_some(())
+    });
+    c.wait_for("canary scaled to zero", T, |c| {
+        (c.replicas(NS, "podinfo") == 0).then_some(())
+    });
 }
 
 #[test]
@@ -231,7 +270,10 @@ fn with_no_traffic_and_on_no_data_fail_the_release_is_never_promoted_and_says_wh
     let fails = with_verdict(&records(&h, "request-success-rate"), "Fail");
     assert_eq!(fails.len(), 2, "{h:#?}");
     for r in &fails {
-        assert!(r.get("value").is_none_or(Value::is_null), "no data has no value: {r}");
+        assert!(
+            r.get("value").is_none_or(Value::is_null),
+            "no data has no value: {r}"
+        );
         let message = r["message"].as_str().unwrap_or_default();
         assert!(message.contains("no values found"), "{r}");
     }
@@ -243,7 +285,13 @@ fn with_no_traffic_and_on_no_data_fail_the_release_is_never_promoted_and_says_wh
             && e.contains("not receiving traffic")),
         "no event says why: {events:#?}"
     );
-    assert!(has_event(&events, "Rolling back podinfo.test failed checks threshold reached 2"), "{events:#?}");
+    assert!(
+        has_event(
+            &events,
+            "Rolling back podinfo.test failed checks threshold reached 2"
+        ),
+        "{events:#?}"
+    );
 }
 
 #[test]
@@ -265,7 +313,11 @@ fn with_no_traffic_and_on_no_data_skip_the_release_advances_on_the_other_checks(
     let h = history(&done);
     let success = records(&h, "request-success-rate");
     assert!(success.len() >= 3, "{h:#?}");
-    assert_eq!(with_verdict(&success, "Skipped").len(), success.len(), "no traffic must read as no data: {h:#?}");
+    assert_eq!(
+        with_verdict(&success, "Skipped").len(),
+        success.len(),
+        "no traffic must read as no data: {h:#?}"
+    );
     let up = records(&h, "sim-up");
     assert_eq!(with_verdict(&up, "Pass").len(), up.len(), "{h:#?}");
     assert!(up.len() >= 3, "{h:#?}");
@@ -306,8 +358,16 @@ fn prometheus_killed_mid_analysis_counts_failed_checks_and_nothing_is_promoted()
         );
     }
     let events = c.events(NS, "podinfo");
-    assert!(has_event(&events, "Rolling back podinfo.test failed checks threshold reached 2"), "{events:#?}");
-    c.wait_for("traffic back on the primary", T, |c| (route_weights(c) == Some((100, 0))).then_some(()));
+    assert!(
+        has_event(
+            &events,
+            "Rolling back podinfo.test failed checks threshold reached 2"
+        ),
+        "{events:#?}"
+    );
+    c.wait_for("traffic back on the primary", T, |c| {
+        (route_weights(c) == Some((100, 0))).then_some(())
+    });
 }
 
 #[test]
@@ -317,7 +377,8 @@ fn a_metric_template_with_variables_renders_the_expected_promql_and_reads_the_sc
             "      - name: {name}\n        templateRef: {{name: request-share}}\n        templateVariables: {{code: \"{code}\", source: synthetic}}\n        interval: 10s\n        minSampleCount: 150\n        thresholdRange: {bound}\n"
         )
     };
-    let metrics = share("error-share", "5..", "{max: 20}") + &share("success-share", "2..", "{min: 80}");
+    let metrics =
+        share("error-share", "5..", "{max: 20}") + &share("success-share", "2..", "{min: 80}");
     let canary = gateway_canary(3, 20, 60, &metrics);
     let (c, prom) = release(SCENARIO_TRAFFIC, &canary, &[REQUEST_SHARE]);
     c.set_image(NS, "podinfo", NINETY);
@@ -334,7 +395,10 @@ fn a_metric_template_with_variables_renders_the_expected_promql_and_reads_the_sc
     let queries = prom.queries();
     let asked: BTreeSet<&str> = queries.iter().map(|q| q.trim()).collect();
     for want in [rendered("5.."), rendered("2.."), count.to_string()] {
-        assert!(asked.contains(want.as_str()), "Prometheus was never asked\n{want}\nit was asked:\n{asked:#?}");
+        assert!(
+            asked.contains(want.as_str()),
+            "Prometheus was never asked\n{want}\nit was asked:\n{asked:#?}"
+        );
     }
 
     // The scenario fails 10% of this image's requests.
@@ -346,11 +410,20 @@ fn a_metric_template_with_variables_renders_the_expected_promql_and_reads_the_sc
         assert!(with_verdict(&rs, "Fail").is_empty(), "{name}: {h:#?}");
         for r in &passed {
             let v = r["value"].as_f64().expect("value recorded");
-            assert!((v - want).abs() <= 3.0, "{name}: {v}, want about {want}: {r}");
+            assert!(
+                (v - want).abs() <= 3.0,
+                "{name}: {v}, want about {want}: {r}"
+            );
         }
         // The last step saw the most traffic (60%): the closest reading.
-        let last = passed.last().and_then(|r| r["value"].as_f64()).unwrap_or_default();
-        assert!((last - want).abs() <= 1.5, "{name}: last value {last}, want {want}");
+        let last = passed
+            .last()
+            .and_then(|r| r["value"].as_f64())
+            .unwrap_or_default();
+        assert!(
+            (last - want).abs() <= 1.5,
+            "{name}: last value {last}, want {want}"
+        );
     }
 }
 
@@ -359,13 +432,19 @@ type Sample = (String, Vec<(String, String)>, f64);
 
 fn parse_openmetrics(text: &str) -> Vec<Sample> {
     let mut out = Vec::new();
-    for line in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
         let (name, rest) = match line.find('{') {
             Some(i) => (&line[..i], &line[i + 1..]),
             None => {
                 let mut parts = line.split_whitespace();
                 let name = parts.next().unwrap_or_default();
-                let value = parts.next().and_then(|v| v.parse().ok()).unwrap_or(f64::NAN);
+                let value = parts
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(f64::NAN);
                 out.push((name.to_string(), Vec::new(), value));
                 continue;
             }
@@ -393,7 +472,12 @@ fn parse_openmetrics(text: &str) -> Vec<Sample> {
                 _ => break,
             }
         }
-        let value = chars.collect::<String>().split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(f64::NAN);
+        let value = chars
+            .collect::<String>()
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN);
         out.push((name.to_string(), labels, value));
     }
     out
@@ -402,8 +486,16 @@ fn parse_openmetrics(text: &str) -> Vec<Sample> {
 fn controller_metrics_url(c: &Cluster) -> String {
     c.wait_for("the controller's metrics address in its log", T, |c| {
         let log = net::strip_ansi(&c.controller_log(0));
-        let line = log.lines().find(|l| l.contains("serving /healthz, /readyz and /metrics"))?.to_string();
-        let addr: String = line.split("address=").nth(1)?.chars().take_while(|c| !c.is_whitespace()).collect();
+        let line = log
+            .lines()
+            .find(|l| l.contains("serving /healthz, /readyz and /metrics"))?
+            .to_string();
+        let addr: String = line
+            .split("address=")
+            .nth(1)?
+            .chars()
+            .take_while(|c| !c.is_whitespace())
+            .collect();
         Some(format!("http://{addr}/metrics"))
     })
 }
@@ -431,58 +523,104 @@ fn the_controllers_metrics_endpoint_exposes_the_canary_with_bounded_labels() {
     let mut forbidden: BTreeSet<String> = BTreeSet::new();
     let mut scrapes: Vec<String> = Vec::new();
     c.wait_for("weight > 0 on /metrics during the analysis", RELEASE, |c| {
-        let pods: Value = serde_json::from_str(&c.kubectl(&["get", "pods", "-n", NS, "-o", "json"])).ok()?;
+        let pods: Value =
+            serde_json::from_str(&c.kubectl(&["get", "pods", "-n", NS, "-o", "json"])).ok()?;
         for pod in pods["items"].as_array().into_iter().flatten() {
             forbidden.extend(pod["metadata"]["name"].as_str().map(str::to_string));
-            forbidden.extend(pod["metadata"]["labels"]["pod-template-hash"].as_str().map(str::to_string));
+            forbidden.extend(
+                pod["metadata"]["labels"]["pod-template-hash"]
+                    .as_str()
+                    .map(str::to_string),
+            );
         }
         let (status, body) = net::get(&url)?;
         assert_eq!(status, 200, "{body}");
         let samples = parse_openmetrics(&body);
         scrapes.push(body);
         let weight = canary_sample(&samples, "fledge_canary_weight", None)?;
-        (weight > 0.0 && canary_sample(&samples, "fledge_canary_status", None) == Some(0.0)).then_some(())
+        (weight > 0.0 && canary_sample(&samples, "fledge_canary_status", None) == Some(0.0))
+            .then_some(())
     });
     let done = wait_phase_not(&c, "Succeeded", "Failed", RELEASE);
     for key in ["lastAppliedSpec", "lastPromotedSpec"] {
         forbidden.extend(done["status"][key].as_str().map(str::to_string));
     }
-    for (_, checksum) in done["status"]["trackedConfigs"].as_object().into_iter().flatten().map(|(k, v)| (k, v.as_str())) {
+    for (_, checksum) in done["status"]["trackedConfigs"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k, v.as_str()))
+    {
         forbidden.extend(checksum.map(str::to_string));
     }
-    let body = c.wait_for("status 1 and weight 0 on /metrics after promotion", T, |_| {
-        let (_, body) = net::get(&url)?;
-        let samples = parse_openmetrics(&body);
-        (canary_sample(&samples, "fledge_canary_status", None) == Some(1.0)
-            && canary_sample(&samples, "fledge_canary_weight", None) == Some(0.0))
-        .then_some(body)
-    });
+    let body = c.wait_for(
+        "status 1 and weight 0 on /metrics after promotion",
+        T,
+        |_| {
+            let (_, body) = net::get(&url)?;
+            let samples = parse_openmetrics(&body);
+            (canary_sample(&samples, "fledge_canary_status", None) == Some(1.0)
+                && canary_sample(&samples, "fledge_canary_weight", None) == Some(0.0))
+            .then_some(body)
+        },
+    );
     let samples = parse_openmetrics(&body);
-    assert_eq!(canary_sample(&samples, "fledge_canary_metric_analysis", Some("request-success-rate")), Some(100.0), "{body}");
-    let p99 = canary_sample(&samples, "fledge_canary_metric_analysis", Some("request-duration")).unwrap_or(f64::NAN);
+    assert_eq!(
+        canary_sample(
+            &samples,
+            "fledge_canary_metric_analysis",
+            Some("request-success-rate")
+        ),
+        Some(100.0),
+        "{body}"
+    );
+    let p99 = canary_sample(
+        &samples,
+        "fledge_canary_metric_analysis",
+        Some("request-duration"),
+    )
+    .unwrap_or(f64::NAN);
     assert!(p99 > 0.0 && p99 <= 250.0, "request-duration {p99}: {body}");
 
     // Bounded labels: the canary families carry namespace and name (and the metric), nothing
     // else, and no series anywhere is labelled with a pod name or a revision hash.
     scrapes.push(body);
     forbidden.retain(|f| !f.is_empty());
-    assert!(forbidden.iter().any(|f| f.starts_with("podinfo-")), "saw no pods to check against: {forbidden:?}");
+    assert!(
+        forbidden.iter().any(|f| f.starts_with("podinfo-")),
+        "saw no pods to check against: {forbidden:?}"
+    );
     for text in &scrapes {
         for (name, labels, _) in parse_openmetrics(text) {
             let keys: Vec<&str> = labels.iter().map(|(k, _)| k.as_str()).collect();
             match name.as_str() {
-                "fledge_canary_status" | "fledge_canary_weight" => assert_eq!(keys, ["namespace", "name"], "{name}"),
-                "fledge_canary_metric_analysis" => assert_eq!(keys, ["namespace", "name", "metric"], "{name}"),
+                "fledge_canary_status" | "fledge_canary_weight" => {
+                    assert_eq!(keys, ["namespace", "name"], "{name}")
+                }
+                "fledge_canary_metric_analysis" => {
+                    assert_eq!(keys, ["namespace", "name", "metric"], "{name}")
+                }
                 _ => {}
             }
             for (key, value) in &labels {
                 for f in &forbidden {
-                    assert!(!value.contains(f.as_str()), "{name} label {key}={value:?} contains {f:?}");
+                    assert!(
+                        !value.contains(f.as_str()),
+                        "{name} label {key}={value:?} contains {f:?}"
+                    );
                 }
             }
         }
     }
-    for name in ["fledge_canary_status", "fledge_canary_weight", "fledge_canary_metric_analysis"] {
-        assert!(samples.iter().any(|(n, _, _)| n == name), "{name} missing: {}", scrapes.last().map(String::as_str).unwrap_or_default());
+    for name in [
+        "fledge_canary_status",
+        "fledge_canary_weight",
+        "fledge_canary_metric_analysis",
+    ] {
+        assert!(
+            samples.iter().any(|(n, _, _)| n == name),
+            "{name} missing: {}",
+            scrapes.last().map(String::as_str).unwrap_or_default()
+        );
     }
 }
