@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::*;
 use fledge_api::service::HttpMatchRequest;
 use fledge_api::{CanaryPhase::*, HookType, Provider, Strategy as Rollout, Verdict};
-use fledge_core::{CheckResults, HookOutcome, Readiness, Routes};
+use fledge_core::{Action, CheckResults, HookOutcome, Readiness, Routes};
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -258,6 +258,39 @@ proptest! {
             prop_assert_ne!(st.message.as_deref(), Some("waiting for the results of this step's checks"),
                 "checks_due asked for less than decide needed");
             prop_assert!(st.analysis_history.len() <= fledge_api::status::ANALYSIS_HISTORY_LIMIT);
+
+            // Conditions: lastTransitionTime moves only with the condition's status.
+            for c in &st.conditions {
+                if let Some(old) = before.conditions.iter().find(|o| o.type_ == c.type_) {
+                    if old.status == c.status {
+                        prop_assert_eq!(&old.last_transition_time, &c.last_transition_time, "{} moved", &c.type_);
+                    } else {
+                        prop_assert_ne!(&old.last_transition_time, &c.last_transition_time, "{} didn't move", &c.type_);
+                    }
+                }
+            }
+            if before.phase == st.phase {
+                prop_assert_eq!(&before.last_transition_time, &st.last_transition_time);
+            }
+
+            // Reconciling again at the same instant (a restart, a watch event) repeats no step:
+            // without a phase change it touches no workload or route (it may still report a
+            // wait the first reconcile didn't get to). A third reconcile does nothing at all.
+            let again = w.tick();
+            if again.status.phase == st.phase {
+                let acted: Vec<_> = again.actions.iter().filter(|a| !matches!(a, Action::InitializePrimary | Action::Event(_) | Action::CallHooks { hook_type: HookType::Event, .. })).collect();
+                prop_assert!(acted.is_empty(), "second reconcile at {phase} repeated {:?}", acted);
+                prop_assert_eq!(again.status.canary_weight, st.canary_weight);
+                prop_assert_eq!(again.status.iterations, st.iterations);
+                prop_assert_eq!(again.status.failed_checks, st.failed_checks);
+                prop_assert_eq!(&again.status.last_step_time, &st.last_step_time);
+            }
+            let third = w.tick();
+            if third.status.phase == again.status.phase {
+                let acted: Vec<_> = third.actions.iter().filter(|a| !matches!(a, Action::InitializePrimary)).collect();
+                prop_assert!(acted.is_empty(), "third reconcile at {phase} still acts: {:?}", acted);
+                prop_assert_eq!(&third.status, &again.status, "third reconcile changed the status");
+            }
         }
     }
 }

@@ -87,7 +87,9 @@ impl Machine<'_> {
             self.set_routes(Routes::ALL_PRIMARY);
         }
         if !self.gate(HookType::ConfirmRollout, "approval") {
+            // A new release waits: the previous one's failed checks don't count against it.
             self.reset_progress();
+            self.st.failed_checks = 0;
             self.set_phase(CanaryPhase::Waiting);
             self.ack_pending();
             return;
