@@ -376,15 +376,14 @@ impl Registry {
             match out.iter_mut().find(|(g, _)| *g == d.group) {
                 Some((_, versions)) => {
                     if !versions.contains(&d.version) {
-                        if d.preferred {
-                            versions.insert(0, d.version.clone())
-                        } else {
-                            versions.push(d.version.clone())
-                        }
+                        versions.push(d.version.clone());
                     }
                 }
                 None => out.push((d.group.clone(), vec![d.version.clone()])),
             }
+        }
+        for (_, versions) in &mut out {
+            versions.sort_by_key(|v| version_priority(v));
         }
         out
     }
@@ -397,7 +396,32 @@ impl Registry {
     }
 }
 
-/// `apps/v1` → (`apps`, `v1`); `v1` → (``, `v1`).
+/// Sort key of a version in Kubernetes' preference order (the order discovery lists versions
+/// and picks the preferred one): GA before beta before alpha, higher numbers first, then
+/// anything else alphabetically.
+pub fn version_priority(v: &str) -> (u8, i64, i64, String) {
+    let parsed = v.strip_prefix('v').and_then(|rest| {
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let major: i64 = digits.parse().ok()?;
+        let tail = &rest[digits.len()..];
+        let (stage, minor) = if tail.is_empty() {
+            (0, 0)
+        } else if let Some(n) = tail.strip_prefix("beta") {
+            (1, n.parse().ok()?)
+        } else if let Some(n) = tail.strip_prefix("alpha") {
+            (2, n.parse().ok()?)
+        } else {
+            return None;
+        };
+        Some((stage, -major, -minor))
+    });
+    match parsed {
+        Some((stage, major, minor)) => (stage, major, minor, String::new()),
+        None => (3, 0, 0, v.to_string()),
+    }
+}
+
+/// `apps/v1` → (`apps`, `v1`); `v1` → (empty, `v1`).
 pub fn split_api_version(api_version: &str) -> (&str, &str) {
     match api_version.split_once('/') {
         Some((g, v)) => (g, v),
@@ -500,6 +524,20 @@ mod tests {
         );
         assert!(d.has_status && d.namespaced && d.preferred && d.custom);
         assert_eq!(d.printer_columns.as_ref().map(Vec::len), Some(1));
+    }
+
+    #[test]
+    fn versions_sort_like_kubernetes() {
+        let mut vs = vec![
+            "v1alpha1", "v1beta1", "v2", "v1", "v1alpha2", "v1beta2", "foo",
+        ];
+        vs.sort_by_key(|v| version_priority(v));
+        assert_eq!(
+            vs,
+            [
+                "v2", "v1", "v1beta2", "v1beta1", "v1alpha2", "v1alpha1", "foo"
+            ]
+        );
     }
 
     #[test]
