@@ -22,7 +22,7 @@ impl Prometheus {
     /// returns once the target has been scraped successfully.
     pub fn scraping(target: &str) -> Prometheus {
         net::require("prometheus", "prometheus");
-        let dir = tempfile::tempdir().expect("temp dir");
+        let mut dir = tempfile::tempdir().expect("temp dir");
         let host = target
             .trim_start_matches("http://")
             .trim_end_matches('/')
@@ -37,42 +37,56 @@ impl Prometheus {
             ),
         )
         .expect("write prometheus.yml");
-        let port = net::free_port();
-        let log = std::fs::File::create(dir.path().join("prometheus.log")).expect("prometheus log");
-        let child = Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--log.level=warn")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn prometheus");
-        let mut prom = Prometheus {
-            child: Some(child),
-            url: format!("http://127.0.0.1:{port}"),
-            dir,
-        };
-        prom.wait_until_scraped();
-        prom
+        // The free port is released before Prometheus binds it; another test may take it in
+        // between, so a start that fails on the port is retried on a new one.
+        let mut attempt = 0;
+        loop {
+            let port = net::free_port();
+            let log =
+                std::fs::File::create(dir.path().join("prometheus.log")).expect("prometheus log");
+            let child = Command::new("prometheus")
+                .arg(format!("--config.file={}", config.display()))
+                .arg(format!(
+                    "--storage.tsdb.path={}",
+                    dir.path().join("data").display()
+                ))
+                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .arg("--log.level=warn")
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("spawn prometheus");
+            let mut prom = Prometheus {
+                child: Some(child),
+                url: format!("http://127.0.0.1:{port}"),
+                dir,
+            };
+            match prom.wait_until_scraped(&host) {
+                Ok(()) => return prom,
+                Err(log) if attempt < 3 && log.contains("address already in use") => {
+                    attempt += 1;
+                    prom.kill();
+                    dir = std::mem::replace(&mut prom.dir, tempfile::tempdir().expect("temp dir"));
+                }
+                Err(log) => panic!("prometheus did not start: {log}"),
+            }
+        }
     }
 
-    fn wait_until_scraped(&mut self) {
+    /// Ok once `host` has been scraped; Err(log) when Prometheus exited first. The instance
+    /// label makes sure the answer comes from this Prometheus, not another test's that took
+    /// the port.
+    fn wait_until_scraped(&mut self, host: &str) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(90);
+        let up = format!("up{{job=\"fledge-sim\",instance=\"{host}\"}} == 1");
         loop {
-            if self
-                .query_values("up{job=\"fledge-sim\"} == 1")
-                .is_some_and(|v| !v.is_empty())
-            {
-                return;
+            if self.query_values(&up).is_some_and(|v| !v.is_empty()) {
+                return Ok(());
             }
             if let Some(child) = self.child.as_mut()
                 && let Ok(Some(status)) = child.try_wait()
             {
-                panic!("prometheus exited with {status}: {}", self.log());
+                return Err(format!("exited with {status}: {}", self.log()));
             }
             assert!(
                 Instant::now() < deadline,
