@@ -45,7 +45,8 @@ fn the_demo_promotes_the_healthy_release_and_rolls_back_the_faulty_one() {
         "no colour when stdout is not a terminal:\n{stdout}"
     );
 
-    // Live progress: the weight bar at each step, check values against thresholds, Events.
+    // Live progress: the weight bar at each step, the HTTPRoute's weights, check values against
+    // thresholds, Events.
     for want in [
         "phase   Initialized",
         "[##........]  20%",
@@ -56,6 +57,9 @@ fn the_demo_promotes_the_healthy_release_and_rolls_back_the_faulty_one() {
         "want >= 99   Pass",
         "want >= 99   Fail",
         "want <= 500  Pass",
+        "route   podinfo-primary 80  podinfo-canary 20",
+        "route   podinfo-primary 40  podinfo-canary 60",
+        "route   podinfo-primary 100  podinfo-canary 0",
         "event   Normal   Advance podinfo.demo canary weight 20",
         "event   Normal   Promotion completed! Scaling down podinfo.demo",
         "event   Warning  Rolling back podinfo.demo failed checks threshold reached 2",

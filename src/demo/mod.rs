@@ -18,7 +18,8 @@ use fledge_api::{Canary, CanaryPhase, CanaryStatus};
 use fledge_sim::{Scenario, Sim, SimHandle, SimOptions};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Event;
-use kube::api::{ListParams, Patch, PatchParams};
+use kube::api::{ApiResource, DynamicObject, ListParams, Patch, PatchParams};
+use kube::core::GroupVersionKind;
 use kube::{Api, Client, ResourceExt};
 
 use crate::controller::ControllerConfig;
@@ -291,6 +292,15 @@ impl Follower<'_> {
     ) -> anyhow::Result<CanaryStatus> {
         let canaries: Api<Canary> = Api::namespaced(self.client.clone(), NAMESPACE);
         let events: Api<Event> = Api::namespaced(self.client.clone(), NAMESPACE);
+        let routes: Api<DynamicObject> = Api::namespaced_with(
+            self.client.clone(),
+            NAMESPACE,
+            &ApiResource::from_gvk(&GroupVersionKind::gvk(
+                "gateway.networking.k8s.io",
+                "v1",
+                "HTTPRoute",
+            )),
+        );
         let start = Instant::now();
         loop {
             if running.controller.is_finished() {
@@ -315,6 +325,16 @@ impl Follower<'_> {
                 self.out.line(&line);
             }
             for line in self.tracker.status(self.out.style, &status, self.threshold) {
+                self.out.line(&line);
+            }
+            let route = routes
+                .get_opt(CANARY)
+                .await
+                .context("reading the HTTPRoute")?;
+            if let Some(line) = route
+                .and_then(|r| serde_json::to_value(r).ok())
+                .and_then(|r| self.tracker.route(&r))
+            {
                 self.out.line(&line);
             }
             if done(&status) {

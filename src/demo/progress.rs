@@ -74,6 +74,7 @@ pub struct Tracker {
     last_state: Option<(Option<CanaryPhase>, i32, i32)>,
     seen_records: BTreeSet<(String, String, String)>,
     seen_events: BTreeMap<String, i32>,
+    last_route: Option<String>,
 }
 
 impl Tracker {
@@ -97,6 +98,16 @@ impl Tracker {
             }
         }
         lines
+    }
+
+    /// The route line when the HTTPRoute's backends or weights changed.
+    pub fn route(&mut self, route: &serde_json::Value) -> Option<String> {
+        let line = route_line(route)?;
+        if self.last_route.as_deref() == Some(line.as_str()) {
+            return None;
+        }
+        self.last_route = Some(line.clone());
+        Some(line)
     }
 
     /// Lines for Events not printed yet (a repeat of an aggregated Event counts as new).
@@ -160,6 +171,24 @@ pub fn check_line(style: Style, record: &AnalysisRecord) -> String {
         line.push_str(&style.dim(&format!("  ({message})")));
     }
     line
+}
+
+/// `route   podinfo-primary 80  podinfo-canary 20`: the backends of the HTTPRoute's first rule
+/// with their weights (Gateway API's default weight is 1), as the controller wrote them and the
+/// simulated gateway splits traffic. `None` for a route without backends.
+pub fn route_line(route: &serde_json::Value) -> Option<String> {
+    let refs = route["spec"]["rules"][0]["backendRefs"].as_array()?;
+    let parts: Vec<String> = refs
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["name"].as_str().unwrap_or("?"),
+                r["weight"].as_i64().unwrap_or(1)
+            )
+        })
+        .collect();
+    (!parts.is_empty()).then(|| format!("route   {}", parts.join("  ")))
 }
 
 /// `event   Normal   Advance podinfo.demo canary weight 20`
@@ -479,6 +508,28 @@ mod tests {
                 "event   Normal   Advance podinfo.demo canary weight 20",
             ]
         );
+    }
+
+    #[test]
+    fn route_lines_follow_the_backend_weights() {
+        let route = |refs: serde_json::Value| serde_json::json!({"spec": {"rules": [{"backendRefs": refs}]}});
+        let before = route(serde_json::json!([{"name": "podinfo", "port": 9898}]));
+        let split = route(serde_json::json!([
+            {"name": "podinfo-primary", "port": 9898, "weight": 80},
+            {"name": "podinfo-canary", "port": 9898, "weight": 20},
+        ]));
+        assert_eq!(route_line(&before).as_deref(), Some("route   podinfo 1"));
+        assert_eq!(
+            route_line(&split).as_deref(),
+            Some("route   podinfo-primary 80  podinfo-canary 20")
+        );
+        assert_eq!(route_line(&route(serde_json::json!([]))), None);
+        assert_eq!(route_line(&serde_json::json!({})), None);
+
+        let mut t = Tracker::default();
+        assert!(t.route(&split).is_some());
+        assert_eq!(t.route(&split), None, "unchanged route prints nothing");
+        assert!(t.route(&before).is_some());
     }
 
     fn outcome(expect: Expect, end: Option<CanaryPhase>, history: Vec<AnalysisRecord>) -> Outcome {
