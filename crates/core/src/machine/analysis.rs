@@ -193,6 +193,15 @@ impl Machine<'_> {
                         EventType::Normal,
                         format!("Routing all traffic to canary {}", self.s.id),
                     );
+                } else {
+                    // No router (kubernetes provider): one more check, then promotion.
+                    self.event(
+                        EventType::Normal,
+                        format!(
+                            "Canary {} passed {n} iterations; promoting after one more check",
+                            self.s.id
+                        ),
+                    );
                 }
             }
             _ => {
