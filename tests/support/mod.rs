@@ -6,6 +6,7 @@
 
 pub mod loadtester;
 pub mod net;
+pub mod openmetrics;
 pub mod prometheus;
 pub mod receiver;
 
