@@ -2,14 +2,18 @@
 //! patches, watches, tables, `Status` errors) on top of [`crate::store`], plus `/sim/stats`.
 //! Plain HTTP on loopback, no authentication. It never holds object state of its own.
 
+mod age;
 mod apply;
 mod convert;
+mod delete;
 mod discovery;
 mod fieldcheck;
+mod filter;
 mod jsonpath;
 mod openapi;
 mod path;
 mod resource;
+mod scale;
 mod table;
 mod watch;
 

@@ -8,17 +8,15 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 use base64::Engine as _;
-use fledge_sim_patch::selector::{FieldSelector, LabelSelector};
 use serde_json::{Value, json};
 
 use super::convert::{from_view, needs_view, to_view};
 use super::fieldcheck::{self, Mode};
+use super::filter::Filter;
 use super::path::ResourcePath;
 use super::table::{self, Include};
 use super::{Query, ServerState, json_response, watch};
-use crate::store::{
-    ApiError, DeleteOptions, Deleted, GroupResource, Propagation, Registry, ResourceDef, meta,
-};
+use crate::store::{ApiError, GroupResource, Registry, ResourceDef, meta};
 
 /// One request's context.
 pub struct Ctx<'a> {
@@ -87,73 +85,6 @@ pub(super) fn map_patch_error(
             }
             err
         }
-    }
-}
-
-/// Label and field selectors of a list or watch.
-pub struct Filter {
-    labels: Option<LabelSelector>,
-    fields: Option<FieldSelector>,
-}
-
-const GENERIC_FIELDS: [&str; 2] = ["metadata.name", "metadata.namespace"];
-
-fn field_supported(def: &ResourceDef, field: &str) -> bool {
-    GENERIC_FIELDS.contains(&field)
-        || match (def.group.as_str(), def.plural.as_str()) {
-            ("", "events") | ("events.k8s.io", "events") => {
-                field.starts_with("involvedObject.")
-                    || field.starts_with("regarding.")
-                    || matches!(
-                        field,
-                        "reason" | "type" | "source" | "reportingComponent" | "reportingController"
-                    )
-            }
-            ("", "pods") => matches!(
-                field,
-                "spec.nodeName"
-                    | "spec.restartPolicy"
-                    | "spec.schedulerName"
-                    | "spec.serviceAccountName"
-                    | "status.phase"
-                    | "status.podIP"
-            ),
-            ("", "secrets") => field == "type",
-            ("", "namespaces") => field == "status.phase",
-            ("apps", "replicasets") => field == "status.replicas",
-            _ => false,
-        }
-}
-
-impl Filter {
-    pub fn from_query(def: &ResourceDef, q: &Query) -> Result<Filter, ApiError> {
-        let labels = q
-            .get("labelSelector")
-            .map(LabelSelector::parse)
-            .transpose()
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        let fields = q
-            .get("fieldSelector")
-            .map(FieldSelector::parse)
-            .transpose()
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        if let Some(f) = &fields {
-            for r in f.requirements() {
-                if !field_supported(def, &r.field) {
-                    return Err(ApiError::bad_request(format!(
-                        "field label not supported: {}",
-                        r.field
-                    )));
-                }
-            }
-        }
-        Ok(Filter { labels, fields })
-    }
-
-    /// Whether a stored object (core shape for events) passes.
-    pub fn matches(&self, obj: &Value) -> bool {
-        self.labels.as_ref().is_none_or(|l| l.matches_object(obj))
-            && self.fields.as_ref().is_none_or(|f| f.matches(obj))
     }
 }
 
@@ -287,8 +218,8 @@ pub async fn handle(
                 &body,
             )
         }
-        "delete" => delete(&ctx, &name, &body),
-        _ => delete_collection(&ctx, &body),
+        "delete" => super::delete::delete(&ctx, &name, &body),
+        _ => super::delete::delete_collection(&ctx, &body),
     }
 }
 
@@ -299,7 +230,10 @@ fn get(ctx: &Ctx, name: &str, sub: Option<&str>) -> Result<Response, ApiError> {
         .get_arc(&ctx.gr, ctx.ns_str(), name)
         .ok_or_else(|| ApiError::not_found(&ctx.def.group_resource(), name))?;
     if sub == Some("scale") {
-        return Ok(json_response(StatusCode::OK, &scale_of(&ctx.def, &obj)));
+        return Ok(json_response(
+            StatusCode::OK,
+            &super::scale::scale_of(&ctx.def, &obj),
+        ));
     }
     let view = to_view(&ctx.def, &obj);
     if table::wants_metadata(&ctx.accept) {
@@ -521,10 +455,13 @@ fn update(ctx: &Ctx, name: &str, sub: Option<&str>, mut obj: Value) -> Result<Re
             .ok_or_else(|| ApiError::not_found(&ctx.def.group_resource(), name))?;
         let rv = meta::resource_version(&obj).to_string();
         let replicas = obj["spec"]["replicas"].as_i64().unwrap_or(0);
-        let mut updated = set_scale(&ctx.def, to_view(&ctx.def, &current), replicas);
+        let mut updated = super::scale::set_scale(&ctx.def, to_view(&ctx.def, &current), replicas);
         meta::metadata_mut(&mut updated).insert("resourceVersion".into(), json!(rv));
         let out = write(ctx, None, updated)?;
-        return Ok(json_response(StatusCode::OK, &scale_of(&ctx.def, &out)));
+        return Ok(json_response(
+            StatusCode::OK,
+            &super::scale::scale_of(&ctx.def, &out),
+        ));
     }
     prepare(ctx, &mut obj, Some(name))?;
     let warnings = fieldcheck::check(&ctx.def, &mut obj, field_mode(ctx)?)?;
@@ -539,62 +476,6 @@ fn update(ctx: &Ctx, name: &str, sub: Option<&str>, mut obj: Value) -> Result<Re
         json_response(StatusCode::OK, &to_view(&ctx.def, &out)),
         &warnings,
     ))
-}
-
-fn dotted<'v>(obj: &'v Value, path: &str) -> &'v Value {
-    path.trim_start_matches('.')
-        .split('.')
-        .fold(obj, |v, k| &v[k])
-}
-
-fn set_dotted(obj: &mut Value, path: &str, value: Value) {
-    let mut cur = obj;
-    let keys: Vec<&str> = path.trim_start_matches('.').split('.').collect();
-    for k in &keys[..keys.len().saturating_sub(1)] {
-        if !cur[*k].is_object() {
-            cur[*k] = json!({});
-        }
-        cur = &mut cur[*k];
-    }
-    if let Some(last) = keys.last() {
-        cur[*last] = value;
-    }
-}
-
-/// The `autoscaling/v1` `Scale` view of an object.
-fn scale_of(def: &ResourceDef, obj: &Value) -> Value {
-    let Some(paths) = &def.scale else {
-        return Value::Null;
-    };
-    let selector = match &paths.label_selector {
-        Some(p) => dotted(obj, p).clone(),
-        None => {
-            let sel = &obj["spec"]["selector"]["matchLabels"];
-            let parts: Vec<String> = sel
-                .as_object()
-                .map(|m| {
-                    m.iter()
-                        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                        .collect()
-                })
-                .unwrap_or_default();
-            json!(parts.join(","))
-        }
-    };
-    let m = &obj["metadata"];
-    json!({
-        "kind": "Scale", "apiVersion": "autoscaling/v1",
-        "metadata": {"name": m["name"], "namespace": m["namespace"], "uid": m["uid"], "resourceVersion": m["resourceVersion"], "creationTimestamp": m["creationTimestamp"]},
-        "spec": {"replicas": dotted(obj, &paths.spec_replicas).as_i64().unwrap_or(0)},
-        "status": {"replicas": dotted(obj, &paths.status_replicas).as_i64().unwrap_or(0), "selector": selector},
-    })
-}
-
-fn set_scale(def: &ResourceDef, mut obj: Value, replicas: i64) -> Value {
-    if let Some(paths) = &def.scale {
-        set_dotted(&mut obj, &paths.spec_replicas, json!(replicas));
-    }
-    obj
 }
 
 /// Apply a patch body of content type `ct` to `current` (in the request's shape).
@@ -661,7 +542,7 @@ fn patch(
         let current_view = to_view(&ctx.def, &current);
         let current_rv = meta::resource_version(&current).to_string();
         if sub == Some("scale") {
-            let scale = scale_of(&ctx.def, &current_view);
+            let scale = super::scale::scale_of(&ctx.def, &current_view);
             let patched = apply_patch(
                 &ctx.def,
                 name,
@@ -674,11 +555,16 @@ fn patch(
                 body,
             )?;
             let replicas = patched["spec"]["replicas"].as_i64().unwrap_or(0);
-            let mut updated = set_scale(&ctx.def, current_view, replicas);
+            let mut updated = super::scale::set_scale(&ctx.def, current_view, replicas);
             meta::metadata_mut(&mut updated).insert("resourceVersion".into(), json!(current_rv));
             match write(ctx, None, updated) {
                 Err(e) if e.code == 409 && e.reason == "Conflict" => continue,
-                other => return Ok(json_response(StatusCode::OK, &scale_of(&ctx.def, &other?))),
+                other => {
+                    return Ok(json_response(
+                        StatusCode::OK,
+                        &super::scale::scale_of(&ctx.def, &other?),
+                    ));
+                }
             }
         }
         let mut patched = apply_patch(&ctx.def, name, ct, &current_view, body)?;
@@ -704,93 +590,5 @@ fn patch(
         &ctx.def.group_resource(),
         name,
         "the object is being modified too often; try again",
-    ))
-}
-
-fn delete_options(ctx: &Ctx, body: &Bytes) -> Result<DeleteOptions, ApiError> {
-    let opts: Value = if body.is_empty() {
-        json!({})
-    } else {
-        serde_json::from_slice(body).map_err(|e| {
-            ApiError::bad_request(format!(
-                "the DeleteOptions in the body were not valid JSON: {e}"
-            ))
-        })?
-    };
-    let policy = opts["propagationPolicy"]
-        .as_str()
-        .or(ctx.query.get("propagationPolicy"));
-    let propagation = match policy {
-        None | Some("Background") => Propagation::Background,
-        Some("Foreground") => Propagation::Foreground,
-        Some("Orphan") => Propagation::Orphan,
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "propagationPolicy: Unsupported value: \"{other}\": supported values: \"Foreground\", \"Background\", \"Orphan\""
-            )));
-        }
-    };
-    let propagation = if opts["orphanDependents"] == true {
-        Propagation::Orphan
-    } else {
-        propagation
-    };
-    Ok(DeleteOptions {
-        propagation,
-        precondition_uid: opts["preconditions"]["uid"].as_str().map(String::from),
-        precondition_resource_version: opts["preconditions"]["resourceVersion"]
-            .as_str()
-            .map(String::from),
-    })
-}
-
-fn body_dry_run(body: &Bytes) -> bool {
-    serde_json::from_slice::<Value>(body).ok().is_some_and(|v| {
-        v["dryRun"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|x| x == "All"))
-    })
-}
-
-fn delete(ctx: &Ctx, name: &str, body: &Bytes) -> Result<Response, ApiError> {
-    let opts = delete_options(ctx, body)?;
-    let store = &ctx.st.store;
-    let op = |s: &crate::store::Store| s.delete_with(&ctx.gr, ctx.ns_str(), name, &opts);
-    let result = if ctx.dry_run()? || body_dry_run(body) {
-        store.dry_run(op)
-    } else {
-        op(store)
-    }?;
-    Ok(match result {
-        Deleted::Gone(obj) => json_response(StatusCode::OK, &to_view(&ctx.def, &obj)),
-        Deleted::Pending(obj) => json_response(StatusCode::ACCEPTED, &to_view(&ctx.def, &obj)),
-    })
-}
-
-fn delete_collection(ctx: &Ctx, body: &Bytes) -> Result<Response, ApiError> {
-    let filter = Filter::from_query(&ctx.def, &ctx.query)?;
-    let opts = delete_options(ctx, body)?;
-    let dry = ctx.dry_run()? || body_dry_run(body);
-    let (items, _) = ctx.st.store.list_arc(&ctx.gr, ctx.ns.as_deref());
-    let mut deleted = Vec::new();
-    for obj in items.iter().filter(|o| filter.matches(o)) {
-        let op = |s: &crate::store::Store| {
-            s.delete_with(&ctx.gr, meta::namespace(obj), meta::name(obj), &opts)
-        };
-        let r = if dry {
-            ctx.st.store.dry_run(op)
-        } else {
-            op(&ctx.st.store)
-        };
-        match r {
-            Ok(d) => deleted.push(to_view(&ctx.def, &d.into_object())),
-            Err(e) if e.code == 404 => {}
-            Err(e) => return Err(e),
-        }
-    }
-    let rv = ctx.st.store.resource_version().to_string();
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({"kind": ctx.def.list_kind, "apiVersion": ctx.def.api_version(), "metadata": {"resourceVersion": rv}, "items": deleted}),
     ))
 }

@@ -15,7 +15,8 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
 use super::convert::to_view;
-use super::resource::{Ctx, Filter};
+use super::filter::Filter;
+use super::resource::Ctx;
 use super::streaming_body;
 use super::table::{self, Include};
 use crate::store::{ApiError, EventType, GroupResource, ResourceDef, Store, StoreEvent, meta};

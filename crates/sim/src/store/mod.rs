@@ -343,6 +343,8 @@ impl Store {
     }
 }
 
+mod collect;
+mod crd;
 pub mod gc;
 mod write;
 

@@ -2,13 +2,11 @@
 //! under the store lock. Everything a real API server's registry does on a write lives here;
 //! HTTP concerns (patch decoding, content types, dry-run) never do.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
-use super::registry::defs_from_crd;
 use super::{
     ApiError, Cause, DeleteOptions, Deleted, EventType, GroupResource, Inner, ObjKey, Propagation,
     ResourceDef, StoreEvent, defaults, meta, resources, validate,
@@ -33,16 +31,6 @@ fn without_meta_and_status(obj: &Value) -> Value {
         m.remove("kind");
     }
     v
-}
-
-enum GcAction {
-    Delete(GroupResource, ObjKey, Propagation),
-    RemoveFinalizer(GroupResource, ObjKey, &'static str),
-    Orphan {
-        owner_uid: String,
-        dependents: Vec<(GroupResource, ObjKey)>,
-    },
-    FinishNamespace(String),
 }
 
 impl Inner {
@@ -120,7 +108,7 @@ impl Inner {
     }
 
     /// Remove an object for good (finalizers are done) and announce it.
-    fn remove(
+    pub(super) fn remove(
         &mut self,
         tx: &broadcast::Sender<StoreEvent>,
         gr: &GroupResource,
@@ -150,117 +138,6 @@ impl Inner {
             self.drop_crd(tx, &key.1);
         }
         Some((*arc).clone())
-    }
-
-    /// A CRD is gone: stop serving its resources and delete its custom resources.
-    fn drop_crd(&mut self, tx: &broadcast::Sender<StoreEvent>, crd_name: &str) {
-        let Some((plural, group)) = crd_name.split_once('.') else {
-            return;
-        };
-        let gr = GroupResource::new(group, plural);
-        let keys: Vec<ObjKey> = self
-            .objects
-            .get(&gr)
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default();
-        for key in keys {
-            self.remove(tx, &gr, &key);
-        }
-        self.registry.set_custom(crd_name, Vec::new());
-    }
-
-    /// CRD status the real apiextensions server reports once names are accepted.
-    fn crd_status(crd: &Value) -> Value {
-        let now = meta::now_rfc3339();
-        let mut names = crd["spec"]["names"].clone();
-        let kind = names["kind"].as_str().unwrap_or_default().to_string();
-        if names.get("singular").is_none() {
-            names["singular"] = json!(kind.to_ascii_lowercase());
-        }
-        if names.get("listKind").is_none() {
-            names["listKind"] = json!(format!("{kind}List"));
-        }
-        let stored: Vec<Value> = crd["spec"]["versions"]
-            .as_array()
-            .map(|vs| {
-                vs.iter()
-                    .filter(|v| v["storage"] == true)
-                    .map(|v| v["name"].clone())
-                    .collect()
-            })
-            .unwrap_or_default();
-        json!({
-            "conditions": [
-                {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found", "lastTransitionTime": now},
-                {"type": "Established", "status": "True", "reason": "InitialNamesAccepted", "message": "the initial names have been accepted", "lastTransitionTime": now},
-            ],
-            "acceptedNames": names,
-            "storedVersions": stored,
-        })
-    }
-
-    fn check_crd(crd: &Value) -> Result<(), ApiError> {
-        let spec = &crd["spec"];
-        let group = spec["group"].as_str().unwrap_or_default();
-        let plural = spec["names"]["plural"].as_str().unwrap_or_default();
-        let name = meta::name(crd);
-        let mut causes = Vec::new();
-        if group.is_empty() {
-            causes.push(Cause::new(
-                "FieldValueRequired",
-                "spec.group",
-                "Required value",
-            ));
-        }
-        if plural.is_empty() {
-            causes.push(Cause::new(
-                "FieldValueRequired",
-                "spec.names.plural",
-                "Required value",
-            ));
-        }
-        if spec["names"]["kind"]
-            .as_str()
-            .unwrap_or_default()
-            .is_empty()
-        {
-            causes.push(Cause::new(
-                "FieldValueRequired",
-                "spec.names.kind",
-                "Required value",
-            ));
-        }
-        if causes.is_empty() && name != format!("{plural}.{group}") {
-            causes.push(Cause::new(
-                "FieldValueInvalid",
-                "metadata.name",
-                format!("Invalid value: \"{name}\": must be spec.names.plural+\".\"+spec.group"),
-            ));
-        }
-        let versions = spec["versions"].as_array().map(Vec::len).unwrap_or(0);
-        if versions == 0 {
-            causes.push(Cause::new(
-                "FieldValueRequired",
-                "spec.versions",
-                "Required value: must have exactly one version marked as storage version",
-            ));
-        }
-        if causes.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::invalid(
-                "CustomResourceDefinition.apiextensions.k8s.io",
-                "apiextensions.k8s.io",
-                "CustomResourceDefinition",
-                name,
-                causes,
-            ))
-        }
-    }
-
-    fn register_crd(&mut self, crd: &Value) {
-        self.registry
-            .set_custom(meta::name(crd), defs_from_crd(crd));
     }
 
     pub(super) fn create(
@@ -587,172 +464,5 @@ impl Inner {
             return Ok(Deleted::Pending(new));
         }
         Ok(Deleted::Pending(self.put(tx, gr, new, Some(old))))
-    }
-
-    /// Garbage collection and namespace termination: decide on a consistent snapshot, then act.
-    /// Returns how many actions were taken (the caller repeats until none are left).
-    pub(super) fn gc_pass(&mut self, tx: &broadcast::Sender<StoreEvent>) -> usize {
-        let mut dependents: HashMap<&str, Vec<(GroupResource, ObjKey)>> = HashMap::new();
-        let mut populated_namespaces: HashMap<&str, Vec<(GroupResource, ObjKey, bool)>> =
-            HashMap::new();
-        let mut actions = Vec::new();
-        for (gr, map) in &self.objects {
-            for (key, obj) in map {
-                let owners = obj["metadata"]["ownerReferences"].as_array();
-                for owner in owners.into_iter().flatten() {
-                    if let Some(uid) = owner["uid"].as_str() {
-                        dependents
-                            .entry(uid)
-                            .or_default()
-                            .push((gr.clone(), key.clone()));
-                    }
-                }
-                if !key.0.is_empty() {
-                    populated_namespaces.entry(&key.0).or_default().push((
-                        gr.clone(),
-                        key.clone(),
-                        meta::is_deleting(obj),
-                    ));
-                }
-                let owner_uids = meta::owner_uids(obj);
-                if !owner_uids.is_empty()
-                    && !meta::is_deleting(obj)
-                    && owner_uids.iter().all(|u| !self.by_uid.contains_key(u))
-                {
-                    actions.push(GcAction::Delete(
-                        gr.clone(),
-                        key.clone(),
-                        Propagation::Background,
-                    ));
-                }
-            }
-        }
-        let deleting: Vec<(GroupResource, ObjKey, Arc<Value>)> = self
-            .objects
-            .iter()
-            .flat_map(|(gr, map)| map.iter().map(move |(k, o)| (gr, k, o)))
-            .filter(|(_, _, o)| meta::is_deleting(o))
-            .map(|(gr, k, o)| (gr.clone(), k.clone(), o.clone()))
-            .collect();
-        for (gr, key, obj) in deleting {
-            let fins = meta::finalizers(&obj);
-            let deps = dependents.get(meta::uid(&obj)).cloned().unwrap_or_default();
-            if gr == resources::NAMESPACES {
-                match populated_namespaces.get(key.1.as_str()) {
-                    Some(content) => {
-                        for (cgr, ckey, deleting) in content {
-                            if !deleting {
-                                actions.push(GcAction::Delete(
-                                    cgr.clone(),
-                                    ckey.clone(),
-                                    Propagation::Background,
-                                ));
-                            }
-                        }
-                    }
-                    None if fins.is_empty() => {
-                        actions.push(GcAction::FinishNamespace(key.1.clone()))
-                    }
-                    None => {}
-                }
-            }
-            if fins.iter().any(|f| f == "foregroundDeletion") {
-                if deps.is_empty() {
-                    actions.push(GcAction::RemoveFinalizer(
-                        gr.clone(),
-                        key.clone(),
-                        "foregroundDeletion",
-                    ));
-                } else {
-                    for (dgr, dkey) in deps.iter() {
-                        let dep_deleting = self
-                            .objects
-                            .get(dgr)
-                            .and_then(|m| m.get(dkey))
-                            .is_some_and(|o| meta::is_deleting(o));
-                        if !dep_deleting {
-                            actions.push(GcAction::Delete(
-                                dgr.clone(),
-                                dkey.clone(),
-                                Propagation::Foreground,
-                            ));
-                        }
-                    }
-                }
-            }
-            if fins.iter().any(|f| f == "orphan") {
-                actions.push(GcAction::Orphan {
-                    owner_uid: meta::uid(&obj).to_string(),
-                    dependents: deps,
-                });
-                actions.push(GcAction::RemoveFinalizer(gr, key, "orphan"));
-            }
-        }
-        drop(dependents);
-        drop(populated_namespaces);
-        let mut done = HashSet::new();
-        let mut count = 0;
-        for action in actions {
-            count += usize::from(self.gc_apply(tx, action, &mut done));
-        }
-        count
-    }
-
-    fn gc_apply(
-        &mut self,
-        tx: &broadcast::Sender<StoreEvent>,
-        action: GcAction,
-        done: &mut HashSet<(GroupResource, ObjKey)>,
-    ) -> bool {
-        match action {
-            GcAction::Delete(gr, key, propagation) => {
-                if !done.insert((gr.clone(), key.clone())) {
-                    return false;
-                }
-                let opts = DeleteOptions {
-                    propagation,
-                    ..Default::default()
-                };
-                self.delete(&gr, &key.0, &key.1, &opts, tx).is_ok()
-            }
-            GcAction::RemoveFinalizer(gr, key, finalizer) => {
-                let Some(obj) = self.get(&gr, &key.0, &key.1) else {
-                    return false;
-                };
-                let mut new = (*obj).clone();
-                let fins: Vec<String> = meta::finalizers(&obj)
-                    .into_iter()
-                    .filter(|f| f != finalizer)
-                    .collect();
-                meta::metadata_mut(&mut new).insert("finalizers".into(), json!(fins));
-                if fins.is_empty() {
-                    meta::metadata_mut(&mut new).remove("finalizers");
-                }
-                self.update(&gr, new, false, tx).is_ok()
-            }
-            GcAction::Orphan {
-                owner_uid,
-                dependents,
-            } => {
-                let mut any = false;
-                for (gr, key) in dependents {
-                    let Some(obj) = self.get(&gr, &key.0, &key.1) else {
-                        continue;
-                    };
-                    let mut new = (*obj).clone();
-                    if let Some(refs) = new["metadata"]["ownerReferences"].as_array_mut() {
-                        refs.retain(|r| r["uid"] != owner_uid.as_str());
-                        if refs.is_empty() {
-                            meta::metadata_mut(&mut new).remove("ownerReferences");
-                        }
-                    }
-                    any |= self.update(&gr, new, false, tx).is_ok();
-                }
-                any
-            }
-            GcAction::FinishNamespace(name) => self
-                .remove(tx, &resources::NAMESPACES, &(String::new(), name))
-                .is_some(),
-        }
     }
 }
