@@ -25,15 +25,20 @@ use serde_json::Value;
 const CREATE_CONCURRENCY: usize = 16;
 
 pub async fn client(kubeconfig: &Path) -> anyhow::Result<Client> {
-    let kc = kube::config::Kubeconfig::read_from(kubeconfig).with_context(|| format!("reading {}", kubeconfig.display()))?;
-    let config = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default()).await?;
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig)
+        .with_context(|| format!("reading {}", kubeconfig.display()))?;
+    let config =
+        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+            .await?;
     Ok(Client::try_from(config)?)
 }
 
 pub async fn install_crds(client: &Client) -> anyhow::Result<()> {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     for crd in fledge_api::crd::crds() {
-        api.create(&PostParams::default(), &crd).await.with_context(|| format!("creating CRD {}", crd.name_any()))?;
+        api.create(&PostParams::default(), &crd)
+            .await
+            .with_context(|| format!("creating CRD {}", crd.name_any()))?;
     }
     Ok(())
 }
@@ -41,13 +46,19 @@ pub async fn install_crds(client: &Client) -> anyhow::Result<()> {
 /// Creates every object (namespaced by its own metadata), `CREATE_CONCURRENCY` at a time.
 pub async fn create_all<K>(client: &Client, objects: Vec<Value>) -> anyhow::Result<()>
 where
-    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()> + Clone + DeserializeOwned + serde::Serialize + std::fmt::Debug,
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug,
 {
     futures::stream::iter(objects)
         .map(|v| async move {
             let obj: K = serde_json::from_value(v).context("building an object")?;
             let api: Api<K> = Api::namespaced(client.clone(), &obj.namespace().unwrap_or_default());
-            api.create(&PostParams::default(), &obj).await.with_context(|| format!("creating {}", obj.name_any()))?;
+            api.create(&PostParams::default(), &obj)
+                .await
+                .with_context(|| format!("creating {}", obj.name_any()))?;
             Ok::<_, anyhow::Error>(())
         })
         .buffer_unordered(CREATE_CONCURRENCY)
@@ -60,20 +71,37 @@ pub async fn create_namespaces(client: &Client, objects: Vec<Value>) -> anyhow::
     let api: Api<Namespace> = Api::all(client.clone());
     for v in objects {
         let ns: Namespace = serde_json::from_value(v)?;
-        api.create(&PostParams::default(), &ns).await.with_context(|| format!("creating namespace {}", ns.name_any()))?;
+        api.create(&PostParams::default(), &ns)
+            .await
+            .with_context(|| format!("creating namespace {}", ns.name_any()))?;
     }
     Ok(())
 }
 
-pub async fn patch_deployment(client: &Client, ns: &str, name: &str, patch: &Value) -> anyhow::Result<()> {
+pub async fn patch_deployment(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    patch: &Value,
+) -> anyhow::Result<()> {
     let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
-    api.patch(name, &PatchParams::default(), &Patch::Merge(patch)).await.with_context(|| format!("patching deployment {ns}/{name}"))?;
+    api.patch(name, &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .with_context(|| format!("patching deployment {ns}/{name}"))?;
     Ok(())
 }
 
 pub async fn sim_stats(http: &reqwest::Client, url: &str) -> anyhow::Result<StatsSnapshot> {
-    let resp = http.get(format!("{url}/sim/stats")).send().await.context("GET /sim/stats")?;
-    Ok(resp.error_for_status()?.json().await.context("parsing /sim/stats")?)
+    let resp = http
+        .get(format!("{url}/sim/stats"))
+        .send()
+        .await
+        .context("GET /sim/stats")?;
+    Ok(resp
+        .error_for_status()?
+        .json()
+        .await
+        .context("parsing /sim/stats")?)
 }
 
 /// What the bench's watch has seen of one Canary.
@@ -98,12 +126,18 @@ impl Tracker {
         let seen = tracker.seen.clone();
         let api: Api<Canary> = Api::all(client.clone());
         tokio::spawn(async move {
-            let mut stream = watcher(api, watcher::Config::default()).default_backoff().applied_objects().boxed();
+            let mut stream = watcher(api, watcher::Config::default())
+                .default_backoff()
+                .applied_objects()
+                .boxed();
             while let Some(event) = stream.next().await {
                 let Ok(canary) = event else { continue };
                 let now = Instant::now();
                 let status = canary.status.clone().unwrap_or_default();
-                let phase = status.phase.map(|p| p.as_str().to_string()).unwrap_or_default();
+                let phase = status
+                    .phase
+                    .map(|p| p.as_str().to_string())
+                    .unwrap_or_default();
                 let key = (canary.namespace().unwrap_or_default(), canary.name_any());
                 let mut map = seen.lock().unwrap_or_else(|p| p.into_inner());
                 let entry = map.entry(key).or_default();
@@ -118,12 +152,21 @@ impl Tracker {
     }
 
     pub fn get(&self, ns: &str, name: &str) -> Option<Seen> {
-        self.seen.lock().unwrap_or_else(|p| p.into_inner()).get(&(ns.to_string(), name.to_string())).cloned()
+        self.seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(ns.to_string(), name.to_string()))
+            .cloned()
     }
 
     /// How many Canaries are in `phase` now.
     pub fn count_in(&self, phase: &str) -> usize {
-        self.seen.lock().unwrap_or_else(|p| p.into_inner()).values().filter(|s| s.phase == phase).count()
+        self.seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .filter(|s| s.phase == phase)
+            .count()
     }
 
     /// Polls `done` every 50ms until it holds; fails after `timeout`, or at once when `alive`

@@ -46,7 +46,11 @@ impl Delta {
 
     /// The `n` largest `verb resource` counts, largest first (ties by name).
     pub fn top(&self, n: usize) -> Vec<(String, u64)> {
-        let mut all: Vec<(String, u64)> = self.by_request.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        let mut all: Vec<(String, u64)> = self
+            .by_request
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
         all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         all.truncate(n);
         all
@@ -74,7 +78,10 @@ impl Delta {
 
 /// The requests made between `before` and `after`.
 pub fn delta(before: &StatsSnapshot, after: &StatsSnapshot) -> Delta {
-    let mut d = Delta { total: after.total_requests.saturating_sub(before.total_requests), ..Delta::default() };
+    let mut d = Delta {
+        total: after.total_requests.saturating_sub(before.total_requests),
+        ..Delta::default()
+    };
     for (verb, resources) in &after.requests {
         for (resource, count) in resources {
             let n = count.saturating_sub(before.count(verb, resource));
@@ -110,9 +117,19 @@ mod tests {
     fn snap(total: u64, entries: &[(&str, &str, u64)]) -> StatsSnapshot {
         let mut requests: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
         for (verb, resource, n) in entries {
-            requests.entry(verb.to_string()).or_default().insert(resource.to_string(), *n);
+            requests
+                .entry(verb.to_string())
+                .or_default()
+                .insert(resource.to_string(), *n);
         }
-        StatsSnapshot { requests, total_requests: total, watches_open: 0, watches_started: 0, objects_stored: 0, resource_version: 0 }
+        StatsSnapshot {
+            requests,
+            total_requests: total,
+            watches_open: 0,
+            watches_started: 0,
+            objects_stored: 0,
+            resource_version: 0,
+        }
     }
 
     #[test]
@@ -133,7 +150,13 @@ mod tests {
 
     #[test]
     fn delta_counts_only_new_requests_including_new_resources() {
-        let before = snap(10, &[("list", "canaries.fledge.dev", 2), ("patch", "canaries.fledge.dev/status", 5)]);
+        let before = snap(
+            10,
+            &[
+                ("list", "canaries.fledge.dev", 2),
+                ("patch", "canaries.fledge.dev/status", 5),
+            ],
+        );
         let after = snap(
             19,
             &[
@@ -148,22 +171,40 @@ mod tests {
         assert_eq!((d.reads, d.writes, d.watches, d.total), (1, 5, 1, 9));
         assert_eq!(d.non_watch(), 8);
         assert!(!d.by_request.contains_key("list canaries.fledge.dev"));
-        assert_eq!(d.top(2), vec![("patch canaries.fledge.dev/status".to_string(), 3), ("create events".to_string(), 2)]);
+        assert_eq!(
+            d.top(2),
+            vec![
+                ("patch canaries.fledge.dev/status".to_string(), 3),
+                ("create events".to_string(), 2)
+            ]
+        );
     }
 
     #[test]
     fn own_requests_are_removed_and_never_below_zero() {
-        let d = delta(&snap(0, &[]), &snap(5, &[("patch", "deployments.apps", 3), ("create", "events", 2)]));
+        let d = delta(
+            &snap(0, &[]),
+            &snap(
+                5,
+                &[("patch", "deployments.apps", 3), ("create", "events", 2)],
+            ),
+        );
         let d = d.minus_own("patch", "deployments.apps", 3);
         assert_eq!((d.writes, d.total), (2, 2));
         assert!(!d.by_request.contains_key("patch deployments.apps"));
-        let d = d.minus_own("create", "events", 10).minus_own("get", "pods", 1);
+        let d = d
+            .minus_own("create", "events", 10)
+            .minus_own("get", "pods", 1);
         assert_eq!((d.writes, d.total, d.reads), (0, 0, 0));
     }
 
     #[test]
     fn percentiles_use_nearest_rank() {
-        let ms = |v: &[u64]| v.iter().map(|m| Duration::from_millis(*m)).collect::<Vec<_>>();
+        let ms = |v: &[u64]| {
+            v.iter()
+                .map(|m| Duration::from_millis(*m))
+                .collect::<Vec<_>>()
+        };
         let samples = ms(&[50, 10, 40, 20, 30]);
         assert_eq!(percentile(&samples, 0.5), Duration::from_millis(30));
         assert_eq!(percentile(&samples, 0.99), Duration::from_millis(50));

@@ -47,6 +47,9 @@ struct Args {
     /// Seconds to let things settle before a window.
     #[arg(long, default_value_t = 5.0)]
     settle: f64,
+    /// Seconds initialization may take; the run then goes on with the canaries initialized.
+    #[arg(long, default_value_t = 240.0)]
+    init_timeout: f64,
     /// Markdown from the sim's own scale benchmark, appended to the results.
     #[arg(long)]
     sim_section: Option<PathBuf>,
@@ -64,34 +67,59 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let args = Args::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the tokio runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
     runtime.block_on(run(args))
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    anyhow::ensure!(args.fledge.is_file(), "--fledge {}: no such file (run `cargo build --release --bin fledge`)", args.fledge.display());
-    anyhow::ensure!(!args.counts.is_empty() && args.counts.iter().all(|n| *n > 0), "--counts: give at least one N above 0");
+    anyhow::ensure!(
+        args.fledge.is_file(),
+        "--fledge {}: no such file (run `cargo build --release --bin fledge`)",
+        args.fledge.display()
+    );
+    anyhow::ensure!(
+        !args.counts.is_empty() && args.counts.iter().all(|n| *n > 0),
+        "--counts: give at least one N above 0"
+    );
     let temp = tempfile::tempdir().context("creating a temp dir")?;
-    let work = args.work_dir.clone().unwrap_or_else(|| temp.path().to_path_buf());
+    let work = args
+        .work_dir
+        .clone()
+        .unwrap_or_else(|| temp.path().to_path_buf());
     let settings = measure::Settings {
-        fledge: std::fs::canonicalize(&args.fledge).with_context(|| format!("--fledge {}", args.fledge.display()))?,
+        fledge: std::fs::canonicalize(&args.fledge)
+            .with_context(|| format!("--fledge {}", args.fledge.display()))?,
         work,
-        analysis: workload::Analysis { interval_secs: args.interval, iterations: args.iterations },
+        analysis: workload::Analysis {
+            interval_secs: args.interval,
+            iterations: args.iterations,
+        },
         samples: args.samples,
         spacing: Duration::from_millis(args.spacing_ms),
         idle_window: Duration::from_secs_f64(args.idle_window),
         steps_window: Duration::from_secs_f64(args.steps_window),
         settle: Duration::from_secs_f64(args.settle),
+        init_timeout: Duration::from_secs_f64(args.init_timeout),
     };
     let sim_section = match &args.sim_section {
-        Some(p) => Some(std::fs::read_to_string(p).with_context(|| format!("--sim-section {}", p.display()))?),
+        Some(p) => Some(
+            std::fs::read_to_string(p).with_context(|| format!("--sim-section {}", p.display()))?,
+        ),
         None => None,
     };
 
     let mut runs = Vec::new();
     let mut empty = None;
     for (k, &n) in args.counts.iter().enumerate() {
-        let (run, e) = measure::run(&settings, n, k == 0).await.with_context(|| format!("benchmark at N = {n} (logs in {})", settings.work.join(format!("n{n}")).display()))?;
+        let (run, e) = measure::run(&settings, n, k == 0).await.with_context(|| {
+            format!(
+                "benchmark at N = {n} (logs in {})",
+                settings.work.join(format!("n{n}")).display()
+            )
+        })?;
         eprintln!(
             "[n={n}] init {:.1}s, detection p50 {:.0}ms p99 {:.0}ms, writes/step {:?}, reads/step {:?}, idle {:.2} req/s, RSS peak {:.0} MiB",
             run.init_secs,
@@ -107,7 +135,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
 
     let setup = report::Setup {
-        date: jiff::Timestamp::now().round(jiff::Unit::Second).unwrap_or_else(|_| jiff::Timestamp::now()).to_string(),
+        date: jiff::Timestamp::now()
+            .round(jiff::Unit::Second)
+            .unwrap_or_else(|_| jiff::Timestamp::now())
+            .to_string(),
         nproc: std::thread::available_parallelism().map_or(1, |n| n.get()),
         memory_gib: meminfo_total_kib() as f64 / (1024.0 * 1024.0),
         cpu: cpu_model(),
@@ -122,11 +153,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
     print!("{md}");
     if let Some(out) = &args.out {
         let existing = std::fs::read_to_string(out).unwrap_or_default();
-        std::fs::write(out, report::splice(&existing, &md)).with_context(|| format!("writing {}", out.display()))?;
+        std::fs::write(out, report::splice(&existing, &md))
+            .with_context(|| format!("writing {}", out.display()))?;
     }
     if let Some(path) = &args.json {
         let all = serde_json::json!({"setup": setup, "runs": runs, "empty": empty});
-        std::fs::write(path, serde_json::to_string_pretty(&all)?).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, serde_json::to_string_pretty(&all)?)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
 }
@@ -134,13 +167,24 @@ async fn run(args: Args) -> anyhow::Result<()> {
 fn meminfo_total_kib() -> u64 {
     std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|m| m.lines().find_map(|l| l.strip_prefix("MemTotal:"))?.split_whitespace().next()?.parse().ok())
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
         .unwrap_or(0)
 }
 
 fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|c| c.lines().find_map(|l| l.strip_prefix("model name")).map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()))
+        .and_then(|c| {
+            c.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".to_string())
 }

@@ -18,7 +18,9 @@ pub struct Proc {
 
 impl Proc {
     pub fn pid(&self) -> anyhow::Result<u32> {
-        self.child.id().with_context(|| format!("{} has already exited", self.what))
+        self.child
+            .id()
+            .with_context(|| format!("{} has already exited", self.what))
     }
 
     /// Fails when the process has exited, with its exit status: a crashed controller must not
@@ -37,8 +39,8 @@ impl Proc {
 
 /// A running `fledge sim`.
 pub struct SimProc {
-    /// Held so the sim lives exactly as long as this value.
-    _process: Proc,
+    /// The sim lives exactly as long as this value.
+    pub process: Proc,
     pub url: String,
     pub kubeconfig: PathBuf,
 }
@@ -60,7 +62,10 @@ pub async fn start_sim(fledge: &Path, dir: &Path, scenario: &str) -> anyhow::Res
         .spawn()
         .with_context(|| format!("starting {} sim", fledge.display()))?;
     let stdout = child.stdout.take().context("sim stdout")?;
-    let proc = Proc { child, what: "fledge sim" };
+    let proc = Proc {
+        child,
+        what: "fledge sim",
+    };
     let mut lines = BufReader::new(stdout).lines();
     let ready = tokio::time::timeout(Duration::from_secs(30), async {
         while let Some(line) = lines.next_line().await? {
@@ -73,9 +78,16 @@ pub async fn start_sim(fledge: &Path, dir: &Path, scenario: &str) -> anyhow::Res
     .await;
     let url = match ready {
         Ok(Ok(Some(url))) => url,
-        _ => bail!("fledge sim did not print its ready line within 30s (see {})", dir.join("sim.log").display()),
+        _ => bail!(
+            "fledge sim did not print its ready line within 30s (see {})",
+            dir.join("sim.log").display()
+        ),
     };
-    Ok(SimProc { _process: proc, url, kubeconfig })
+    Ok(SimProc {
+        process: proc,
+        url,
+        kubeconfig,
+    })
 }
 
 /// Starts `fledge controller` against `kubeconfig`, logging to `log`.
@@ -85,22 +97,40 @@ pub fn start_controller(fledge: &Path, kubeconfig: &Path, log: &Path) -> anyhow:
         .args(["controller", "--kubeconfig"])
         .arg(kubeconfig)
         // Metrics need Prometheus; the canaries here have none, so the address is never used.
-        .args(["--min-interval", "1s", "--listen", "127.0.0.1:0", "--metrics-server", "http://127.0.0.1:9"])
+        .args([
+            "--min-interval",
+            "1s",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-server",
+            "http://127.0.0.1:9",
+        ])
         .args(["--log-level", "warn,fledge::controller=info"])
         .stdout(out.try_clone()?)
         .stderr(out)
         .kill_on_drop(true)
         .spawn()
         .with_context(|| format!("starting {} controller", fledge.display()))?;
-    Ok(Proc { child, what: "fledge controller" })
+    Ok(Proc {
+        child,
+        what: "fledge controller",
+    })
 }
 
 /// Waits until `needle` appears in the file at `path`.
-pub async fn wait_for_log(proc: &mut Proc, path: &Path, needle: &str, timeout: Duration) -> anyhow::Result<()> {
+pub async fn wait_for_log(
+    proc: &mut Proc,
+    path: &Path,
+    needle: &str,
+    timeout: Duration,
+) -> anyhow::Result<()> {
     let start = Instant::now();
     loop {
         proc.check_running()?;
-        if std::fs::read_to_string(path).unwrap_or_default().contains(needle) {
+        if std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .contains(needle)
+        {
             return Ok(());
         }
         if start.elapsed() > timeout {
@@ -118,7 +148,8 @@ pub struct Memory {
 }
 
 pub fn memory(pid: u32) -> anyhow::Result<Memory> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).with_context(|| format!("reading /proc/{pid}/status"))?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("reading /proc/{pid}/status"))?;
     Ok(parse_memory(&status))
 }
 
@@ -130,12 +161,16 @@ fn parse_memory(status: &str) -> Memory {
             .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
             .unwrap_or(0)
     };
-    Memory { rss_kib: field("VmRSS:"), peak_kib: field("VmHWM:") }
+    Memory {
+        rss_kib: field("VmRSS:"),
+        peak_kib: field("VmHWM:"),
+    }
 }
 
 /// CPU time (user + system) a process has used so far.
 pub fn cpu_time(pid: u32, ticks_per_sec: u64) -> anyhow::Result<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).with_context(|| format!("reading /proc/{pid}/stat"))?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("reading /proc/{pid}/stat"))?;
     parse_cpu_ticks(&stat)
         .map(|ticks| Duration::from_secs_f64(ticks as f64 / ticks_per_sec.max(1) as f64))
         .with_context(|| format!("/proc/{pid}/stat has no utime/stime"))
@@ -169,7 +204,13 @@ mod tests {
     #[test]
     fn memory_fields_are_read_in_kib() {
         let status = "Name:\tfledge\nVmHWM:\t   51200 kB\nVmRSS:\t   40960 kB\nThreads:\t4\n";
-        assert_eq!(parse_memory(status), Memory { rss_kib: 40960, peak_kib: 51200 });
+        assert_eq!(
+            parse_memory(status),
+            Memory {
+                rss_kib: 40960,
+                peak_kib: 51200
+            }
+        );
         assert_eq!(parse_memory("Name:\tx\n"), Memory::default());
     }
 

@@ -19,7 +19,10 @@ pub struct Analysis {
 
 /// Where app `i` lives: (namespace, name).
 pub fn app(i: usize) -> (String, String) {
-    (format!("bench-{:03}", i / PER_NAMESPACE), format!("app-{i:05}"))
+    (
+        format!("bench-{:03}", i / PER_NAMESPACE),
+        format!("app-{i:05}"),
+    )
 }
 
 /// The namespaces `n` apps need.
@@ -100,9 +103,21 @@ mod tests {
 
     #[test]
     fn the_canary_is_valid_for_a_one_second_minimum_interval() {
-        let canary: Canary = serde_json::from_value(canary(7, Analysis { interval_secs: 5, iterations: 8 })).expect("Canary");
-        let opts = ValidateOptions { min_interval: Duration::from_secs(1) };
-        let errors: Vec<_> = validate_canary(&canary, &opts).into_iter().filter(|p| p.is_error()).collect();
+        let canary: Canary = serde_json::from_value(canary(
+            7,
+            Analysis {
+                interval_secs: 5,
+                iterations: 8,
+            },
+        ))
+        .expect("Canary");
+        let opts = ValidateOptions {
+            min_interval: Duration::from_secs(1),
+        };
+        let errors: Vec<_> = validate_canary(&canary, &opts)
+            .into_iter()
+            .filter(|p| p.is_error())
+            .collect();
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(canary.spec.target_ref.name, "app-00007");
     }
