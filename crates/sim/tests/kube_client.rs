@@ -448,3 +448,56 @@ async fn reflector_converges_through_drops_and_gone() {
 async fn reflector_with_streaming_lists_converges() {
     reflector_converges(true).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recorder_events_are_visible_as_core_events() {
+    use kube::Resource as _;
+    use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+    let sim = Sim::start(SimOptions::default()).await.unwrap();
+    let client = sim.client();
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let target = cms
+        .create(&PostParams::default(), &cm("target", "1"))
+        .await
+        .unwrap();
+    let reporter = Reporter {
+        controller: "fledge".into(),
+        instance: Some("fledge-0".into()),
+    };
+    let recorder = Recorder::new(client.clone(), reporter);
+    let event = Event {
+        type_: EventType::Normal,
+        reason: "Synced".into(),
+        note: Some("Advance podinfo.test canary weight 10".into()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    let reference = target.object_ref(&());
+    recorder.publish(&event, &reference).await.unwrap();
+    // The same event again becomes a series on the same object (a merge patch).
+    recorder.publish(&event, &reference).await.unwrap();
+
+    // What `kubectl describe` reads: core v1 events selected by the involved object.
+    let uid = target.metadata.uid.clone().unwrap();
+    let core: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), "default");
+    let selector = format!(
+        "involvedObject.name=target,involvedObject.namespace=default,involvedObject.kind=ConfigMap,involvedObject.uid={uid}"
+    );
+    let list = core
+        .list(&ListParams::default().fields(&selector))
+        .await
+        .unwrap();
+    assert_eq!(list.items.len(), 1, "{:?}", list.items);
+    let e = &list.items[0];
+    assert_eq!(
+        e.message.as_deref(),
+        Some("Advance podinfo.test canary weight 10")
+    );
+    assert_eq!(e.reason.as_deref(), Some("Synced"));
+    assert_eq!(e.count, Some(2));
+    assert!(e.last_timestamp.is_some());
+    assert_eq!(
+        e.source.as_ref().and_then(|s| s.component.as_deref()),
+        Some("fledge")
+    );
+}
