@@ -8,6 +8,7 @@
 mod manifests;
 mod progress;
 mod prometheus;
+mod summary;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -24,7 +25,8 @@ use kube::{Api, Client, ResourceExt};
 
 use crate::controller::ControllerConfig;
 use manifests::{CANARY, NAMESPACE};
-use progress::{EventView, Expect, Outcome, Style, Tracker};
+use progress::{EventView, Style, Tracker};
+use summary::{Expect, Outcome};
 
 const HEALTHY: &str = "ghcr.io/stefanprodan/podinfo:6.0.1";
 const FAULTY: &str = "ghcr.io/stefanprodan/podinfo:6.1.0";
@@ -266,7 +268,7 @@ pub async fn run(options: Options) -> anyhow::Result<Finished> {
     );
 
     out.line("");
-    for line in progress::summary(out.style, &outcomes, out.start.elapsed()) {
+    for line in summary::summary(out.style, &outcomes, out.start.elapsed()) {
         println!("{line}");
     }
     let passed = outcomes.iter().all(Outcome::as_expected);
