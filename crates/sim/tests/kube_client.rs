@@ -501,3 +501,51 @@ async fn recorder_events_are_visible_as_core_events() {
         Some("fledge")
     );
 }
+
+/// The Lease protocol of kube-lease-manager (the controller's leader election): apply to take
+/// an orphaned lease, strategic patches to renew and release, and a 409 for a second candidate
+/// while the lease is held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lease_takeover_conflicts_until_released() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    let sim = Sim::start(SimOptions::default()).await.unwrap();
+    let leases: Api<Lease> = Api::namespaced(sim.client(), "default");
+    let empty: Lease = serde_json::from_value(json!({"metadata": {"name": "lock"}})).unwrap();
+    leases.create(&PostParams::default(), &empty).await.unwrap();
+    let take = |who: &str| {
+        json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "spec": {
+            "holderIdentity": who, "leaseDurationSeconds": 15,
+            "acquireTime": "2026-01-01T00:00:00.000000Z", "renewTime": "2026-01-01T00:00:00.000000Z"}})
+    };
+    let params = |who: &str| PatchParams {
+        field_manager: Some(format!("lease-{who}")),
+        ..Default::default()
+    };
+    leases
+        .patch("lock", &params("a"), &Patch::Apply(take("a")))
+        .await
+        .unwrap();
+    let renew = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "spec": {"renewTime": "2026-01-01T00:00:05.000000Z"}});
+    leases
+        .patch("lock", &params("a"), &Patch::Strategic(renew))
+        .await
+        .unwrap();
+
+    let err = leases
+        .patch("lock", &params("b"), &Patch::Apply(take("b")))
+        .await
+        .unwrap_err();
+    assert_eq!(api_status(&err), Some((409, "Conflict".into())));
+
+    let release = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "spec": {
+        "acquireTime": null, "renewTime": null, "holderIdentity": null, "leaseDurationSeconds": null}});
+    leases
+        .patch("lock", &params("a"), &Patch::Strategic(release))
+        .await
+        .unwrap();
+    let held = leases
+        .patch("lock", &params("b"), &Patch::Apply(take("b")))
+        .await
+        .unwrap();
+    assert_eq!(held.spec.unwrap().holder_identity.as_deref(), Some("b"));
+}
