@@ -438,7 +438,6 @@ fn webhook_payloads_carry_name_namespace_phase_checksum_and_metadata() {
 }
 
 #[test]
-#[ignore = "bug: the payload checksum hashes only the tracked configs (src/controller/reconcile.rs, tracked_checksum(configs)), not lastAppliedSpec as Flagger's canaryChecksum and docs/webhooks.md say, so two image-only revisions send the same checksum"]
 fn the_payload_checksum_changes_with_the_revision() {
     let ns = "checksum";
     let r = Receiver::start();

@@ -34,8 +34,10 @@ pub struct Actor<'a> {
     pub canary: &'a Canary,
     pub obs: &'a Observation,
     pub router: Box<dyn Router>,
-    /// `tracked configs` checksum for the primary's pod template annotation.
+    /// Checksum of the tracked configs, for the primary's pod-template annotation.
     pub tracked_checksum: String,
+    /// Checksum of the whole revision, for webhook payloads.
+    pub payload_checksum: String,
 }
 
 impl Actor<'_> {
@@ -391,7 +393,7 @@ impl Actor<'_> {
             name: self.canary.name_any(),
             namespace: self.ns(),
             phase: phase.to_string(),
-            checksum: self.tracked_checksum.clone(),
+            checksum: self.payload_checksum.clone(),
         }
     }
 
@@ -673,8 +675,16 @@ fn subset(want: &serde_json::Value, have: &serde_json::Value) -> bool {
     }
 }
 
-/// A deterministic checksum of the tracked configs (for the primary's pod annotation and the
-/// webhook payload's `checksum`).
+/// The webhook payload's `checksum`: the revision under analysis, pod template and tracked
+/// configs together (as Flagger's), so two image-only releases never share one.
+pub fn payload_checksum(revision: &fledge_core::Revision) -> String {
+    let mut all = revision.configs.clone();
+    all.insert("spec".into(), revision.spec.clone());
+    tracked_checksum(&all)
+}
+
+/// A deterministic checksum of the tracked configs, for the primary's pod-template annotation
+/// (only a config change must restart the primary's pods through it).
 pub fn tracked_checksum(configs: &BTreeMap<String, String>) -> String {
     use sha2::{Digest, Sha256};
     if configs.is_empty() {
@@ -707,6 +717,16 @@ mod tests {
         assert!(!subset(&changed, &have));
         let longer = json!({"spec": {"list": [{"a": 1}, {"a": 2}]}});
         assert!(!subset(&longer, &have));
+    }
+
+    #[test]
+    fn payload_checksum_changes_with_the_spec() {
+        let rev = |spec: &str| fledge_core::Revision {
+            spec: spec.into(),
+            configs: BTreeMap::new(),
+        };
+        assert_ne!(payload_checksum(&rev("a")), payload_checksum(&rev("b")));
+        assert_eq!(payload_checksum(&rev("a")), payload_checksum(&rev("a")));
     }
 
     #[test]

@@ -183,7 +183,11 @@ pub async fn run(config: ControllerConfig) -> anyhow::Result<()> {
     let router_cache: Arc<dyn fledge_routers::ObjectCache> =
         Arc::new(fledge_routers::ReflectorCache {
             services: svc_reader.clone(),
-            http_routes: routes_served.then(|| (route_reader, route_resource)),
+            http_routes: if routes_served {
+                Some((route_reader, route_resource))
+            } else {
+                None
+            },
         });
 
     let controller = Controller::new(canaries, watcher::Config::default().any_semantic());

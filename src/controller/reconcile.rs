@@ -12,7 +12,7 @@ use kube::runtime::controller::Action as Requeue;
 use kube::{Api, ResourceExt};
 use tracing::Instrument;
 
-use super::act::{Actor, tracked_checksum};
+use super::act::{Actor, payload_checksum, tracked_checksum};
 use super::context::Context;
 use super::telemetry::CanaryLabels;
 use super::workload::{CANARY_ANNOTATION, WorkloadError};
@@ -128,7 +128,7 @@ async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, Reco
         .observed
         .target
         .as_ref()
-        .map(|r| tracked_checksum(&r.configs))
+        .map(payload_checksum)
         .unwrap_or_default();
     let results = if due.is_empty() {
         CheckResults::default()
@@ -150,7 +150,13 @@ async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, Reco
             canary,
             obs: &obs,
             router,
-            tracked_checksum: checksum,
+            tracked_checksum: obs
+                .observed
+                .target
+                .as_ref()
+                .map(|r| tracked_checksum(&r.configs))
+                .unwrap_or_default(),
+            payload_checksum: checksum,
         };
         actor.apply(&decision.actions).await?;
     } else if !decision.actions.is_empty() {
@@ -230,23 +236,10 @@ async fn acknowledge_request(
     let Some(request) = canary.annotations().get(fledge_core::REQUEST_ANNOTATION) else {
         return Ok(());
     };
-    let handled = status.last_handled_request.as_deref() == Some(request.as_str());
-    let malformed = fledge_core::ManualRequest::parse(request).is_err();
-    if !handled && !malformed {
+    // The state machine acknowledges every request it has seen, malformed ones included (with
+    // an Event saying why it was ignored), by storing its value in lastHandledRequest.
+    if status.last_handled_request.as_deref() != Some(request.as_str()) {
         return Ok(());
-    }
-    if malformed {
-        ctx.recorder
-            .publish(
-                canary,
-                "Warning",
-                fledge_core::EVENT_REASON,
-                &format!(
-                    "annotation {}: unknown request {request:?}; use promote, abort or retry (removed)",
-                    fledge_core::REQUEST_ANNOTATION
-                ),
-            )
-            .await;
     }
     let patch =
         serde_json::json!({"metadata": {"annotations": {fledge_core::REQUEST_ANNOTATION: null}}});

@@ -112,7 +112,12 @@ impl Cluster {
                 "--log-level",
                 "info,fledge=debug",
             ])
-            .args(["--metrics-server", "http://127.0.0.1:9"])
+            // A closed port unless the test brings its own Prometheus.
+            .args(if extra.contains(&"--metrics-server") {
+                &[][..]
+            } else {
+                &["--metrics-server", "http://127.0.0.1:9"][..]
+            })
             .args(extra)
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
