@@ -87,7 +87,6 @@ pub async fn run(
 }
 
 async fn metrics(ctx: &Context, canary: &Canary, now: Timestamp) -> Vec<AnalysisRecord> {
-    let ns = canary.namespace().unwrap_or_default();
     let provider = canary.spec.provider_or(ctx.core.default_provider);
     let templates = &ctx.caches.templates;
     let planned = fledge_metrics::plan(canary, provider, |key: &TemplateKey| {
@@ -107,7 +106,7 @@ async fn metrics(ctx: &Context, canary: &Canary, now: Timestamp) -> Vec<Analysis
             if let QuerySource::Template(key) = &query.source
                 && !providers.templates.contains_key(key)
             {
-                let built = template_provider(ctx, &ns, key).await;
+                let built = template_provider(ctx, &address, key).await;
                 providers.templates.insert(key.clone(), built);
             }
         }
@@ -130,7 +129,7 @@ fn build_prometheus(address: &str) -> Option<Arc<dyn MetricProvider>> {
 
 async fn template_provider(
     ctx: &Context,
-    _canary_ns: &str,
+    metrics_server: &str,
     key: &TemplateKey,
 ) -> Result<Arc<dyn MetricProvider>, String> {
     let template: Arc<MetricTemplate> = ctx
@@ -162,6 +161,21 @@ async fn template_provider(
                 .map_err(|e| e.to_string())?,
             )
         }
+    };
+    // A template without an address queries the same Prometheus as the builtin metrics, so
+    // one MetricTemplate serves clusters whose Prometheus lives at different URLs.
+    let template = if template
+        .spec
+        .provider
+        .address
+        .as_deref()
+        .is_none_or(|a| a.trim().is_empty())
+    {
+        let mut t = (*template).clone();
+        t.spec.provider.address = Some(metrics_server.to_string());
+        Arc::new(t)
+    } else {
+        template
     };
     fledge_metrics::template_provider(&template, credentials, QUERY_TIMEOUT)
         .map_err(|e| e.to_string())

@@ -308,7 +308,8 @@ pub enum OnNoData {
     /// A failed check (Flagger's behaviour): a quiet canary is never promoted by accident.
     #[default]
     Fail,
-    /// Neither pass nor fail; the step does not advance on it.
+    /// Neither pass nor fail: the step advances on the other checks (if every check is
+    /// skipped, nothing holds the step; use minSampleCount to hold a quiet canary).
     Skip,
     /// Counts as a passed check.
     Pass,
