@@ -570,6 +570,12 @@ async fn explain_and_server_side_validation() {
         "{out}"
     );
     assert!(out.contains("stepWeight"), "{out}");
+    // Builtin kinds explain from the k8s-openapi schemas.
+    let out = k.ok(&["explain", "deployment.spec.strategy"]).await;
+    assert!(
+        out.contains("FIELD: strategy <DeploymentStrategy>") && out.contains("rollingUpdate"),
+        "{out}"
+    );
 
     // Unknown fields are refused under kubectl's default strict validation.
     let bad = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bad\n  namespace: test\ndata:\n  a: b\nbogus: 1\n";

@@ -66,6 +66,55 @@ fn schema_name(def: &ResourceDef) -> String {
     }
 }
 
+/// A builtin kind's schema from the k8s-openapi types (the real server's descriptions and
+/// structure, for `kubectl explain deployment.spec`): the root schema and the definitions it
+/// refers to as `#/components/schemas/...`.
+fn builtin_schema(def: &ResourceDef) -> Option<(Value, Map<String, Value>)> {
+    use k8s_openapi::api::{apps, autoscaling, coordination, core, events, networking};
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiext;
+    fn generate<T: schemars::JsonSchema>() -> Value {
+        let schema = schemars::generate::SchemaSettings::openapi3()
+            .into_generator()
+            .into_root_schema_for::<T>();
+        serde_json::to_value(schema).unwrap_or_default()
+    }
+    let mut root = match (def.group.as_str(), def.plural.as_str()) {
+        ("", "namespaces") => generate::<core::v1::Namespace>(),
+        ("", "configmaps") => generate::<core::v1::ConfigMap>(),
+        ("", "secrets") => generate::<core::v1::Secret>(),
+        ("", "services") => generate::<core::v1::Service>(),
+        ("", "endpoints") => generate::<core::v1::Endpoints>(),
+        ("", "events") => generate::<core::v1::Event>(),
+        ("", "pods") => generate::<core::v1::Pod>(),
+        ("", "serviceaccounts") => generate::<core::v1::ServiceAccount>(),
+        ("apps", "deployments") => generate::<apps::v1::Deployment>(),
+        ("apps", "replicasets") => generate::<apps::v1::ReplicaSet>(),
+        ("apps", "daemonsets") => generate::<apps::v1::DaemonSet>(),
+        ("apps", "statefulsets") => generate::<apps::v1::StatefulSet>(),
+        ("autoscaling", "horizontalpodautoscalers") => {
+            generate::<autoscaling::v2::HorizontalPodAutoscaler>()
+        }
+        ("networking.k8s.io", "ingresses") => generate::<networking::v1::Ingress>(),
+        ("coordination.k8s.io", "leases") => generate::<coordination::v1::Lease>(),
+        ("events.k8s.io", "events") => generate::<events::v1::Event>(),
+        ("apiextensions.k8s.io", "customresourcedefinitions") => {
+            generate::<apiext::CustomResourceDefinition>()
+        }
+        _ => return None,
+    };
+    let obj = root.as_object_mut()?;
+    obj.remove("$schema");
+    obj.remove("title");
+    let defs = match obj.remove("components") {
+        Some(Value::Object(mut c)) => match c.remove("schemas") {
+            Some(Value::Object(d)) => d,
+            _ => Map::new(),
+        },
+        _ => Map::new(),
+    };
+    Some((root, defs))
+}
+
 fn object_schema(def: &ResourceDef) -> Value {
     let mut schema = def.schema.clone().unwrap_or_else(|| {
         json!({"type": "object", "description": format!("{} is a Kubernetes {} (schema not published by the fledge simulator).", def.kind, def.api_version()),
@@ -122,7 +171,17 @@ pub fn document(registry: &Registry, group: &str, version: &str) -> Option<Value
             })
         };
         paths.insert(item, json!({"get": op("get"), "put": op("put"), "patch": op("patch"), "delete": op("delete")}));
-        schemas.insert(schema_name(d), object_schema(d));
+        if let Some((root, defs)) = builtin_schema(d) {
+            for (name, schema) in defs {
+                schemas.entry(name).or_insert(schema);
+            }
+            let mut root = root;
+            root["x-kubernetes-group-version-kind"] =
+                json!([{"group": d.group, "version": d.version, "kind": d.kind}]);
+            schemas.insert(schema_name(d), root);
+        } else {
+            schemas.insert(schema_name(d), object_schema(d));
+        }
     }
     Some(json!({
         "openapi": "3.0.0",
