@@ -164,19 +164,13 @@ impl Actor<'_> {
         let patch = serde_json::json!({
             "metadata": {"finalizers": finalizers, "resourceVersion": self.canary.resource_version()}
         });
-        self.ctx.metrics.count_write("patch", "Canary");
-        let updated = Api::<Canary>::namespaced(self.ctx.client.clone(), &self.ns())
-            .patch(
-                &self.canary.name_any(),
-                &PatchParams::default(),
-                &Patch::Merge(&patch),
-            )
-            .await
-            .map_err(|source| ReconcileError::Kube {
-                what: "updating the Canary's finalizers".into(),
-                source,
-            })?;
-        self.ctx.wrote(self.canary, updated.resource_version());
+        patch_canary(
+            self.ctx,
+            self.canary,
+            &patch,
+            "updating the Canary's finalizers",
+        )
+        .await?;
         Ok(())
     }
 
@@ -347,45 +341,50 @@ impl Actor<'_> {
         &self,
         tracked: &BTreeSet<(ConfigKind, String)>,
     ) -> Result<(), ReconcileError> {
-        let ns = self.ns();
         let owner = self.owner();
         let labels = managed_by(&self.canary.name_any());
         let prefixes = &self.ctx.config.include_label_prefixes;
         for (kind, name) in tracked {
             match kind {
                 ConfigKind::ConfigMap => {
-                    let api = Api::<ConfigMap>::namespaced(self.ctx.client.clone(), &ns);
-                    let Some(source) = get_opt(&api, name).await? else {
-                        continue;
-                    };
-                    let existing = get_opt(&api, &configs::primary_name(name)).await?;
-                    let copy = configs::primary_configmap(
-                        &source,
-                        existing.as_ref(),
-                        &owner,
-                        &labels,
-                        prefixes,
-                    );
-                    upsert(self.ctx, &api, copy, existing.as_ref(), "ConfigMap").await?;
+                    self.copy_config::<ConfigMap>(name, "ConfigMap", |src, old| {
+                        configs::primary_configmap(src, old, &owner, &labels, prefixes)
+                    })
+                    .await?
                 }
                 ConfigKind::Secret => {
-                    let api = Api::<Secret>::namespaced(self.ctx.client.clone(), &ns);
-                    let Some(source) = get_opt(&api, name).await? else {
-                        continue;
-                    };
-                    let existing = get_opt(&api, &configs::primary_name(name)).await?;
-                    let copy = configs::primary_secret(
-                        &source,
-                        existing.as_ref(),
-                        &owner,
-                        &labels,
-                        prefixes,
-                    );
-                    upsert(self.ctx, &api, copy, existing.as_ref(), "Secret").await?;
+                    self.copy_config::<Secret>(name, "Secret", |src, old| {
+                        configs::primary_secret(src, old, &owner, &labels, prefixes)
+                    })
+                    .await?
                 }
             }
         }
         Ok(())
+    }
+
+    /// Upserts `<name>-primary` from `<name>`; a source that is gone is skipped (an optional
+    /// reference, or one removed since the last observation).
+    async fn copy_config<K>(
+        &self,
+        name: &str,
+        kind: &str,
+        build: impl Fn(&K, Option<&K>) -> K,
+    ) -> Result<(), ReconcileError>
+    where
+        K: Clone
+            + Serialize
+            + DeserializeOwned
+            + std::fmt::Debug
+            + Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+    {
+        let api = Api::<K>::namespaced(self.ctx.client.clone(), &self.ns());
+        let Some(source) = get_opt(&api, name).await? else {
+            return Ok(());
+        };
+        let existing = get_opt(&api, &configs::primary_name(name)).await?;
+        let copy = build(&source, existing.as_ref());
+        upsert(self.ctx, &api, copy, existing.as_ref(), kind).await
     }
 
     fn canary_ref(&self, phase: CanaryPhase) -> CanaryRef {
@@ -681,6 +680,31 @@ pub fn payload_checksum(revision: &fledge_core::Revision) -> String {
     let mut all = revision.configs.clone();
     all.insert("spec".into(), revision.spec.clone());
     tracked_checksum(&all)
+}
+
+/// A JSON merge patch of the Canary itself (not its status), remembering the resourceVersion it
+/// produced so the next reconcile waits for the cache to catch up (see `Context::is_stale`).
+pub async fn patch_canary(
+    ctx: &Context,
+    canary: &Canary,
+    patch: &serde_json::Value,
+    what: &str,
+) -> Result<(), ReconcileError> {
+    ctx.metrics.count_write("patch", "Canary");
+    let updated =
+        Api::<Canary>::namespaced(ctx.client.clone(), &canary.namespace().unwrap_or_default())
+            .patch(
+                &canary.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(patch),
+            )
+            .await
+            .map_err(|source| ReconcileError::Kube {
+                what: what.to_string(),
+                source,
+            })?;
+    ctx.wrote(canary, updated.resource_version());
+    Ok(())
 }
 
 /// A deterministic checksum of the tracked configs, for the primary's pod-template annotation

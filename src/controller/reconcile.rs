@@ -12,7 +12,7 @@ use kube::runtime::controller::Action as Requeue;
 use kube::{Api, ResourceExt};
 use tracing::Instrument;
 
-use super::act::{Actor, payload_checksum, tracked_checksum};
+use super::act::{Actor, patch_canary, payload_checksum, tracked_checksum};
 use super::context::Context;
 use super::telemetry::CanaryLabels;
 use super::workload::{CANARY_ANNOTATION, WorkloadError};
@@ -243,20 +243,13 @@ async fn acknowledge_request(
     }
     let patch =
         serde_json::json!({"metadata": {"annotations": {fledge_core::REQUEST_ANNOTATION: null}}});
-    ctx.metrics.count_write("patch", "Canary");
-    let updated =
-        Api::<Canary>::namespaced(ctx.client.clone(), &canary.namespace().unwrap_or_default())
-            .patch(
-                &canary.name_any(),
-                &PatchParams::default(),
-                &Patch::Merge(&patch),
-            )
-            .await
-            .map_err(|source| ReconcileError::Kube {
-                what: "removing the handled request annotation".into(),
-                source,
-            })?;
-    ctx.wrote(canary, updated.resource_version());
+    patch_canary(
+        ctx,
+        canary,
+        &patch,
+        "removing the handled request annotation",
+    )
+    .await?;
     Ok(())
 }
 
