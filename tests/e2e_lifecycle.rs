@@ -296,7 +296,10 @@ fn skip_analysis_promotes_without_checks() {
     c.wait_phase(ns, "podinfo", "Succeeded", T);
     assert_eq!(c.image(ns, "podinfo-primary"), IMG2);
     let events = c.events(ns, "podinfo");
-    assert!(!events.iter().any(|e| e.contains("canary iteration")), "no analysis steps: {events:?}");
+    assert!(
+        !events.iter().any(|e| e.contains("canary iteration")),
+        "no analysis steps: {events:?}"
+    );
 }
 
 #[test]

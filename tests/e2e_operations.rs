@@ -537,7 +537,11 @@ fn json_logs_carry_the_reconcile_span() {
         .collect();
     let in_span = lines
         .iter()
-        .find(|v| v["span"]["name"] == "reconcile" && v["span"]["namespace"] == ns && v["span"]["name"].is_string())
+        .find(|v| {
+            v["span"]["name"] == "reconcile"
+                && v["span"]["namespace"] == ns
+                && v["span"]["name"].is_string()
+        })
         .unwrap_or_else(|| panic!("no line inside a reconcile span: {log}"));
     assert_eq!(in_span["span"]["name"], "reconcile");
     assert!(in_span["span"].get("phase").is_some(), "{in_span}");
