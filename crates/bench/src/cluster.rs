@@ -97,11 +97,10 @@ pub async fn sim_stats(http: &reqwest::Client, url: &str) -> anyhow::Result<Stat
         .send()
         .await
         .context("GET /sim/stats")?;
-    Ok(resp
-        .error_for_status()?
+    resp.error_for_status()?
         .json()
         .await
-        .context("parsing /sim/stats")?)
+        .context("parsing /sim/stats")
 }
 
 /// What the bench's watch has seen of one Canary.
