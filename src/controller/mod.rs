@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use fledge_api::{AlertProvider, Canary, MetricTemplate};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use kube::api::DynamicObject;
@@ -109,6 +109,7 @@ pub async fn run(config: ControllerConfig) -> anyhow::Result<()> {
     let (deploy_reader, deploy_writer) = reflector::store::<Deployment>();
     let deploy_stream = watcher(deployments, watcher::Config::default().any_semantic())
         .default_backoff()
+        .inspect_err(|e| watch_failed("deployments", e))
         .modify(|d| d.managed_fields_mut().clear())
         .reflect(deploy_writer)
         .touched_objects();
@@ -117,23 +118,27 @@ pub async fn run(config: ControllerConfig) -> anyhow::Result<()> {
     let (cm_reader, cm_writer) = reflector::store();
     let cm_stream = watcher(configmaps, watcher::Config::default().any_semantic())
         .default_backoff()
+        .inspect_err(|e| watch_failed("configmaps", e))
         .modify(|d| d.managed_fields_mut().clear())
         .reflect(cm_writer)
         .touched_objects();
     let (secret_reader, secret_writer) = reflector::store();
     let secret_stream = watcher(secrets, watcher::Config::default().any_semantic())
         .default_backoff()
+        .inspect_err(|e| watch_failed("secrets", e))
         .modify(|d| d.managed_fields_mut().clear())
         .reflect(secret_writer)
         .touched_objects();
     let (template_reader, template_writer) = reflector::store();
     let template_stream = watcher(templates, watcher::Config::default().any_semantic())
         .default_backoff()
+        .inspect_err(|e| watch_failed("metrictemplates", e))
         .reflect(template_writer)
         .touched_objects();
     let (alert_reader, alert_writer) = reflector::store();
     let alert_stream = watcher(alert_providers, watcher::Config::default().any_semantic())
         .default_backoff()
+        .inspect_err(|e| watch_failed("alertproviders", e))
         .reflect(alert_writer)
         .touched_objects();
 
@@ -148,6 +153,7 @@ pub async fn run(config: ControllerConfig) -> anyhow::Result<()> {
         generated.clone(),
     )
     .default_backoff()
+    .inspect_err(|e| watch_failed("services", e))
     .modify(|s| s.managed_fields_mut().clear())
     .reflect(svc_writer)
     .touched_objects();
@@ -169,6 +175,7 @@ pub async fn run(config: ControllerConfig) -> anyhow::Result<()> {
     let route_stream = if routes_served {
         watcher(route_api, generated)
             .default_backoff()
+            .inspect_err(|e| watch_failed("httproutes", e))
             .modify(|r| r.managed_fields_mut().clear())
             .reflect(route_writer)
             .touched_objects()
@@ -226,15 +233,53 @@ pub async fn run(config: ControllerConfig) -> anyhow::Result<()> {
     );
     tokio::spawn(async move {
         let (a, b, c, d, e, f) = readers;
+        let pending = Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::from([
+            "canaries",
+            "deployments",
+            "configmaps",
+            "secrets",
+            "metrictemplates",
+            "alertproviders",
+            "services",
+        ])));
+        // Say which cache is missing: a watch that can never list (RBAC, a CRD gone) would
+        // otherwise leave the controller silently idle.
+        let watchdog_pending = pending.clone();
+        let watchdog = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                let missing: Vec<&str> = watchdog_pending
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .iter()
+                    .copied()
+                    .collect();
+                tracing::warn!(
+                    ?missing,
+                    "still waiting for caches to sync; nothing is reconciled until they are"
+                );
+            }
+        });
+        let done = |name: &'static str| {
+            let pending = pending.clone();
+            move |_| {
+                pending
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(name);
+                tracing::debug!(cache = name, "cache synced");
+            }
+        };
         let _ = futures::join!(
-            a.wait_until_ready(),
-            b.wait_until_ready(),
-            c.wait_until_ready(),
-            d.wait_until_ready(),
-            e.wait_until_ready(),
-            f.wait_until_ready()
+            a.wait_until_ready().map(done("canaries")),
+            b.wait_until_ready().map(done("deployments")),
+            c.wait_until_ready().map(done("configmaps")),
+            d.wait_until_ready().map(done("secrets")),
+            e.wait_until_ready().map(done("metrictemplates")),
+            f.wait_until_ready().map(done("alertproviders")),
+            svc_reader.wait_until_ready().map(done("services")),
         );
-        let _ = svc_reader.wait_until_ready().await;
+        watchdog.abort();
         sync_health.caches_synced.store(true, Ordering::SeqCst);
         tracing::info!("caches synced");
     });
@@ -399,6 +444,10 @@ fn canaries_for_deployment(
         .filter(|c| c.spec.target_ref.name == name || Some(c.name_any()) == owner)
         .map(|c| ObjectRef::from_obj(c.as_ref()))
         .collect()
+}
+
+fn watch_failed(what: &str, err: &watcher::Error) {
+    tracing::warn!(watch = what, error = %err, "watch failed; retrying with backoff");
 }
 
 /// The Canary a generated object belongs to, from its `fledge.dev/canary` label.
