@@ -105,10 +105,19 @@ fn pre_rollout_failure_counts_and_rollback_hook_rolls_back_now() {
     });
     w.observed.target = Some(rev("v2"));
     w.tick();
-    w.next();
+    let failed = w.next();
     assert_eq!(
         (w.phase(), w.weight(), w.status().failed_checks),
         (Some(Progressing), 0, 1)
+    );
+    // Unlike Flagger (#1663), a failing pre-rollout check alerts.
+    assert!(
+        failed.actions.iter().any(|a| matches!(a,
+            fledge_core::Action::Alert(alert)
+                if alert.severity == fledge_api::Severity::Warn
+                    && alert.message.contains("pre-rollout check smoke failed"))),
+        "{:?}",
+        failed.actions
     );
     assert_eq!(
         stage_types(w.requests.last().unwrap()),

@@ -298,13 +298,16 @@ impl Machine<'_> {
                         None,
                         Some(why.clone()),
                     );
-                    self.event(
-                        EventType::Warning,
-                        format!(
-                            "Halt {} advancement {check} check {} failed {why}",
-                            self.s.id, hook.name
-                        ),
+                    let message = format!(
+                        "Halt {} advancement {check} check {} failed {why}",
+                        self.s.id, hook.name
                     );
+                    self.event(EventType::Warning, message.clone());
+                    // Flagger only logs these (#1663); a failing pre-rollout check is exactly
+                    // what an on-call channel wants to hear about.
+                    if hook_type == HookType::PreRollout && !hook.mute_alert {
+                        self.alert(Severity::Warn, message);
+                    }
                     self.count_failure();
                     return false;
                 }
