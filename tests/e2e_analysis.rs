@@ -225,7 +225,7 @@ fn a_faulty_canary_is_rolled_back_at_the_threshold_with_the_failing_values_recor
         .iter()
         .filter(|e| {
             e.starts_with("Warning")
-                && e.contains("Halt podinfo.test advancement request-success-rate")
+                && e.contains("Halt podinfo.test advancement metric request-success-rate")
                 && e.contains("< 99")
         })
         .collect();

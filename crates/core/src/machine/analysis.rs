@@ -347,13 +347,19 @@ impl Machine<'_> {
                         (Some(v), None) => format!("value {v}"),
                         _ => "no value".into(),
                     });
+            // The metrics crate's messages already name the metric; don't say it twice.
+            let subject = if detail.contains(name.as_str()) {
+                String::new()
+            } else {
+                format!("{name} ")
+            };
             match result.verdict {
                 Verdict::Pass | Verdict::Skipped => {}
                 Verdict::Fail => {
                     failed = true;
                     self.event(
                         EventType::Warning,
-                        format!("Halt {} advancement {name} {detail}", self.s.id),
+                        format!("Halt {} advancement {subject}{detail}", self.s.id),
                     );
                 }
                 Verdict::Inconclusive => {
@@ -361,7 +367,7 @@ impl Machine<'_> {
                     self.event(
                         EventType::Warning,
                         format!(
-                            "Halt {} advancement {name} inconclusive: {detail}",
+                            "Halt {} advancement {subject}inconclusive: {detail}",
                             self.s.id
                         ),
                     );
