@@ -130,6 +130,10 @@ impl Controller {
             .iter()
             .filter_map(typed)
             .collect();
+        // Index ReplicaSets and pods by their controlling owner once per pass: matching them
+        // per Deployment made every pass quadratic in the number of workloads.
+        let mut rs_by_owner = by_controller(replica_sets, |rs| &rs.metadata.owner_references);
+        let mut pods_by_owner = by_controller(pods, |p| &p.metadata.owner_references);
         let scenario = self.scenario.snapshot();
         let mut wake: Option<Timestamp> = None;
         let mut live_pods = HashSet::new();
@@ -141,29 +145,11 @@ impl Controller {
                 continue;
             };
             let uid = d.metadata.uid.clone().unwrap_or_default();
-            let controlled_by = |refs: &Option<
-                Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference>,
-            >,
-                                 uids: &[String]| {
-                refs.iter()
-                    .flatten()
-                    .any(|o| o.controller == Some(true) && uids.contains(&o.uid))
-            };
-            let owned_rs: Vec<ReplicaSet> = replica_sets
+            let owned_rs: Vec<ReplicaSet> = rs_by_owner.remove(&uid).unwrap_or_default();
+            let owned_pods: Vec<Pod> = owned_rs
                 .iter()
-                .filter(|rs| {
-                    controlled_by(&rs.metadata.owner_references, std::slice::from_ref(&uid))
-                })
-                .cloned()
-                .collect();
-            let rs_uids: Vec<String> = owned_rs
-                .iter()
-                .filter_map(|rs| rs.metadata.uid.clone())
-                .collect();
-            let owned_pods = pods
-                .iter()
-                .filter(|p| controlled_by(&p.metadata.owner_references, &rs_uids))
-                .cloned()
+                .filter_map(|rs| rs.metadata.uid.as_ref())
+                .flat_map(|rs_uid| pods_by_owner.remove(rs_uid).unwrap_or_default())
                 .collect();
             let obs = Observed {
                 deployment: d,
@@ -312,6 +298,25 @@ impl Controller {
             }
         }
     }
+}
+
+/// Groups objects by the uid of their controlling owner reference.
+fn by_controller<T>(
+    objects: Vec<T>,
+    owners: impl Fn(&T) -> &Option<Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference>>,
+) -> HashMap<String, Vec<T>> {
+    let mut index: HashMap<String, Vec<T>> = HashMap::new();
+    for object in objects {
+        let owner = owners(&object)
+            .iter()
+            .flatten()
+            .find(|o| o.controller == Some(true))
+            .map(|o| o.uid.clone());
+        if let Some(uid) = owner {
+            index.entry(uid).or_default().push(object);
+        }
+    }
+    index
 }
 
 /// Runs the workload controller until `shutdown`.
