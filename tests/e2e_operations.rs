@@ -242,6 +242,18 @@ watch:
 }
 
 /// kubectl itself doesn't retry 500s; the test's own writes must get through the faults.
+/// A manual request, as `kubectl fledge` will write it.
+fn request(c: &Cluster, ns: &str, value: &str) {
+    c.kubectl(&[
+        "-n",
+        ns,
+        "annotate",
+        "canary/podinfo",
+        &format!("fledge.dev/request={value}"),
+        "--overwrite",
+    ]);
+}
+
 fn apply_retrying(c: &Cluster, yaml: &str) {
     let file = c.path("retrying.yaml");
     std::fs::write(&file, yaml).expect("write");
@@ -320,14 +332,7 @@ fn manual_requests_promote_abort_and_retry() {
     // promote: skips the remaining 50 iterations.
     c.set_image(ns, "podinfo", IMG2);
     c.wait_phase(ns, "podinfo", "Progressing", T);
-    c.kubectl(&[
-        "-n",
-        ns,
-        "annotate",
-        "canary/podinfo",
-        "fledge.dev/request=promote@1",
-        "--overwrite",
-    ]);
+    request(&c, ns, "promote@1");
     c.wait_phase(ns, "podinfo", "Succeeded", T);
     assert_eq!(c.image(ns, "podinfo-primary"), IMG2);
     c.wait_for("request annotation removed", T, |c| {
@@ -346,35 +351,14 @@ fn manual_requests_promote_abort_and_retry() {
     let img3 = "ghcr.io/stefanprodan/podinfo:6.0.3";
     c.set_image(ns, "podinfo", img3);
     c.wait_phase(ns, "podinfo", "Progressing", T);
-    c.kubectl(&[
-        "-n",
-        ns,
-        "annotate",
-        "canary/podinfo",
-        "fledge.dev/request=abort@2",
-        "--overwrite",
-    ]);
+    request(&c, ns, "abort@2");
     c.wait_phase(ns, "podinfo", "Failed", T);
     assert_eq!(c.image(ns, "podinfo-primary"), IMG2);
 
     // retry: runs the failed revision again (and promote finishes it).
-    c.kubectl(&[
-        "-n",
-        ns,
-        "annotate",
-        "canary/podinfo",
-        "fledge.dev/request=retry@3",
-        "--overwrite",
-    ]);
+    request(&c, ns, "retry@3");
     c.wait_phase(ns, "podinfo", "Progressing", T);
-    c.kubectl(&[
-        "-n",
-        ns,
-        "annotate",
-        "canary/podinfo",
-        "fledge.dev/request=promote@4",
-        "--overwrite",
-    ]);
+    request(&c, ns, "promote@4");
     c.wait_phase(ns, "podinfo", "Succeeded", T);
     assert_eq!(c.image(ns, "podinfo-primary"), img3);
 
