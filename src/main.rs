@@ -1,13 +1,13 @@
-//! The `fledge` binary: the CLI and the controller's wiring. Each subcommand lives in its own
-//! module under `cmd/`; this file only parses arguments and dispatches.
-
-mod cmd;
-mod controller;
-mod demo;
+//! The `fledge` binary: parses arguments, installs the crypto provider and dispatches to one
+//! module per subcommand (`src/cmd/`). The controller itself is the `fledge` library.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+mod cmd;
+#[cfg(feature = "sim")]
+mod demo;
 
 #[derive(Parser)]
 #[command(
@@ -29,10 +29,12 @@ enum Command {
     /// Explain what a Canary will do, step by step, when every check passes.
     Plan(cmd::plan::Args),
     /// Run the simulated Kubernetes cluster (for tests, the demo and benchmarks).
+    #[cfg(feature = "sim")]
     Sim(cmd::sim::Args),
     /// Run the controller against the cluster your kube config points at.
     Controller(Box<cmd::controller::Args>),
     /// Tour: a simulated cluster, a real Prometheus and the controller run two releases.
+    #[cfg(feature = "sim")]
     Demo(cmd::demo::Args),
 }
 
@@ -45,8 +47,10 @@ fn main() -> ExitCode {
         Command::Crds(args) => cmd::crds::run(args),
         Command::Validate(args) => cmd::validate::run(args),
         Command::Plan(args) => cmd::plan::run(args),
+        #[cfg(feature = "sim")]
         Command::Sim(args) => cmd::sim::run(args),
         Command::Controller(args) => cmd::controller::run(*args),
+        #[cfg(feature = "sim")]
         Command::Demo(args) => cmd::demo::run(args),
     };
     match result {

@@ -14,13 +14,16 @@ metadata:
   name: podinfo
   namespace: test
 spec:
-  provider: istio
+  provider: gatewayapi:v1
   targetRef:
     apiVersion: apps/v1
     kind: Deployment
     name: podinfo
   service:
     port: 9898
+    gatewayRefs:
+      - name: public
+        namespace: gateways
   analysis:
     interval: 1m
     threshold: 5
@@ -200,10 +203,16 @@ fn step_weights_and_step_weight_promotion() {
 
 #[test]
 fn blue_green_with_the_default_kubernetes_provider() {
-    let yaml = CANARY.replace("  provider: istio\n", "").replace(
-        "    maxWeight: 50\n    stepWeight: 20\n",
-        "    iterations: 3\n",
-    );
+    let yaml = CANARY
+        .replace("  provider: gatewayapi:v1\n", "")
+        .replace(
+            "    gatewayRefs:\n      - name: public\n        namespace: gateways\n",
+            "",
+        )
+        .replace(
+            "    maxWeight: 50\n    stepWeight: 20\n",
+            "    iterations: 3\n",
+        );
     let plan = plan_json(&yaml);
     assert_eq!(plan["strategy"], "blue-green");
     assert_eq!(plan["trafficShifting"], false);
@@ -220,7 +229,7 @@ fn blue_green_with_the_default_kubernetes_provider() {
 }
 
 #[test]
-fn blue_green_with_mirroring_on_istio() {
+fn blue_green_with_mirroring_on_gatewayapi() {
     let yaml = CANARY.replace(
         "    maxWeight: 50\n    stepWeight: 20\n",
         "    iterations: 2\n    mirror: true\n",
@@ -360,8 +369,8 @@ fn invalid_canary_exits_1_naming_the_file_and_field() {
 #[test]
 fn skip_analysis_and_suspend_are_explained() {
     let skip = CANARY.replace(
-        "spec:\n  provider: istio\n",
-        "spec:\n  provider: istio\n  skipAnalysis: true\n",
+        "spec:\n  provider: gatewayapi:v1\n",
+        "spec:\n  provider: gatewayapi:v1\n  skipAnalysis: true\n",
     );
     let plan = plan_json(&skip);
     assert_eq!(plan["skipAnalysis"], true);
@@ -382,8 +391,8 @@ fn skip_analysis_and_suspend_are_explained() {
     let path = dir.file(
         "suspended.yaml",
         &CANARY.replace(
-            "spec:\n  provider: istio\n",
-            "spec:\n  provider: istio\n  suspend: true\n",
+            "spec:\n  provider: gatewayapi:v1\n",
+            "spec:\n  provider: gatewayapi:v1\n  suspend: true\n",
         ),
     );
     let out = fledge(&["plan", "-f", path.to_str().unwrap()]);

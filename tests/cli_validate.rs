@@ -1,6 +1,7 @@
 //! `fledge validate` through the binary: exit codes, one line per problem with file and
 //! document, the summary on stderr, warnings, stdin, directories, and every example in
-//! testdata/canaries (valid) and testdata/invalid (each with its `# expect:` line).
+//! testdata/canaries (valid), testdata/unrouted-providers (refused for spec.provider alone) and
+//! testdata/invalid (each with its `# expect:` line).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -69,7 +70,7 @@ fn every_example_in_testdata_canaries_is_valid_without_warnings() {
     );
     assert_eq!(stdout(&out), "", "examples should not even warn");
     let files = yaml_files(&dir).len();
-    assert!(files >= 15, "only {files} examples");
+    assert!(files >= 5, "only {files} examples");
     let summary = stderr(&out);
     let checked: usize = summary
         .strip_prefix("checked ")
@@ -81,6 +82,29 @@ fn every_example_in_testdata_canaries_is_valid_without_warnings() {
         summary.trim_end(),
         format!("checked {checked} objects: {checked} valid, 0 invalid")
     );
+}
+
+/// Flagger examples for providers this version doesn't route through: `fledge validate` refuses
+/// each for exactly that reason (the controller refuses the same list), and for nothing else.
+#[test]
+fn examples_for_unrouted_providers_fail_only_on_spec_provider() {
+    let files = yaml_files(&testdata("unrouted-providers"));
+    assert!(files.len() >= 10, "only {} examples", files.len());
+    for file in files {
+        let out = validate(&["-f", file.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{}", file.display());
+        let lines = stdout(&out);
+        let problems: Vec<&str> = lines.lines().collect();
+        assert_eq!(problems.len(), 1, "{}:\n{lines}", file.display());
+        assert!(
+            problems[0].contains(": spec.provider: ")
+                && problems[0].contains(
+                    "is not supported by this fledge version (supported: kubernetes, gatewayapi:v1, gatewayapi:v1beta1)"
+                ),
+            "{}",
+            problems[0]
+        );
+    }
 }
 
 #[test]
@@ -249,7 +273,8 @@ fn directories_are_searched_recursively_for_yaml_and_yml() {
     let dir = tempfile::tempdir().unwrap();
     let nested = dir.path().join("a/b");
     std::fs::create_dir_all(&nested).unwrap();
-    let valid = std::fs::read_to_string(testdata("canaries").join("contour.yaml")).unwrap();
+    let valid =
+        std::fs::read_to_string(testdata("canaries").join("flagger-gatewayapi.yaml")).unwrap();
     let invalid =
         std::fs::read_to_string(testdata("invalid").join("step-weight-zero.yaml")).unwrap();
     std::fs::write(dir.path().join("ok.yml"), &valid).unwrap();
@@ -257,11 +282,7 @@ fn directories_are_searched_recursively_for_yaml_and_yml() {
     std::fs::write(nested.join("notes.txt"), "kind: Canary\n").unwrap();
     let out = validate(&["-f", dir.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        stderr(&out),
-        "checked 3 objects: 2 valid, 1 invalid\n",
-        "contour.yaml holds a Canary and its MetricTemplate"
-    );
+    assert_eq!(stderr(&out), "checked 2 objects: 1 valid, 1 invalid\n");
     let lines = stdout(&out);
     assert!(
         lines.starts_with(&format!("{}:1: ", nested.join("bad.yaml").display())),

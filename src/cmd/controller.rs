@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use crate::controller::{ControllerConfig, LogFormat};
+use fledge::controller::{ControllerConfig, LogFormat};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -79,7 +79,7 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    crate::controller::telemetry::init_logging(args.log_format, &args.log_level)?;
+    fledge::controller::telemetry::init_logging(args.log_format, &args.log_level)?;
     let config = ControllerConfig {
         kubeconfig: args.kubeconfig,
         namespace: args.namespace,
@@ -101,6 +101,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(crate::controller::run(config))?;
+    runtime.block_on(fledge::controller::run(config))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -2,7 +2,9 @@
 
 pub mod controller;
 pub mod crds;
+#[cfg(feature = "sim")]
 pub mod demo;
 pub mod plan;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod validate;

@@ -25,8 +25,7 @@ use super::reconcile::ReconcileError;
 use super::workload::configs::{self, ConfigKind};
 use super::workload::{hpa, managed_by, primary};
 
-/// Finalizer added with `revertOnDeletion: true`.
-pub const FINALIZER: &str = "fledge.dev/finalizer";
+pub use fledge_api::names::FINALIZER;
 
 /// Everything one reconcile's actions need.
 pub struct Actor<'a> {
@@ -231,17 +230,7 @@ impl Actor<'_> {
     }
 
     async fn set_routes(&self, routes: Routes) -> Result<(), ReconcileError> {
-        let writes = self
-            .router
-            .set_routes(
-                self.canary,
-                fledge_routers::Routes {
-                    primary: routes.primary,
-                    canary: routes.canary,
-                    mirrored: routes.mirrored,
-                },
-            )
-            .await?;
+        let writes = self.router.set_routes(self.canary, routes).await?;
         self.count_router_writes(&writes);
         let labels = super::telemetry::CanaryLabels {
             namespace: self.ns(),
@@ -577,10 +566,7 @@ impl Actor<'_> {
 fn to_hook_event(event: &Event) -> CanaryEvent {
     CanaryEvent {
         message: event.message.clone(),
-        event_type: match event.event_type {
-            fledge_core::EventType::Normal => fledge_hooks::payload::EventType::Normal,
-            fledge_core::EventType::Warning => fledge_hooks::payload::EventType::Warning,
-        },
+        event_type: event.event_type,
         timestamp: jiff::Timestamp::now(),
     }
 }

@@ -89,9 +89,14 @@ pub async fn run(config: ControllerConfig) -> anyhow::Result<()> {
         tokio::sync::watch::channel(true).1
     };
 
-    let default_provider: fledge_api::Provider =
-        serde_json::from_value(serde_json::Value::String(config.mesh_provider.clone()))
-            .map_err(|e| anyhow::anyhow!("--mesh-provider {}: {e}", config.mesh_provider))?;
+    let default_provider = match fledge_api::Provider::parse(&config.mesh_provider) {
+        Some(p) if p.is_routed() => p,
+        _ => anyhow::bail!(
+            "--mesh-provider {}: not a provider this fledge version routes through; use one of {}",
+            config.mesh_provider,
+            fledge_api::Provider::routed_list()
+        ),
+    };
 
     let api = |c: &Client| -> Api<Canary> { scoped(c, config.namespace.as_deref()) };
     let canaries = api(&client);

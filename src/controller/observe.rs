@@ -18,7 +18,7 @@ use super::workload::configs::{
     tracking_disabled,
 };
 use super::workload::primary::pod_template_hash;
-use super::workload::readiness::{Readiness, deployment_readiness};
+use super::workload::readiness::deployment_readiness;
 
 /// What the reconciler saw, plus the objects the actions will need.
 pub struct Observation {
@@ -60,7 +60,7 @@ pub async fn observe(
     let deadline = i64::from(spec.progress_deadline_seconds.unwrap_or(600));
     let analysis = spec.analysis();
     let readiness = |d: &Option<Arc<Deployment>>, threshold: i32| match d {
-        Some(d) => to_core(deployment_readiness(d, threshold, deadline, now)),
+        Some(d) => deployment_readiness(d, threshold, deadline, now),
         None => fledge_core::Readiness::Waiting("deployment not found".into()),
     };
     let primary_ready = readiness(
@@ -128,14 +128,6 @@ pub async fn observe(
         primary,
         tracked,
     })
-}
-
-fn to_core(r: Readiness) -> fledge_core::Readiness {
-    match r {
-        Readiness::Ready => fledge_core::Readiness::Ready,
-        Readiness::Waiting(m) => fledge_core::Readiness::Waiting(m),
-        Readiness::Failed(m) => fledge_core::Readiness::Failed(m),
-    }
 }
 
 /// The checksum of a referenced config: from the memo when its resourceVersion is unchanged,

@@ -17,8 +17,7 @@ use tokio::sync::mpsc::Receiver;
 use super::context::Context;
 use super::workload::CANARY_ANNOTATION;
 
-/// Label on generated Canaries: which Deployment they were generated for.
-pub const GENERATED_LABEL: &str = "fledge.dev/generated-for";
+pub use fledge_api::names::GENERATED_LABEL;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("deployment {deployment}: metadata.annotations[{annotation}]: {problem}")]
@@ -31,7 +30,7 @@ pub struct OptInError {
 pub fn opted_in(dep: &Deployment) -> bool {
     dep.annotations()
         .get(CANARY_ANNOTATION)
-        .is_some_and(|v| v == "enabled")
+        .is_some_and(|v| v == fledge_api::names::OPT_IN_VALUE)
 }
 
 /// The Canary a Deployment opts into. Pure; errors name the annotation and what it accepts.

@@ -97,7 +97,7 @@ async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, Reco
     let mut obs = observe::observe(ctx, canary, now).await?;
     let provider = canary.spec.provider_or(ctx.core.default_provider);
     let router = match fledge_routers::router_with_cache(
-        provider.as_str(),
+        provider,
         ctx.client.clone(),
         Some(ctx.router_cache.clone()),
     ) {

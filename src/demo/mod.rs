@@ -23,7 +23,7 @@ use kube::api::{ApiResource, DynamicObject, ListParams, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 use kube::{Api, Client, ResourceExt};
 
-use crate::controller::ControllerConfig;
+use fledge::controller::ControllerConfig;
 use manifests::{CANARY, NAMESPACE};
 use progress::{EventView, Style, Tracker};
 use summary::{Expect, Outcome};
@@ -174,7 +174,7 @@ pub async fn run(options: Options) -> anyhow::Result<Finished> {
     ));
 
     let config = controller_config(sim.kubeconfig_path(), prometheus.url());
-    let controller = tokio::spawn(crate::controller::run(config));
+    let controller = tokio::spawn(fledge::controller::run(config));
     out.line(&format!(
         "controller         in-process, --min-interval 1s, --metrics-server {}  (log {})",
         prometheus.url(),

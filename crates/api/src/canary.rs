@@ -176,6 +176,32 @@ impl Provider {
         }
     }
 
+    /// The providers this build of fledge routes traffic through. `fledge validate` and the
+    /// controller both refuse any other, from this one list.
+    pub const ROUTED: [Provider; 3] = [
+        Self::Kubernetes,
+        Self::GatewayApiV1,
+        Self::GatewayApiV1beta1,
+    ];
+
+    pub fn is_routed(self) -> bool {
+        Self::ROUTED.contains(&self)
+    }
+
+    /// `kubernetes, gatewayapi:v1, gatewayapi:v1beta1`: for error messages.
+    pub fn routed_list() -> String {
+        Self::ROUTED
+            .iter()
+            .map(|p| p.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Parses a provider name as written in `spec.provider` or `--mesh-provider`.
+    pub fn parse(name: &str) -> Option<Provider> {
+        Self::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+
     pub fn is_gateway_api(self) -> bool {
         matches!(self, Self::GatewayApiV1 | Self::GatewayApiV1beta1)
     }

@@ -7,7 +7,10 @@ pub mod analysis;
 pub mod canary;
 pub mod crd;
 pub mod duration;
+pub mod event;
 pub mod metric_template;
+pub mod names;
+pub mod routes;
 mod schema;
 pub mod service;
 pub mod status;
@@ -21,7 +24,9 @@ pub use analysis::{
 };
 pub use canary::{Canary, CanarySpec, Provider, Strategy, StrategyPlan, TargetRef};
 pub use duration::{DurationError, parse_duration};
+pub use event::EventType;
 pub use metric_template::{MetricProvider, MetricProviderType, MetricTemplate, MetricTemplateSpec};
+pub use routes::Routes;
 pub use service::CanaryService;
 pub use status::{AnalysisRecord, CanaryCondition, CanaryPhase, CanaryStatus, Verdict};
 

@@ -7,17 +7,19 @@ use fledge_api::{AlertProvider, Canary, MetricTemplate};
 use serde_json::Value;
 
 fn example_docs() -> Vec<(PathBuf, Value)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/canaries");
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
+    // Every Flagger example, routed by this version or not: the schema is Flagger's either way.
+    let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
+    let mut paths: Vec<PathBuf> = ["canaries", "unrouted-providers"]
+        .iter()
+        .flat_map(|dir| std::fs::read_dir(testdata.join(dir)).unwrap())
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
         .collect();
     paths.sort();
     assert!(
-        paths.len() >= 10,
+        paths.len() >= 15,
         "expected the example manifests in {}",
-        dir.display()
+        testdata.display()
     );
     let mut docs = Vec::new();
     for path in paths {

@@ -12,9 +12,9 @@ fn canary() -> Value {
         "kind": "Canary",
         "metadata": {"name": "podinfo", "namespace": "test"},
         "spec": {
-            "provider": "istio",
+            "provider": "gatewayapi:v1",
             "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-            "service": {"port": 9898},
+            "service": {"port": 9898, "gatewayRefs": [{"name": "public", "namespace": "gateways"}]},
             "analysis": {
                 "interval": "30s",
                 "threshold": 5,
@@ -157,7 +157,7 @@ fn canary_errors() {
         ("service timeout", vec![("spec/service/timeout", json!("x"))], "spec.service.timeout", "invalid duration", E),
         ("delegation with hosts", vec![("spec/service/delegation", json!(true)), ("spec/service/hosts", json!(["a.example.com"]))], "spec.service.delegation", "no hosts and no gateways", E),
         ("unknown provider", vec![("spec/provider", json!("envoy"))], "spec.provider", "unknown value \"envoy\"; allowed: apisix,", E),
-        ("gatewayapi without refs", vec![("spec/provider", json!("gatewayapi:v1beta1"))], "spec.service.gatewayRefs", "required for the gatewayapi provider", E),
+        ("gatewayapi without refs", vec![("spec/provider", json!("gatewayapi:v1beta1")), ("spec/service/gatewayRefs", null.clone())], "spec.service.gatewayRefs", "required for the gatewayapi provider", E),
         ("A/B on linkerd", vec![("spec/provider", json!("linkerd")), ("spec/analysis/stepWeight", null.clone()), ("spec/analysis/iterations", json!(5)), ("spec/analysis/match", json!([{"headers": {"x": {"exact": "1"}}}]))], "spec.analysis.match", "cannot route by match", E),
         ("same cookies", vec![("spec/analysis/sessionAffinity", json!({"cookieName": "c", "primaryCookieName": "c"}),)], "spec.analysis.sessionAffinity.primaryCookieName", "must differ from cookieName", E),
         ("empty cookie", vec![("spec/analysis/sessionAffinity", json!({"cookieName": ""}))], "spec.analysis.sessionAffinity.cookieName", "required", E),
@@ -194,6 +194,7 @@ fn canary_warnings_say_what_wins() {
         ("mirror on linkerd", vec![("spec/provider", json!("linkerd")), ("spec/analysis/mirror", json!(true))], "spec.analysis.mirror", "cannot mirror traffic", W),
         ("affinity on nginx", vec![("spec/provider", json!("nginx")), ("spec/analysis/sessionAffinity", json!({"cookieName": "c"}))], "spec.analysis.sessionAffinity", "ignored by the nginx provider", W),
         ("canaryAnalysis alias", vec![("spec/canaryAnalysis", json!({"interval": "1m", "threshold": 1, "stepWeight": 10})), ("spec/analysis", null.clone())], "spec.canaryAnalysis", "deprecated; rename it to spec.analysis", W),
+        ("unrouted provider", vec![("spec/provider", json!("istio"))], "spec.provider", "istio is not supported by this fledge version (supported: kubernetes, gatewayapi:v1, gatewayapi:v1beta1); set spec.provider to one of them", Level::Error),
         ("both analyses", vec![("spec/canaryAnalysis", json!({"interval": "1m", "stepWeight": 10}),)], "spec.canaryAnalysis", "ignored because spec.analysis is set", W),
     ];
     check_rows(canary, rows);

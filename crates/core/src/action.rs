@@ -53,20 +53,7 @@ pub enum Action {
     RevertRouting,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EventType {
-    Normal,
-    Warning,
-}
-
-impl EventType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventType::Normal => "Normal",
-            EventType::Warning => "Warning",
-        }
-    }
-}
+pub use fledge_api::EventType;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {

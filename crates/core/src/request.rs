@@ -5,8 +5,7 @@
 
 use std::fmt;
 
-/// The annotation a manual request is written to.
-pub const REQUEST_ANNOTATION: &str = "fledge.dev/request";
+pub use fledge_api::names::REQUEST_ANNOTATION;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RequestKind {

@@ -41,21 +41,7 @@ pub struct CanaryRef {
     pub checksum: String,
 }
 
-/// The Kubernetes Event type, as sent in `eventType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventType {
-    Normal,
-    Warning,
-}
-
-impl EventType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventType::Normal => "Normal",
-            EventType::Warning => "Warning",
-        }
-    }
-}
+pub use fledge_api::EventType;
 
 /// One Event the canary recorded, as forwarded to `event` hooks.
 #[derive(Debug, Clone, PartialEq, Eq)]

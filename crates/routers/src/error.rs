@@ -1,16 +1,16 @@
 //! The one error type of this crate. Messages name the object, the field path when the spec is
 //! at fault, and what to do about it.
 
-/// Providers that [`crate::router_for`] can build, for the "unsupported provider" message.
-pub const SUPPORTED_PROVIDERS: &str = "kubernetes, gatewayapi:v1, gatewayapi:v1beta1";
+use fledge_api::Provider;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RouterError {
     #[error(
-        "provider {provider:?} is not supported by this fledge build (supported: {SUPPORTED_PROVIDERS}); \
-         set spec.provider or --mesh-provider to one of them"
+        "provider {provider} is not supported by this fledge version (supported: {}); \
+         set spec.provider or --mesh-provider to one of them",
+        Provider::routed_list()
     )]
-    UnsupportedProvider { provider: String },
+    UnsupportedProvider { provider: Provider },
 
     /// The Canary asks for something this router can't express.
     #[error("canary {canary}: {field}: {message}")]

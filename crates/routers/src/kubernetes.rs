@@ -126,8 +126,8 @@ async fn apply(
 
 #[async_trait]
 impl Router for KubernetesRouter {
-    fn provider(&self) -> &'static str {
-        "kubernetes"
+    fn provider(&self) -> fledge_api::Provider {
+        fledge_api::Provider::Kubernetes
     }
 
     async fn reconcile(
@@ -157,9 +157,9 @@ impl Router for KubernetesRouter {
             .as_ref()
             .is_some_and(|s| s.canary_weight == 100);
         Ok(if switched {
-            Routes::canary_weight(100)
+            Routes::canary(100, false)
         } else {
-            Routes::PRIMARY
+            Routes::ALL_PRIMARY
         })
     }
 

@@ -18,41 +18,16 @@ pub mod service;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use fledge_api::Canary;
+use fledge_api::{Canary, Provider};
 
-pub use error::{RouterError, SUPPORTED_PROVIDERS};
+pub use error::RouterError;
 pub use gatewayapi::GatewayApiRouter;
 pub use kubernetes::KubernetesRouter;
 pub use meta::{CANARY_LABEL, DEFAULT_SELECTOR_LABELS, FLUX_ANNOTATIONS, TargetWorkload};
 pub use read::{ObjectCache, ReflectorCache};
 pub use service::{ServiceSet, build_services, merge_for_takeover};
 
-/// Traffic split between primary and canary. `primary + canary == 100` for every provider.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Routes {
-    pub primary: i32,
-    pub canary: i32,
-    /// Traffic is also mirrored to the canary (responses ignored).
-    pub mirrored: bool,
-}
-
-impl Routes {
-    /// All traffic on the primary: the state before and after a release.
-    pub const PRIMARY: Routes = Routes {
-        primary: 100,
-        canary: 0,
-        mirrored: false,
-    };
-
-    /// `canary`% to the canary, the rest to the primary.
-    pub fn canary_weight(canary: i32) -> Routes {
-        Routes {
-            primary: 100 - canary,
-            canary,
-            mirrored: false,
-        }
-    }
-}
+pub use fledge_api::Routes;
 
 /// Whether a write created or replaced an object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,8 +61,8 @@ impl std::fmt::Display for Write {
 /// no further writes. The returned [`Write`]s say what was written (empty: nothing was).
 #[async_trait]
 pub trait Router: Send + Sync {
-    /// The provider name as in `spec.provider`.
-    fn provider(&self) -> &'static str;
+    /// The provider this router serves.
+    fn provider(&self) -> Provider;
 
     /// Creates or updates the Services and routing objects for `canary`, keeping the current
     /// traffic split. Needs the target's selector label and pod spec (port discovery).
@@ -112,33 +87,34 @@ pub trait Router: Send + Sync {
     ) -> Result<Vec<Write>, RouterError>;
 }
 
-/// The router for a provider name as written in `spec.provider` or `--mesh-provider`,
-/// reading live objects from the API server.
-pub fn router_for(provider: &str, client: kube::Client) -> Result<Box<dyn Router>, RouterError> {
+/// The router for `provider`, reading live objects from the API server.
+pub fn router_for(
+    provider: Provider,
+    client: kube::Client,
+) -> Result<Box<dyn Router>, RouterError> {
     router_with_cache(provider, client, None)
 }
 
-/// [`router_for`], reading from the controller's caches first (see [`read`]).
+/// [`router_for`], reading from the controller's caches first (see [`read`]). Every provider in
+/// [`Provider::ROUTED`] has a router; any other is refused.
 pub fn router_with_cache(
-    provider: &str,
+    provider: Provider,
     client: kube::Client,
     cache: Option<Arc<dyn ObjectCache>>,
 ) -> Result<Box<dyn Router>, RouterError> {
     match provider {
-        "kubernetes" => Ok(Box::new(KubernetesRouter::new(client, cache))),
-        "gatewayapi:v1" => Ok(Box::new(GatewayApiRouter::new(
+        Provider::Kubernetes => Ok(Box::new(KubernetesRouter::new(client, cache))),
+        Provider::GatewayApiV1 => Ok(Box::new(GatewayApiRouter::new(
             client,
             gatewayapi::ApiVersion::V1,
             cache,
         ))),
-        "gatewayapi:v1beta1" => Ok(Box::new(GatewayApiRouter::new(
+        Provider::GatewayApiV1beta1 => Ok(Box::new(GatewayApiRouter::new(
             client,
             gatewayapi::ApiVersion::V1beta1,
             cache,
         ))),
-        other => Err(RouterError::UnsupportedProvider {
-            provider: other.to_string(),
-        }),
+        other => Err(RouterError::UnsupportedProvider { provider: other }),
     }
 }
 

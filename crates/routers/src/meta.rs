@@ -11,16 +11,7 @@ use kube::{Resource, ResourceExt};
 
 use crate::RouterError;
 
-/// Label on every object fledge generates for a canary, value = the Canary's name, so the
-/// controller can watch them all with one label selector.
-pub const CANARY_LABEL: &str = "fledge.dev/canary";
-
-/// Annotations that make Flux leave generated (or taken-over) objects alone; without them a
-/// Flux Kustomization or HelmRelease reverts the selector fledge just changed (Flagger #634).
-pub const FLUX_ANNOTATIONS: [(&str, &str); 2] = [
-    ("kustomize.toolkit.fluxcd.io/reconcile", "disabled"),
-    ("helm.toolkit.fluxcd.io/driftDetection", "disabled"),
-];
+pub use fledge_api::names::{CANARY_LABEL, FLUX_ANNOTATIONS};
 
 /// Flagger's default `-selector-labels`: the first of these found in the target's
 /// `spec.selector.matchLabels` selects primary and canary pods.

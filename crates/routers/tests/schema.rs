@@ -67,8 +67,8 @@ fn check_jsonschema(schema: &Path, instance: &Path) -> Output {
 fn generated_httproutes_validate_against_the_gateway_api_crd() {
     let dir = tempfile::tempdir().unwrap();
     let cases: Vec<(&str, &str, Routes)> = vec![
-        ("canary-gatewayapi.yaml", "initial", Routes::PRIMARY),
-        ("canary-gatewayapi.yaml", "step", Routes::canary_weight(30)),
+        ("canary-gatewayapi.yaml", "initial", Routes::ALL_PRIMARY),
+        ("canary-gatewayapi.yaml", "step", Routes::canary(30, false)),
         (
             "canary-gatewayapi.yaml",
             "mirrored",
@@ -81,17 +81,17 @@ fn generated_httproutes_validate_against_the_gateway_api_crd() {
         (
             "canary-gatewayapi-ab.yaml",
             "ab",
-            Routes::canary_weight(100),
+            Routes::canary(100, false),
         ),
         (
             "canary-gatewayapi-affinity.yaml",
             "affinity-step",
-            Routes::canary_weight(20),
+            Routes::canary(20, false),
         ),
         (
             "canary-gatewayapi-affinity.yaml",
             "affinity-done",
-            Routes::PRIMARY,
+            Routes::ALL_PRIMARY,
         ),
     ];
     for (version, api) in [("v1", ApiVersion::V1), ("v1beta1", ApiVersion::V1beta1)] {
@@ -124,8 +124,9 @@ fn generated_httproutes_validate_against_the_gateway_api_crd() {
     // path match type that doesn't exist.
     let schema = write_json(dir.path(), "schema.json", &httproute_schema("v1"));
     let canary: Canary = fixture("canary-gatewayapi.yaml");
-    let good = serde_json::to_value(build_route(&canary, ApiVersion::V1, Routes::PRIMARY).unwrap())
-        .unwrap();
+    let good =
+        serde_json::to_value(build_route(&canary, ApiVersion::V1, Routes::ALL_PRIMARY).unwrap())
+            .unwrap();
     let breakages = [
         ("/spec/rules/0/backendRefs/0/weight", json!(1_000_001)),
         ("/spec/rules/0/matches/0/path/type", json!("Prefix")),

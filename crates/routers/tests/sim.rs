@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use fledge_api::Canary;
+use fledge_api::{Canary, Provider};
 use fledge_routers::gatewayapi::ApiVersion;
 use fledge_routers::{
     CANARY_LABEL, DEFAULT_SELECTOR_LABELS, ReflectorCache, Routes, TargetWorkload, Write,
@@ -123,8 +123,8 @@ async fn gatewayapi_reconcile_is_idempotent_and_routes_round_trip() {
     let (sim, canary) = cluster("canary-gatewayapi.yaml").await;
     let deployment: Deployment = fixture("deployment.yaml");
     let target = TargetWorkload::from_deployment(&deployment, &DEFAULT_SELECTOR_LABELS).unwrap();
-    let router = router_for("gatewayapi:v1", sim.client()).unwrap();
-    assert_eq!(router.provider(), "gatewayapi:v1");
+    let router = router_for(Provider::GatewayApiV1, sim.client()).unwrap();
+    assert_eq!(router.provider(), Provider::GatewayApiV1);
 
     let created = router.reconcile(&canary, &target).await.unwrap();
     assert_eq!(
@@ -136,7 +136,10 @@ async fn gatewayapi_reconcile_is_idempotent_and_routes_round_trip() {
             (WriteAction::Created, "HTTPRoute", "podinfo".into()),
         ]
     );
-    assert_eq!(router.get_routes(&canary).await.unwrap(), Routes::PRIMARY);
+    assert_eq!(
+        router.get_routes(&canary).await.unwrap(),
+        Routes::ALL_PRIMARY
+    );
 
     let before = sim.stats();
     assert!(router.reconcile(&canary, &target).await.unwrap().is_empty());
@@ -153,15 +156,15 @@ async fn gatewayapi_reconcile_is_idempotent_and_routes_round_trip() {
     );
 
     for routes in [
-        Routes::canary_weight(10),
-        Routes::canary_weight(60),
+        Routes::canary(10, false),
+        Routes::canary(60, false),
         Routes {
             primary: 100,
             canary: 0,
             mirrored: true,
         },
-        Routes::canary_weight(100),
-        Routes::PRIMARY,
+        Routes::canary(100, false),
+        Routes::ALL_PRIMARY,
     ] {
         let before = sim.stats();
         let w = router.set_routes(&canary, routes).await.unwrap();
@@ -182,13 +185,13 @@ async fn gatewayapi_reconcile_is_idempotent_and_routes_round_trip() {
 
     // A reconcile in the middle of a release keeps the traffic split.
     router
-        .set_routes(&canary, Routes::canary_weight(30))
+        .set_routes(&canary, Routes::canary(30, false))
         .await
         .unwrap();
     assert!(router.reconcile(&canary, &target).await.unwrap().is_empty());
     assert_eq!(
         router.get_routes(&canary).await.unwrap(),
-        Routes::canary_weight(30)
+        Routes::canary(30, false)
     );
 
     // A spec change is written once, and the split survives it.
@@ -208,7 +211,7 @@ async fn gatewayapi_reconcile_is_idempotent_and_routes_round_trip() {
     );
     assert_eq!(
         router.get_routes(&changed).await.unwrap(),
-        Routes::canary_weight(30)
+        Routes::canary(30, false)
     );
 
     // Finalize: apex back on the target's pods, route gone; then nothing left to do.
@@ -261,7 +264,7 @@ async fn kubernetes_router_takes_over_a_user_service_and_keeps_its_node_port() {
 
     let deployment: Deployment = fixture("deployment.yaml");
     let target = TargetWorkload::from_deployment(&deployment, &DEFAULT_SELECTOR_LABELS).unwrap();
-    let router = router_for("kubernetes", sim.client()).unwrap();
+    let router = router_for(Provider::Kubernetes, sim.client()).unwrap();
     let w = router.reconcile(&canary, &target).await.unwrap();
     assert_eq!(
         names(&w),
@@ -307,12 +310,15 @@ async fn kubernetes_router_takes_over_a_user_service_and_keeps_its_node_port() {
     // blue/green switch only once the controller has recorded it.
     assert!(
         router
-            .set_routes(&canary, Routes::canary_weight(100))
+            .set_routes(&canary, Routes::canary(100, false))
             .await
             .unwrap()
             .is_empty()
     );
-    assert_eq!(router.get_routes(&canary).await.unwrap(), Routes::PRIMARY);
+    assert_eq!(
+        router.get_routes(&canary).await.unwrap(),
+        Routes::ALL_PRIMARY
+    );
     let mut switched = canary.clone();
     switched
         .status
@@ -320,7 +326,7 @@ async fn kubernetes_router_takes_over_a_user_service_and_keeps_its_node_port() {
         .canary_weight = 100;
     assert_eq!(
         router.get_routes(&switched).await.unwrap(),
-        Routes::canary_weight(100)
+        Routes::canary(100, false)
     );
     assert_eq!(writes(&sim.stats()) - writes(&before), 0);
 
@@ -342,13 +348,18 @@ async fn unsupported_providers_are_named() {
     // Nothing is contacted: building a router is not I/O.
     let client =
         kube::Client::try_from(kube::Config::new("http://127.0.0.1:9".parse().unwrap())).unwrap();
-    for provider in ["istio", "nginx", "gatewayapi", "bogus"] {
+    let unrouted: Vec<Provider> = Provider::ALL
+        .into_iter()
+        .filter(|p| !p.is_routed())
+        .collect();
+    assert_eq!(unrouted.len(), Provider::ALL.len() - Provider::ROUTED.len());
+    for provider in unrouted {
         let err = router_for(provider, client.clone())
             .err()
             .unwrap()
             .to_string();
         assert!(
-            err.starts_with(&format!("provider {provider:?} is not supported")),
+            err.starts_with(&format!("provider {provider} is not supported")),
             "{err}"
         );
         assert!(
@@ -430,8 +441,12 @@ async fn with_reflector_caches_an_unchanged_reconcile_makes_no_request_at_all() 
         services: service_cache.clone(),
         http_routes: Some((route_cache.clone(), resource)),
     };
-    let router =
-        router_with_cache("gatewayapi:v1", client, Some(std::sync::Arc::new(cache))).unwrap();
+    let router = router_with_cache(
+        Provider::GatewayApiV1,
+        client,
+        Some(std::sync::Arc::new(cache)),
+    )
+    .unwrap();
 
     let deployment: Deployment = fixture("deployment.yaml");
     let target = TargetWorkload::from_deployment(&deployment, &DEFAULT_SELECTOR_LABELS).unwrap();
@@ -447,7 +462,10 @@ async fn with_reflector_caches_an_unchanged_reconcile_makes_no_request_at_all() 
 
     let before = sim.stats();
     assert!(router.reconcile(&canary, &target).await.unwrap().is_empty());
-    assert_eq!(router.get_routes(&canary).await.unwrap(), Routes::PRIMARY);
+    assert_eq!(
+        router.get_routes(&canary).await.unwrap(),
+        Routes::ALL_PRIMARY
+    );
     let after = sim.stats();
     assert_eq!(
         after.total_requests - before.total_requests,
@@ -457,7 +475,7 @@ async fn with_reflector_caches_an_unchanged_reconcile_makes_no_request_at_all() 
 
     // set_routes reads from the cache and writes once.
     let w = router
-        .set_routes(&canary, Routes::canary_weight(20))
+        .set_routes(&canary, Routes::canary(20, false))
         .await
         .unwrap();
     assert_eq!(
@@ -468,7 +486,7 @@ async fn with_reflector_caches_an_unchanged_reconcile_makes_no_request_at_all() 
     caught_up(&route_cache, &routes, &["podinfo"]).await;
     assert_eq!(
         router.get_routes(&canary).await.unwrap(),
-        Routes::canary_weight(20)
+        Routes::canary(20, false)
     );
     sim.shutdown().await;
 }
@@ -478,8 +496,8 @@ async fn gatewayapi_v1beta1_writes_the_same_route_through_the_older_version() {
     let (sim, canary) = cluster("canary-gatewayapi-ab.yaml").await;
     let deployment: Deployment = fixture("deployment.yaml");
     let target = TargetWorkload::from_deployment(&deployment, &DEFAULT_SELECTOR_LABELS).unwrap();
-    let router = router_for("gatewayapi:v1beta1", sim.client()).unwrap();
-    assert_eq!(router.provider(), "gatewayapi:v1beta1");
+    let router = router_for(Provider::GatewayApiV1beta1, sim.client()).unwrap();
+    assert_eq!(router.provider(), Provider::GatewayApiV1beta1);
     assert_eq!(router.reconcile(&canary, &target).await.unwrap().len(), 4);
     let before = sim.stats();
     assert!(router.reconcile(&canary, &target).await.unwrap().is_empty());
@@ -491,12 +509,12 @@ async fn gatewayapi_v1beta1_writes_the_same_route_through_the_older_version() {
 
     // A/B: requests matching the header or cookie go to the canary.
     router
-        .set_routes(&canary, Routes::canary_weight(100))
+        .set_routes(&canary, Routes::canary(100, false))
         .await
         .unwrap();
     assert_eq!(
         router.get_routes(&canary).await.unwrap(),
-        Routes::canary_weight(100)
+        Routes::canary(100, false)
     );
     let stored = httproutes(&sim.client()).get("podinfo").await.unwrap();
     assert_eq!(stored.data["spec"]["rules"].as_array().unwrap().len(), 2);

@@ -15,7 +15,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Container, PodSpec, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use sha2::{Digest, Sha256};
 
-pub const TRACKING_ANNOTATION: &str = "fledge.dev/config-tracking";
+pub use fledge_api::names::TRACKING_ANNOTATION;
 pub const FLAGGER_TRACKING_ANNOTATION: &str = "flagger.app/config-tracking";
 
 /// Secret types whose content is application configuration (registry credentials are not).

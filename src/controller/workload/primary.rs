@@ -11,10 +11,10 @@ use sha2::{Digest, Sha256};
 use super::WorkloadError;
 use super::configs::{ConfigKind, filter_labels, primary_name, rewrite_config_refs};
 
-/// Pod-template annotation carrying the checksum of the tracked configs the primary uses, so a
-/// config-only promotion restarts the primary's pods (Flagger writes a random id instead, which
-/// restarts them on every promotion and is not idempotent).
-pub const CONFIG_CHECKSUM_ANNOTATION: &str = "fledge.dev/config-checksum";
+// The checksum annotation of the primary's pod template: a config-only promotion restarts the
+// primary's pods through it (Flagger writes a random id instead, which restarts them on every
+// promotion and is not idempotent).
+pub use fledge_api::names::CONFIG_CHECKSUM_ANNOTATION;
 
 /// Settings that come from the controller's flags.
 #[derive(Clone, Debug)]

@@ -4,14 +4,7 @@
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::Deployment;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Readiness {
-    Ready,
-    /// Not ready yet; try again. The message says what is outstanding.
-    Waiting(String),
-    /// Will not become ready: the progress deadline has passed.
-    Failed(String),
-}
+pub use fledge_core::Readiness;
 
 /// `ready_threshold` is the percentage of updated replicas that must be available
 /// (`primaryReadyThreshold` / `canaryReadyThreshold`, default 100). `deadline_seconds` is the

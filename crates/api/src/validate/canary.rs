@@ -154,6 +154,17 @@ fn service(spec: &CanarySpec, f: &mut Findings) {
     {
         f.error("spec.service.timeout", e.to_string());
     }
+    if let Some(p) = spec.provider
+        && !p.is_routed()
+    {
+        f.error(
+            "spec.provider",
+            format!(
+                "{p} is not supported by this fledge version (supported: {}); set spec.provider to one of them",
+                Provider::routed_list()
+            ),
+        );
+    }
     if spec.provider.is_some_and(Provider::is_gateway_api) && s.gateway_refs.is_empty() {
         f.error(
             "spec.service.gatewayRefs",

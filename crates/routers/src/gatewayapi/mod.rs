@@ -209,10 +209,10 @@ fn merge_route(
 
 #[async_trait]
 impl Router for GatewayApiRouter {
-    fn provider(&self) -> &'static str {
+    fn provider(&self) -> fledge_api::Provider {
         match self.version {
-            ApiVersion::V1 => "gatewayapi:v1",
-            ApiVersion::V1beta1 => "gatewayapi:v1beta1",
+            ApiVersion::V1 => fledge_api::Provider::GatewayApiV1,
+            ApiVersion::V1beta1 => fledge_api::Provider::GatewayApiV1beta1,
         }
     }
 
@@ -224,7 +224,7 @@ impl Router for GatewayApiRouter {
         target: &TargetWorkload<'_>,
     ) -> Result<Vec<Write>, RouterError> {
         // Build first: a spec the route can't express fails before anything is written.
-        build_route_spec(canary, Routes::PRIMARY)?;
+        build_route_spec(canary, Routes::ALL_PRIMARY)?;
         let mut writes = self.services.reconcile_services(canary, target).await?;
         let existing = self.get_route(canary).await?;
         let (primary, canary_svc) = (
@@ -235,7 +235,7 @@ impl Router for GatewayApiRouter {
             .as_ref()
             .and_then(parse_spec)
             .and_then(|spec| routes_from_spec(&spec, &primary, &canary_svc))
-            .unwrap_or(Routes::PRIMARY);
+            .unwrap_or(Routes::ALL_PRIMARY);
         if let Some(write) = self.write_route(canary, existing, current).await? {
             info!(canary = %object_name(canary), "{write}");
             writes.push(write);
@@ -324,7 +324,7 @@ mod tests {
 
     fn desired() -> (Canary, DynamicObject) {
         let canary = testutil::canary("canary-gatewayapi.yaml");
-        let route = build_route(&canary, ApiVersion::V1, Routes::canary_weight(10)).unwrap();
+        let route = build_route(&canary, ApiVersion::V1, Routes::canary(10, false)).unwrap();
         (canary, route)
     }
 

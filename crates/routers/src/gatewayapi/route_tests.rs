@@ -8,7 +8,7 @@ fn spec_json(canary: &Canary, routes: Routes) -> serde_json::Value {
 }
 
 fn error(canary: &Canary) -> String {
-    build_route_spec(canary, Routes::PRIMARY)
+    build_route_spec(canary, Routes::ALL_PRIMARY)
         .unwrap_err()
         .to_string()
 }
@@ -16,7 +16,7 @@ fn error(canary: &Canary) -> String {
 #[test]
 fn weighted_route_has_parents_hosts_filters_timeouts_and_both_backends() {
     let canary = testutil::canary("canary-gatewayapi.yaml");
-    let got = spec_json(&canary, Routes::canary_weight(10));
+    let got = spec_json(&canary, Routes::canary(10, false));
     let want = json!({
         "parentRefs": [{
             "group": "gateway.networking.k8s.io",
@@ -52,10 +52,10 @@ fn weights_and_mirroring_round_trip_through_the_spec() {
     let canary = testutil::canary("canary-gatewayapi.yaml");
     let ab = testutil::canary("canary-gatewayapi-ab.yaml");
     let cases = [
-        Routes::PRIMARY,
-        Routes::canary_weight(10),
-        Routes::canary_weight(55),
-        Routes::canary_weight(100),
+        Routes::ALL_PRIMARY,
+        Routes::canary(10, false),
+        Routes::canary(55, false),
+        Routes::canary(100, false),
         Routes {
             primary: 100,
             canary: 0,
@@ -95,7 +95,7 @@ fn mirroring_adds_a_request_mirror_to_the_canary_with_mirror_weight() {
             "percent": 25
         }})
     );
-    let unmirrored = spec_json(&canary, Routes::PRIMARY);
+    let unmirrored = spec_json(&canary, Routes::ALL_PRIMARY);
     assert!(
         unmirrored["rules"][0]["filters"]
             .as_array()
@@ -108,7 +108,7 @@ fn mirroring_adds_a_request_mirror_to_the_canary_with_mirror_weight() {
 #[test]
 fn ab_testing_sends_matching_requests_to_the_weighted_rule_and_the_rest_to_primary() {
     let canary = testutil::canary("canary-gatewayapi-ab.yaml");
-    let spec = spec_json(&canary, Routes::canary_weight(100));
+    let spec = spec_json(&canary, Routes::canary(100, false));
     let rules = spec["rules"].as_array().unwrap();
     assert_eq!(rules.len(), 2);
     assert_eq!(
@@ -173,7 +173,7 @@ fn istio_string_matches_map_to_gateway_api_matches() {
     for (yaml, want) in cases {
         let mut canary = testutil::canary("canary-gatewayapi.yaml");
         canary.spec.service.r#match = vec![serde_saphyr::from_str(yaml).unwrap()];
-        let spec = spec_json(&canary, Routes::PRIMARY);
+        let spec = spec_json(&canary, Routes::ALL_PRIMARY);
         let mut want = want;
         if want.get("path").is_none() {
             want["path"] = json!({"type": "PathPrefix", "value": "/"});
@@ -269,7 +269,7 @@ fn backend_timeout_rewrite_and_service_mirror() {
         serde_saphyr::from_str("{backendRef: {name: shadow, port: 80}, fraction: {numerator: 5}}")
             .unwrap(),
     ];
-    let spec = spec_json(&canary, Routes::PRIMARY);
+    let spec = spec_json(&canary, Routes::ALL_PRIMARY);
     let rule = &spec["rules"][0];
     assert_eq!(
         rule["timeouts"],
@@ -289,7 +289,7 @@ fn backend_timeout_rewrite_and_service_mirror() {
     let parsed: HttpRouteSpec = serde_json::from_value(spec).unwrap();
     assert_eq!(
         routes_from_spec(&parsed, "podinfo-primary", "podinfo-canary"),
-        Some(Routes::PRIMARY)
+        Some(Routes::ALL_PRIMARY)
     );
 }
 
@@ -343,7 +343,7 @@ fn gateway_api_duration_syntax() {
 #[test]
 fn session_affinity_keeps_canary_users_on_the_canary_during_a_release() {
     let canary = testutil::canary("canary-gatewayapi-affinity.yaml");
-    let spec = build_route_spec(&canary, Routes::canary_weight(10)).unwrap();
+    let spec = build_route_spec(&canary, Routes::canary(10, false)).unwrap();
     let value = serde_json::to_value(&spec).unwrap();
     let rules = value["rules"].as_array().unwrap();
     assert_eq!(rules.len(), 3);
@@ -375,7 +375,7 @@ fn session_affinity_keeps_canary_users_on_the_canary_during_a_release() {
     );
     assert_eq!(
         routes_from_spec(&spec, "podinfo-primary", "podinfo-canary"),
-        Some(Routes::canary_weight(10)),
+        Some(Routes::canary(10, false)),
         "the weights come from the weighted rule, not the single-backend cookie rules"
     );
 }
@@ -383,7 +383,7 @@ fn session_affinity_keeps_canary_users_on_the_canary_during_a_release() {
 #[test]
 fn session_affinity_expires_the_cookies_once_the_release_is_over() {
     let canary = testutil::canary("canary-gatewayapi-affinity.yaml");
-    let spec = build_route_spec(&canary, Routes::PRIMARY).unwrap();
+    let spec = build_route_spec(&canary, Routes::ALL_PRIMARY).unwrap();
     let value = serde_json::to_value(&spec).unwrap();
     let rules = value["rules"].as_array().unwrap();
     assert_eq!(rules.len(), 3);
@@ -403,14 +403,14 @@ fn session_affinity_expires_the_cookies_once_the_release_is_over() {
     assert!(rules[2]["backendRefs"][1].get("filters").is_none());
     assert_eq!(
         routes_from_spec(&spec, "podinfo-primary", "podinfo-canary"),
-        Some(Routes::PRIMARY)
+        Some(Routes::ALL_PRIMARY)
     );
 
     // Before the first release there is no revision, so no cookie and no extra rule.
     let mut fresh = canary.clone();
     fresh.status = None;
     assert_eq!(
-        build_route_spec(&fresh, Routes::PRIMARY)
+        build_route_spec(&fresh, Routes::ALL_PRIMARY)
             .unwrap()
             .rules
             .len(),
