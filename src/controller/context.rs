@@ -12,6 +12,8 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::ControllerConfig;
+use super::checks::PrometheusClients;
+use super::error::RunError;
 use super::http::Health;
 use super::recorder::Recorder;
 use super::telemetry::Metrics;
@@ -37,6 +39,49 @@ pub struct CachedChecksum {
     pub ignored: bool,
 }
 
+/// `(kind, namespace, name)` of a ConfigMap or Secret.
+pub type ConfigKey = (String, String, String);
+
+/// Config checksums by object, each valid for one resourceVersion. Entries for objects that no
+/// longer exist are dropped whenever a new entry is added, so the memo holds at most the
+/// configs that exist (kustomize's hash-suffixed ConfigMaps would otherwise make it grow with
+/// every release).
+#[derive(Default)]
+pub struct ChecksumMemo {
+    entries: Mutex<HashMap<ConfigKey, CachedChecksum>>,
+}
+
+impl ChecksumMemo {
+    /// The memoized checksum of `key`, if it was taken at `resource_version`.
+    pub fn get(&self, key: &ConfigKey, resource_version: &str) -> Option<CachedChecksum> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .filter(|c| c.resource_version == resource_version)
+            .cloned()
+    }
+
+    /// Remembers `value` for `key`, forgetting every entry whose object `exists` says is gone.
+    pub fn insert(
+        &self,
+        key: ConfigKey,
+        value: CachedChecksum,
+        exists: impl Fn(&ConfigKey) -> bool,
+    ) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.retain(|k, _| exists(k));
+        entries.insert(key, value);
+    }
+}
+
+#[cfg(test)]
+impl ChecksumMemo {
+    fn len(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}
+
 pub struct Context {
     pub client: Client,
     pub config: ControllerConfig,
@@ -46,8 +91,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     pub recorder: Recorder,
     pub primary_options: PrimaryOptions,
-    /// `(kind, namespace, name)` → checksum at a resourceVersion.
-    pub checksums: Mutex<HashMap<(String, String, String), CachedChecksum>>,
+    pub checksums: ChecksumMemo,
+    pub prometheus: PrometheusClients,
     pub webhooks: fledge_hooks::webhook::WebhookClient,
     pub alerts: fledge_hooks::alerts::AlertSender,
     /// Generated Services and HTTPRoutes, for the routers.
@@ -69,14 +114,16 @@ impl Context {
         health: Arc<Health>,
         metrics: Arc<Metrics>,
         router_cache: Arc<dyn fledge_routers::ObjectCache>,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, RunError> {
         let primary_options = PrimaryOptions {
             selector_labels: config.selector_labels.clone(),
             include_label_prefixes: config.include_label_prefixes.clone(),
         };
         Ok(Context {
-            webhooks: fledge_hooks::webhook::WebhookClient::new()?,
-            alerts: fledge_hooks::alerts::AlertSender::new()?,
+            webhooks: fledge_hooks::webhook::WebhookClient::new()
+                .map_err(|e| RunError::other("building the webhook client", e))?,
+            alerts: fledge_hooks::alerts::AlertSender::new()
+                .map_err(|e| RunError::other("building the alert client", e))?,
             failures: Mutex::new(HashMap::new()),
             written: Mutex::new(HashMap::new()),
             router_cache,
@@ -88,7 +135,8 @@ impl Context {
             health,
             metrics,
             primary_options,
-            checksums: Mutex::new(HashMap::new()),
+            checksums: ChecksumMemo::default(),
+            prometheus: PrometheusClients::default(),
         })
     }
 
@@ -148,5 +196,43 @@ impl Context {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&ObjectRef::from_obj(canary));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(name: &str) -> ConfigKey {
+        ("configmap".into(), "test".into(), name.into())
+    }
+
+    fn sum(rv: &str) -> CachedChecksum {
+        CachedChecksum {
+            resource_version: rv.into(),
+            checksum: format!("sum-{rv}"),
+            ignored: false,
+        }
+    }
+
+    #[test]
+    fn the_checksum_memo_forgets_configs_that_are_gone() {
+        let memo = ChecksumMemo::default();
+        // kustomize renames the ConfigMap every release: app-1, app-2, app-3 ...
+        for release in 1..=5 {
+            let name = format!("app-{release}");
+            // Only the newest one still exists when it is first hashed.
+            memo.insert(key(&name), sum("1"), |k| *k == key(&name));
+        }
+        assert_eq!(memo.len(), 1, "only the live ConfigMap is remembered");
+        assert_eq!(
+            memo.get(&key("app-5"), "1").map(|c| c.checksum),
+            Some("sum-1".into())
+        );
+        assert!(
+            memo.get(&key("app-5"), "2").is_none(),
+            "another resourceVersion misses"
+        );
+        assert!(memo.get(&key("app-4"), "1").is_none());
     }
 }

@@ -1,5 +1,6 @@
-//! `/healthz`, `/readyz` and `/metrics`. Ready means the caches are synced; the body also says
-//! whether this replica leads. Followers are deliberately still "ready": if readiness required
+//! `/healthz`, `/readyz` and `/metrics`. Healthy means the reconcile loop is running (it fails
+//! once the loop has stopped, so a stuck shutdown gets the pod restarted). Ready means the
+//! caches are synced; the body also says whether this replica leads. Followers are deliberately still "ready": if readiness required
 //! the Lease, a rolling update of a two-replica controller could never finish (the new pod
 //! can't lead while the old one holds the Lease).
 
@@ -19,6 +20,8 @@ use tokio::net::TcpListener;
 #[derive(Default)]
 pub struct Health {
     pub caches_synced: AtomicBool,
+    /// Set when the reconcile loop has ended.
+    pub reconciler_stopped: AtomicBool,
     pub leader: AtomicBool,
     pub leader_elect: bool,
 }
@@ -56,13 +59,25 @@ pub async fn serve(
     Ok(bound)
 }
 
-async fn healthz() -> &'static str {
-    "ok"
+async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    health_status(&state.health)
+}
+
+fn health_status(health: &Health) -> (StatusCode, &'static str) {
+    if health.reconciler_stopped.load(Ordering::SeqCst) {
+        (StatusCode::SERVICE_UNAVAILABLE, "reconcile loop stopped\n")
+    } else {
+        (StatusCode::OK, "ok")
+    }
 }
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    let synced = state.health.caches_synced.load(Ordering::SeqCst);
-    let leader = state.health.is_leader();
+    ready_status(&state.health)
+}
+
+fn ready_status(health: &Health) -> (StatusCode, String) {
+    let synced = health.caches_synced.load(Ordering::SeqCst);
+    let leader = health.is_leader();
     let body = format!("caches synced: {synced}\nleader: {leader}\n");
     let code = if synced {
         StatusCode::OK
@@ -85,5 +100,23 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         )
             .into_response(),
         Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn healthy_while_the_loop_runs_ready_once_the_caches_synced() {
+        let health = Health::default();
+        assert_eq!(health_status(&health).0, StatusCode::OK);
+        assert_eq!(ready_status(&health).0, StatusCode::SERVICE_UNAVAILABLE);
+        health.caches_synced.store(true, Ordering::SeqCst);
+        let (code, body) = ready_status(&health);
+        assert_eq!(code, StatusCode::OK);
+        assert_eq!(body, "caches synced: true\nleader: true\n");
+        health.reconciler_stopped.store(true, Ordering::SeqCst);
+        assert_eq!(health_status(&health).0, StatusCode::SERVICE_UNAVAILABLE);
     }
 }

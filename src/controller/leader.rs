@@ -1,15 +1,17 @@
 //! Leader election with a Lease (kube-lease-manager). Every replica watches and keeps its
-//! caches warm; only the holder writes. Losing the lease flips `Health::leader` at once, and
-//! every write path checks it first (see `Context::may_write`).
+//! caches warm; only the holder reconciles (see `Context::may_write`). A leader that loses the
+//! Lease, or can no longer take part in the election, stops writing at once and the process
+//! exits non-zero, so Kubernetes restarts it as a clean follower: a replica that lived on
+//! unable to lead would look healthy and never lead again.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use anyhow::Context as _;
 use kube::Client;
 use kube_lease_manager::LeaseManagerBuilder;
 
 use super::ControllerConfig;
+use super::error::RunError;
 use super::http::Health;
 
 const LEASE_NAME: &str = "fledge-controller-leader";
@@ -18,13 +20,22 @@ const LEASE_NAME: &str = "fledge-controller-leader";
 const LEASE_SECONDS: u64 = 15;
 const GRACE_SECONDS: u64 = 5;
 
-/// Starts the elector. The returned channel turns true whenever this replica becomes the
-/// leader, so the caller can reconcile everything it skipped as a follower.
+/// The elector's channels.
+pub struct Election {
+    /// Turns true when this replica becomes the leader, so the caller can reconcile
+    /// everything it skipped as a follower.
+    pub leading: tokio::sync::watch::Receiver<bool>,
+    /// Resolves, with the reason, when this replica lost the lease after leading, or the
+    /// election itself stopped: the process must exit.
+    pub lost: tokio::sync::oneshot::Receiver<String>,
+}
+
+/// Starts the elector.
 pub async fn spawn(
     client: Client,
     config: &ControllerConfig,
     health: Arc<Health>,
-) -> anyhow::Result<tokio::sync::watch::Receiver<bool>> {
+) -> Result<Election, RunError> {
     let namespace = config
         .leader_election_namespace
         .clone()
@@ -44,31 +55,41 @@ pub async fn spawn(
         .with_field_manager("fledge-leader-election")
         .build()
         .await
-        .with_context(|| format!("leader election: cannot use Lease {namespace}/{LEASE_NAME}"))?;
+        .map_err(|e| {
+            RunError::other(
+                format!("leader election: cannot use Lease {namespace}/{LEASE_NAME}"),
+                e,
+            )
+        })?;
     let (mut channel, task) = manager.watch().await;
     let (leading_tx, leading_rx) = tokio::sync::watch::channel(false);
+    let (lost_tx, lost_rx) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
-        loop {
+        let reason = loop {
             let leading = *channel.borrow_and_update();
-            if health.leader.swap(leading, Ordering::SeqCst) != leading {
+            let was = health.leader.swap(leading, Ordering::SeqCst);
+            if was != leading {
                 tracing::info!(identity = %identity, leading, "leadership changed");
                 let _ = leading_tx.send(leading);
             }
-            if channel.changed().await.is_err() {
-                break;
+            if was && !leading {
+                break format!("lost the lease {namespace}/{LEASE_NAME}");
             }
-        }
+            if channel.changed().await.is_err() {
+                break match task.await {
+                    Ok(Ok(_)) => "leader election stopped".to_string(),
+                    Ok(Err(err)) => format!("leader election failed: {err}"),
+                    Err(err) => format!("leader election task panicked: {err}"),
+                };
+            }
+        };
         health.leader.store(false, Ordering::SeqCst);
         let _ = leading_tx.send(false);
-        match task.await {
-            Ok(Ok(_)) => tracing::warn!("leader election stopped"),
-            Ok(Err(err)) => {
-                tracing::error!(error = %err, "leader election failed; not writing any more")
-            }
-            Err(err) => {
-                tracing::error!(error = %err, "leader election task panicked; not writing any more")
-            }
-        }
+        tracing::error!(identity = %identity, reason, "not leading any more; exiting");
+        let _ = lost_tx.send(reason);
     });
-    Ok(leading_rx)
+    Ok(Election {
+        leading: leading_rx,
+        lost: lost_rx,
+    })
 }

@@ -5,6 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use fledge_api::Canary;
+use fledge_api::names::{CANARY_ANNOTATION, FINALIZER, OPT_IN_VALUE, REQUEST_ANNOTATION};
+use fledge_core::Routes;
+use fledge_routers::Router;
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -12,7 +15,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 
 use super::context::{CachedChecksum, Context};
-use super::reconcile::ReconcileError;
+use super::error::ReconcileError;
 use super::workload::configs::{
     self, ConfigKind, ConfigRef, configmap_checksum, secret_checksum, secret_is_trackable,
     tracking_disabled,
@@ -111,23 +114,41 @@ pub async fn observe(
         observed: fledge_core::Observed {
             invalid_spec: (!problems_text.is_empty()).then(|| problems_text.join("; ")),
             deleting: canary.metadata.deletion_timestamp.is_some(),
-            has_finalizer: canary
-                .finalizers()
-                .iter()
-                .any(|f| f == super::act::FINALIZER),
+            has_finalizer: canary.finalizers().iter().any(|f| f == FINALIZER),
+            target_marked: target.as_deref().is_some_and(|t| is_marked(t, canary)),
             target: revision,
             primary: primary_ready,
             canary: canary_ready,
             routes: None,
-            request: canary
-                .annotations()
-                .get(fledge_core::REQUEST_ANNOTATION)
-                .cloned(),
+            request: canary.annotations().get(REQUEST_ANNOTATION).cloned(),
         },
         target,
         primary,
         tracked,
     })
+}
+
+/// The target's `fledge.dev/canary` annotation names this Canary, or opts the target in
+/// (`enabled` is the user's switch, never overwritten).
+fn is_marked(target: &Deployment, canary: &Canary) -> bool {
+    target
+        .annotations()
+        .get(CANARY_ANNOTATION)
+        .is_some_and(|v| v == OPT_IN_VALUE || *v == canary.name_any())
+}
+
+/// The split the routing object carries now, read from the controller's caches, so that a
+/// hand edit (or a GitOps tool re-applying an old object) is seen and repaired. `None` when
+/// there is nothing to read yet, or the object was edited beyond reading (logged; the next
+/// routing write replaces it).
+pub async fn live_routes(router: &dyn Router, canary: &Canary) -> Option<Routes> {
+    match router.get_routes(canary).await {
+        Ok(routes) => routes,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot read the live traffic split");
+            None
+        }
+    }
 }
 
 /// The checksum of a referenced config: from the memo when its resourceVersion is unchanged,
@@ -165,14 +186,8 @@ async fn checksum(
         ns.to_string(),
         config.name.clone(),
     );
-    if let Some(hit) = ctx
-        .checksums
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(&key)
-        .filter(|c| c.resource_version == rv)
-    {
-        return Ok(Some(hit.clone()));
+    if let Some(hit) = ctx.checksums.get(&key, &rv) {
+        return Ok(Some(hit));
     }
     let fresh = match config.kind {
         ConfigKind::ConfigMap => {
@@ -205,8 +220,17 @@ async fn checksum(
         }
     };
     ctx.checksums
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(key, fresh.clone());
+        .insert(key, fresh.clone(), |(kind, ns, name)| match kind.as_str() {
+            "configmap" => ctx
+                .caches
+                .configmaps
+                .get(&ObjectRef::new(name).within(ns))
+                .is_some(),
+            _ => ctx
+                .caches
+                .secrets
+                .get(&ObjectRef::new(name).within(ns))
+                .is_some(),
+        });
     Ok(Some(fresh))
 }

@@ -5,6 +5,7 @@
 //! `revertOnDeletion: true`, so the Deployment gets its replicas and Service back.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use fledge_api::Canary;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -151,10 +152,13 @@ pub fn generated_canary(dep: &Deployment) -> Result<Canary, OptInError> {
 /// Handles Deployment changes forwarded by the Canary controller's Deployment watch. Whenever
 /// it may start writing (caches synced and leading), it first looks at every Deployment once,
 /// so an annotation changed while it couldn't act is not missed.
+/// Handles opt-in for every Deployment once this replica leads, then for each changed one.
+/// When the queue overflowed (`overflow` set by the sender), every Deployment is checked again.
 pub async fn run(
     ctx: Arc<Context>,
     mut deployments: Receiver<ObjectRef<Deployment>>,
     mut leading: tokio::sync::watch::Receiver<bool>,
+    overflow: Arc<AtomicBool>,
 ) {
     loop {
         while !(ctx.may_write()
@@ -177,6 +181,13 @@ pub async fn run(
             let Some(key) = deployments.recv().await else {
                 return;
             };
+            if overflow.swap(false, Ordering::SeqCst) {
+                for dep in ctx.caches.deployments.state() {
+                    if let Err(err) = sync(&ctx, &dep).await {
+                        tracing::warn!(deployment = %ObjectRef::from_obj(dep.as_ref()), error = %err, "opt-in by annotation");
+                    }
+                }
+            }
             let Some(dep) = ctx.caches.deployments.get(&key) else {
                 continue;
             };

@@ -7,52 +7,25 @@ use std::time::{Duration, Instant};
 use fledge_api::{Canary, CanaryPhase};
 use fledge_core::{CheckResults, Input};
 use jiff::Timestamp;
-use kube::api::{Patch, PatchParams};
+use kube::ResourceExt;
 use kube::runtime::controller::Action as Requeue;
-use kube::{Api, ResourceExt};
 use tracing::Instrument;
 
-use super::act::{Actor, patch_canary, payload_checksum, tracked_checksum};
+use super::act::Actor;
+use super::checksum::{payload_checksum, tracked_checksum};
 use super::context::Context;
+use super::error::ReconcileError;
+use super::notify::Notifier;
 use super::telemetry::CanaryLabels;
-use super::workload::{CANARY_ANNOTATION, WorkloadError};
 use super::{checks, observe, status};
-
-#[derive(Debug, thiserror::Error)]
-pub enum ReconcileError {
-    #[error("{what}: {source}")]
-    Kube {
-        what: String,
-        #[source]
-        source: kube::Error,
-    },
-    #[error(transparent)]
-    Router(#[from] fledge_routers::RouterError),
-    #[error(transparent)]
-    Workload(#[from] WorkloadError),
-    #[error("canary {canary}: spec.targetRef.name: deployment {target} not found")]
-    TargetMissing { canary: String, target: String },
-    #[error(
-        "canary {canary}: spec.autoscalerRef.name: horizontalpodautoscaler {name} not found; create it or remove autoscalerRef"
-    )]
-    AutoscalerMissing { canary: String, name: String },
-    #[error(
-        "{kind} {namespace}/{name} is used by the target's pod spec but does not exist; create it or mark the reference optional"
-    )]
-    MissingConfig {
-        kind: &'static str,
-        namespace: String,
-        name: String,
-    },
-    #[error("{0}; retrying")]
-    Retry(String),
-}
 
 /// How long a non-leader, or a replica whose caches are still filling, waits before looking
 /// again. Cheap: no API calls happen until it leads.
 const NOT_READY_REQUEUE: Duration = Duration::from_millis(500);
 /// Our own write hasn't reached the cache yet; it normally arrives within milliseconds.
 const STALE_REQUEUE: Duration = Duration::from_millis(100);
+/// After a 409: long enough for the watch to deliver the other writer's version.
+const CONFLICT_REQUEUE: Duration = Duration::from_millis(200);
 
 pub async fn reconcile(canary: Arc<Canary>, ctx: Arc<Context>) -> Result<Requeue, ReconcileError> {
     let phase = canary
@@ -95,26 +68,22 @@ async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, Reco
     }
     let now = Timestamp::now();
     let mut obs = observe::observe(ctx, canary, now).await?;
-    let provider = canary.spec.provider_or(ctx.core.default_provider);
-    let router = match fledge_routers::router_with_cache(
-        provider,
-        ctx.client.clone(),
-        Some(ctx.router_cache.clone()),
-    ) {
-        Ok(r) => Some(r),
-        Err(err) => {
-            let problem = format!(
-                "Canary {}/{}: spec.provider: {err}",
-                canary.namespace().unwrap_or_default(),
-                canary.name_any()
-            );
-            obs.observed.invalid_spec = Some(match obs.observed.invalid_spec.take() {
-                Some(existing) => format!("{existing}; {problem}"),
-                None => problem,
-            });
-            None
+    // Validation refuses providers without a router, so an invalid spec is the only way to
+    // get none; the machine then decides no routing action.
+    let router = match &obs.observed.invalid_spec {
+        Some(_) => None,
+        None => {
+            let provider = canary.spec.provider_or(ctx.core.default_provider);
+            Some(fledge_routers::router_with_cache(
+                provider,
+                ctx.client.clone(),
+                Some(ctx.router_cache.clone()),
+            )?)
         }
     };
+    if let Some(router) = &router {
+        obs.observed.routes = observe::live_routes(router.as_ref(), canary).await;
+    }
 
     let no_checks = CheckResults::default();
     let input = Input {
@@ -144,43 +113,26 @@ async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, Reco
     );
     tracing::debug!(actions = decision.actions.len(), requeue = ?decision.requeue_after, "decided");
 
-    if let Some(router) = router {
-        let actor = Actor {
+    let actor = Actor {
+        ctx,
+        canary,
+        obs: &obs,
+        router,
+        tracked_checksum: obs
+            .observed
+            .target
+            .as_ref()
+            .map(|r| tracked_checksum(&r.configs))
+            .unwrap_or_default(),
+        notifier: Notifier {
             ctx,
             canary,
-            obs: &obs,
-            router,
-            tracked_checksum: obs
-                .observed
-                .target
-                .as_ref()
-                .map(|r| tracked_checksum(&r.configs))
-                .unwrap_or_default(),
             payload_checksum: checksum,
-        };
-        actor.apply(&decision.actions).await?;
-    } else if !decision.actions.is_empty() {
-        // Invalid spec: the machine only reports; Events still go out.
-        for action in &decision.actions {
-            if let fledge_core::Action::Event(e) = action {
-                ctx.recorder
-                    .publish(canary, e.event_type.as_str(), e.reason, &e.message)
-                    .await;
-            }
-        }
-    }
-    if let Some(problem) = &obs.observed.invalid_spec {
-        // Said once per distinct problem, not on every reconcile.
-        let old = canary.status.as_ref().and_then(|s| s.message.as_deref());
-        if old != Some(problem.as_str()) {
-            ctx.recorder
-                .publish(canary, "Warning", "InvalidSpec", problem)
-                .await;
-        }
-    }
+        },
+    };
+    actor.apply(&decision.actions).await?;
     status::write(ctx, canary, &decision.status).await?;
-    mark_target(ctx, canary, &obs).await?;
-    acknowledge_request(ctx, canary, &decision.status).await?;
+    actor.apply(&decision.after_status).await?;
     record_gauges(ctx, canary, &decision.status);
     record_rollout_end(ctx, canary, &decision.status, now);
 
@@ -188,69 +140,6 @@ async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, Reco
         Some(after) => Requeue::requeue(after),
         None => Requeue::await_change(),
     })
-}
-
-/// `kubectl describe deployment` should say a canary manages it. Opted-in Deployments keep
-/// their `enabled` value: it is the user's switch.
-async fn mark_target(
-    ctx: &Context,
-    canary: &Canary,
-    obs: &observe::Observation,
-) -> Result<(), ReconcileError> {
-    let Some(target) = &obs.target else {
-        return Ok(());
-    };
-    let current = target.annotations().get(CANARY_ANNOTATION);
-    if current.is_some_and(|v| v == "enabled" || *v == canary.name_any())
-        || canary.metadata.deletion_timestamp.is_some()
-    {
-        return Ok(());
-    }
-    let patch =
-        serde_json::json!({"metadata": {"annotations": {CANARY_ANNOTATION: canary.name_any()}}});
-    ctx.metrics.count_write("patch", "Deployment");
-    Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(
-        ctx.client.clone(),
-        &canary.namespace().unwrap_or_default(),
-    )
-    .patch(
-        &target.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await
-    .map_err(|source| ReconcileError::Kube {
-        what: format!("annotating deployment {}", target.name_any()),
-        source,
-    })?;
-    Ok(())
-}
-
-/// Once status records a manual request as handled, the annotation goes, so `kubectl get -o
-/// yaml` shows no pending request.
-async fn acknowledge_request(
-    ctx: &Context,
-    canary: &Canary,
-    status: &fledge_api::CanaryStatus,
-) -> Result<(), ReconcileError> {
-    let Some(request) = canary.annotations().get(fledge_core::REQUEST_ANNOTATION) else {
-        return Ok(());
-    };
-    // The state machine acknowledges every request it has seen, malformed ones included (with
-    // an Event saying why it was ignored), by storing its value in lastHandledRequest.
-    if status.last_handled_request.as_deref() != Some(request.as_str()) {
-        return Ok(());
-    }
-    let patch =
-        serde_json::json!({"metadata": {"annotations": {fledge_core::REQUEST_ANNOTATION: null}}});
-    patch_canary(
-        ctx,
-        canary,
-        &patch,
-        "removing the handled request annotation",
-    )
-    .await?;
-    Ok(())
 }
 
 fn record_gauges(ctx: &Context, canary: &Canary, status: &fledge_api::CanaryStatus) {
@@ -317,6 +206,11 @@ pub fn error_policy(canary: Arc<Canary>, err: &ReconcileError, ctx: Arc<Context>
         name: canary.name_any(),
     };
     ctx.metrics.reconcile_errors.get_or_create(&labels).inc();
+    if err.is_conflict() {
+        // Someone wrote between our read and our write: the next read sees it. No backoff.
+        tracing::info!(namespace = %labels.namespace, name = %labels.name, error = %err, "conflict; reconciling again");
+        return Requeue::requeue(CONFLICT_REQUEUE);
+    }
     let delay = ctx.next_backoff(&canary);
     tracing::warn!(
         namespace = %labels.namespace,

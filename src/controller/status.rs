@@ -7,7 +7,7 @@ use kube::{Api, ResourceExt};
 use serde_json::{Map, Value};
 
 use super::context::Context;
-use super::reconcile::ReconcileError;
+use super::error::ReconcileError;
 
 pub async fn write(
     ctx: &Context,

@@ -174,7 +174,11 @@ pub async fn run(options: Options) -> anyhow::Result<Finished> {
     ));
 
     let config = controller_config(sim.kubeconfig_path(), prometheus.url());
-    let controller = tokio::spawn(fledge::controller::run(config));
+    let controller = tokio::spawn(async move {
+        fledge::controller::run(config)
+            .await
+            .map_err(anyhow::Error::from)
+    });
     out.line(&format!(
         "controller         in-process, --min-interval 1s, --metrics-server {}  (log {})",
         prometheus.url(),

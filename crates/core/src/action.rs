@@ -51,6 +51,13 @@ pub enum Action {
     /// Canary deleted with `revertOnDeletion`, target ready again: point the apex Service
     /// back at the target and restore or remove the provider's routing objects.
     RevertRouting,
+    /// Write the Canary's name into the target's `fledge.dev/canary` annotation, so `kubectl
+    /// describe deployment` says which Canary manages it.
+    MarkTarget,
+    /// Remove the handled `fledge.dev/request` annotation from the Canary. Only in
+    /// [`crate::Decision::after_status`]: the status that records the request as handled must
+    /// be written first, or a crash in between would lose the request.
+    ClearRequest,
 }
 
 pub use fledge_api::EventType;
@@ -58,7 +65,8 @@ pub use fledge_api::EventType;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
     pub event_type: EventType,
-    /// Always [`crate::EVENT_REASON`] (`Synced`), as in Flagger.
+    /// [`crate::EVENT_REASON`] (`Synced`), as in Flagger, for every event of a release;
+    /// [`crate::INVALID_SPEC_REASON`] when the spec can't be acted on.
     pub reason: &'static str,
     pub message: String,
 }

@@ -60,6 +60,9 @@ pub struct Observed {
     pub routes: Option<Routes>,
     /// The value of the `fledge.dev/request` annotation, if any.
     pub request: Option<String>,
+    /// The target's `fledge.dev/canary` annotation already names this Canary (or opts the
+    /// target in with `enabled`, which is the user's switch and stays).
+    pub target_marked: bool,
 }
 
 /// A workload's readiness, classified by the controller from the Deployment's status

@@ -41,3 +41,6 @@ pub use weights::{desired_routes, next_canary_weight};
 /// The Event reason Flagger gives every event it records; kept for dashboards and alerts that
 /// filter on it.
 pub const EVENT_REASON: &str = "Synced";
+
+/// The reason of the Warning Event recorded once per distinct invalid-spec problem.
+pub const INVALID_SPEC_REASON: &str = "InvalidSpec";

@@ -107,6 +107,7 @@ pub fn plan(canary: &Canary, config: &Config) -> Plan {
         canary: Readiness::Ready,
         routes: Some(Routes::ALL_PRIMARY),
         has_finalizer: true,
+        target_marked: true,
         ..Default::default()
     };
     let mut now = origin;

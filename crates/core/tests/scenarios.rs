@@ -347,11 +347,18 @@ fn route_drift_is_repaired_from_the_status() {
     let d = w.tick();
     assert_eq!(
         d.actions,
-        vec![Action::SetRoutes(Routes {
-            primary: 90,
-            canary: 10,
-            mirrored: false
-        })]
+        vec![
+            Action::Event(fledge_core::Event {
+                event_type: fledge_core::EventType::Warning,
+                reason: fledge_core::EVENT_REASON,
+                message: "traffic split changed outside fledge (primary 100%, canary 0%); restoring primary 90%, canary 10%".into(),
+            }),
+            Action::SetRoutes(Routes {
+                primary: 90,
+                canary: 10,
+                mirrored: false
+            })
+        ]
     );
 }
 

@@ -6,7 +6,9 @@ mod common;
 use common::table::*;
 use common::*;
 use fledge_api::{CanaryPhase::*, CanaryStatus, HookType};
-use fledge_core::{Action, CheckResults, HookOutcome, Observed, Readiness};
+use fledge_core::{
+    Action, CheckResults, Event, EventType, HookOutcome, INVALID_SPEC_REASON, Observed, Readiness,
+};
 use fledge_core::{Config, Input, decide};
 
 #[allow(clippy::vec_init_then_push)] // one push per row reads as a table
@@ -377,8 +379,28 @@ fn invalid_spec_leaves_everything_but_conditions_alone() {
         },
         t(600),
     );
-    assert!(d.actions.is_empty());
+    // One Warning Event says why; nothing else is touched.
+    assert_eq!(
+        d.actions,
+        [Action::Event(Event {
+            event_type: EventType::Warning,
+            reason: INVALID_SPEC_REASON,
+            message: "canary test/podinfo: spec.analysis.interval: bad".into(),
+        })]
+    );
     assert_eq!(d.requeue_after, None);
+    // Said once: the next reconcile, with the problem already in status, says nothing.
+    c.status = Some(d.status.clone());
+    let again = decide(
+        &Input {
+            canary: &c,
+            config: &config,
+            observed: &observed,
+            checks: &CheckResults::default(),
+        },
+        t(660),
+    );
+    assert_eq!(again.actions, []);
     let mut after = d.status.clone();
     after.conditions.clear();
     after.message = None;
@@ -387,4 +409,56 @@ fn invalid_spec_leaves_everything_but_conditions_alone() {
         d.status.message.as_deref(),
         Some("canary test/podinfo: spec.analysis.interval: bad")
     );
+}
+
+/// The writes outside the release itself: marking the target, and clearing a handled request
+/// after the status that records it.
+#[test]
+#[rustfmt::skip]
+fn target_marking_and_request_acknowledgement() {
+    struct Case {
+        name: &'static str,
+        observed: Observed,
+        deleting: bool,
+        handled: Option<&'static str>,
+        mark: bool,
+        clear: bool,
+    }
+    let marked = |m: bool| Observed { target_marked: m, ..seen() };
+    let request = |r: &str, m: bool| Observed { request: Some(r.into()), target_marked: m, ..seen() };
+    let cases = vec![
+        Case { name: "unmarked target is marked", observed: marked(false), deleting: false, handled: None, mark: true, clear: false },
+        Case { name: "marked target is left alone", observed: marked(true), deleting: false, handled: None, mark: false, clear: false },
+        Case { name: "no target, nothing to mark", observed: Observed { target: None, target_marked: false, ..seen() }, deleting: false, handled: None, mark: false, clear: false },
+        Case { name: "invalid spec marks nothing", observed: Observed { invalid_spec: Some("bad".into()), target_marked: false, ..seen() }, deleting: false, handled: None, mark: false, clear: false },
+        Case { name: "a deleted Canary marks nothing", observed: Observed { deleting: true, target_marked: false, ..seen() }, deleting: true, handled: None, mark: false, clear: false },
+        Case { name: "a request handled now is cleared after the status", observed: request("abort@1", true), deleting: false, handled: None, mark: false, clear: true },
+        Case { name: "a request handled before is cleared (crash after the status write)", observed: request("abort@1", true), deleting: false, handled: Some("abort@1"), mark: false, clear: true },
+        Case { name: "a malformed request is acknowledged and cleared", observed: request("bogus", true), deleting: false, handled: None, mark: false, clear: true },
+        Case { name: "no request, nothing to clear", observed: marked(true), deleting: false, handled: Some("abort@1"), mark: false, clear: false },
+    ];
+    let config = Config::default();
+    let mut failures = Vec::new();
+    for case in cases {
+        let mut c = canary(|_| {});
+        if case.deleting {
+            c.metadata.deletion_timestamp = Some(fledge_api::status::Time(t(0)));
+        }
+        let mut status = st(Some(Progressing), 10, 0, 0);
+        status.last_handled_request = case.handled.map(str::to_string);
+        c.status = Some(status);
+        let d = decide(
+            &Input { canary: &c, config: &config, observed: &case.observed, checks: &CheckResults::default() },
+            t(30),
+        );
+        let mark = d.actions.contains(&Action::MarkTarget);
+        let clear = d.after_status == [Action::ClearRequest];
+        if d.actions.contains(&Action::ClearRequest) {
+            failures.push(format!("{}: ClearRequest must come after the status, not before", case.name));
+        }
+        if mark != case.mark || clear != case.clear {
+            failures.push(format!("{}: mark {mark} clear {clear}, want {} {}", case.name, case.mark, case.clear));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

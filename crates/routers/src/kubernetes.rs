@@ -148,19 +148,9 @@ impl Router for KubernetesRouter {
         Ok(Vec::new())
     }
 
-    /// All traffic on the primary, except once the controller has recorded the blue/green
-    /// switch (`status.canaryWeight == 100`): then the canary is what is being promoted and
-    /// its checks must run. Without a routing object there is nothing else to read.
-    async fn get_routes(&self, canary: &Canary) -> Result<Routes, RouterError> {
-        let switched = canary
-            .status
-            .as_ref()
-            .is_some_and(|s| s.canary_weight == 100);
-        Ok(if switched {
-            Routes::canary(100, false)
-        } else {
-            Routes::ALL_PRIMARY
-        })
+    /// Nothing to read: Services hold no traffic split, so there is none to drift either.
+    async fn get_routes(&self, _canary: &Canary) -> Result<Option<Routes>, RouterError> {
+        Ok(None)
     }
 
     async fn finalize(

@@ -75,8 +75,9 @@ pub trait Router: Send + Sync {
     /// Moves traffic to `routes`. The caller checks `primary + canary == 100`.
     async fn set_routes(&self, canary: &Canary, routes: Routes) -> Result<Vec<Write>, RouterError>;
 
-    /// Reads the traffic split back from the live routing object.
-    async fn get_routes(&self, canary: &Canary) -> Result<Routes, RouterError>;
+    /// Reads the traffic split back from the live routing object; `None` when it doesn't
+    /// exist yet. An object edited so far that no split can be read from it is an error.
+    async fn get_routes(&self, canary: &Canary) -> Result<Option<Routes>, RouterError>;
 
     /// For `revertOnDeletion`: points the apex Service back at the target's own pods and
     /// deletes the generated routing objects. Call it before removing the finalizer.

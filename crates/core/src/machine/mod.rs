@@ -14,13 +14,13 @@ use fledge_api::status::{ANALYSIS_HISTORY_LIMIT, Time};
 use fledge_api::{AnalysisRecord, CanaryPhase, CanaryStatus, HookType, Severity, Verdict};
 use jiff::Timestamp;
 
-use crate::EVENT_REASON;
 use crate::action::{Action, Alert, Event, EventType};
 use crate::checks::{self, CheckRequest, Step};
 use crate::conditions::{self, FailureReason, View};
 use crate::input::{Input, Revision, Routes};
 use crate::settings::Settings;
 use crate::weights::desired_routes;
+use crate::{EVENT_REASON, INVALID_SPEC_REASON};
 
 /// What to do after one reconcile.
 #[derive(Clone, Debug, PartialEq)]
@@ -29,6 +29,9 @@ pub struct Decision {
     pub status: CanaryStatus,
     /// In order. Absolute and idempotent, so safe to re-apply.
     pub actions: Vec<Action>,
+    /// Carried out after `status` is written (acknowledgements that must not run ahead of the
+    /// status that records them).
+    pub after_status: Vec<Action>,
     /// Reconcile again after this long even if nothing changes (the next step is due, or a
     /// wait should be re-checked). `None`: only a watch event needs to wake us.
     pub requeue_after: Option<Duration>,
@@ -110,6 +113,10 @@ impl<'a> Machine<'a> {
         }
         if let Some(problem) = &obs.invalid_spec {
             self.invalid = Some(problem.clone());
+            // Said once per distinct problem, not on every reconcile.
+            if self.old.message.as_deref() != Some(problem.as_str()) {
+                self.event_with_reason(EventType::Warning, INVALID_SPEC_REASON, problem.clone());
+            }
             self.st.message = Some(problem.clone());
             return None;
         }
@@ -171,7 +178,20 @@ impl<'a> Machine<'a> {
             && let (Some(seen), Some(want)) = (self.input.observed.routes, desired_routes(&self.st))
             && seen != want
         {
+            // Said as an Event but kept out of status.message: the release's own message stays.
+            self.actions.push(Action::Event(Event {
+                event_type: EventType::Warning,
+                reason: EVENT_REASON,
+                message: format!(
+                    "traffic split changed outside fledge (primary {}%, canary {}%); restoring primary {}%, canary {}%",
+                    seen.primary, seen.canary, want.primary, want.canary
+                ),
+            }));
             self.actions.push(Action::SetRoutes(want));
+        }
+        let obs = self.input.observed;
+        if self.invalid.is_none() && !obs.deleting && obs.target.is_some() && !obs.target_marked {
+            self.actions.push(Action::MarkTarget);
         }
         let message = self.st.message.clone().unwrap_or_default();
         match (&self.invalid, self.st.phase) {
@@ -198,9 +218,18 @@ impl<'a> Machine<'a> {
             (None, None) => {}
         }
         let requeue_after = self.requeue.or_else(|| self.until_next_step());
+        // Every request the machine has seen (malformed ones included, with an Event saying
+        // why they were ignored) is stored in lastHandledRequest; then the annotation goes.
+        let after_status = match &self.input.observed.request {
+            Some(request) if self.st.last_handled_request.as_ref() == Some(request) => {
+                vec![Action::ClearRequest]
+            }
+            _ => Vec::new(),
+        };
         Decision {
             status: self.st,
             actions: self.actions,
+            after_status,
             requeue_after,
         }
     }
@@ -265,9 +294,13 @@ impl<'a> Machine<'a> {
     /// Records a Kubernetes Event (and sends it to `event` webhooks); it also becomes the
     /// status message.
     fn event(&mut self, event_type: EventType, message: String) {
+        self.event_with_reason(event_type, EVENT_REASON, message);
+    }
+
+    fn event_with_reason(&mut self, event_type: EventType, reason: &'static str, message: String) {
         let event = Event {
             event_type,
-            reason: EVENT_REASON,
+            reason,
             message: message.clone(),
         };
         self.actions.push(Action::Event(event.clone()));

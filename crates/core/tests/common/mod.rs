@@ -211,6 +211,12 @@ impl World {
             if let Action::AddFinalizer = action {
                 self.observed.has_finalizer = true;
             }
+            if let Action::MarkTarget = action {
+                self.observed.target_marked = true;
+            }
+        }
+        if decision.after_status.contains(&Action::ClearRequest) {
+            self.observed.request = None;
         }
         self.canary.status = Some(decision.status.clone());
         self.last = Some(decision.clone());

@@ -53,6 +53,7 @@ pub fn seen() -> Observed {
         primary: Readiness::Ready,
         canary: Readiness::Ready,
         has_finalizer: true,
+        target_marked: true,
         ..Default::default()
     }
 }

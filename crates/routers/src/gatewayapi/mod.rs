@@ -254,9 +254,9 @@ impl Router for GatewayApiRouter {
             .collect())
     }
 
-    async fn get_routes(&self, canary: &Canary) -> Result<Routes, RouterError> {
+    async fn get_routes(&self, canary: &Canary) -> Result<Option<Routes>, RouterError> {
         let Some(existing) = self.get_route(canary).await? else {
-            return Err(route_missing(canary));
+            return Ok(None);
         };
         let (primary, canary_svc) = (
             canary.spec.primary_service_name(),
@@ -264,6 +264,7 @@ impl Router for GatewayApiRouter {
         );
         parse_spec(&existing)
             .and_then(|spec| routes_from_spec(&spec, &primary, &canary_svc))
+            .map(Some)
             .ok_or_else(|| RouterError::Object {
                 kind: KIND,
                 object: object_name(&existing),
