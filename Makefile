@@ -29,6 +29,10 @@ test: deps
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	# The controller image's build (deploy/controller/Dockerfile): no simulated cluster in it.
+	$(CARGO) clippy -p fledge --no-default-features --all-targets -- -D warnings
+	@! $(CARGO) tree -p fledge --no-default-features -e normal --prefix none | grep -q '^fledge-sim ' \
+	  || { echo "fledge-sim is linked into the controller build without the sim feature" >&2; exit 1; }
 
 ## crds: regenerate deploy/crds from the Rust types (a test fails when they drift).
 crds: build

@@ -11,10 +11,10 @@ use kube::Client;
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{ObjectRef, Store};
 
-use super::ControllerConfig;
-use super::checks::PrometheusClients;
+use super::config::ControllerConfig;
 use super::error::RunError;
 use super::http::Health;
+use super::prometheus_clients::PrometheusClients;
 use super::recorder::Recorder;
 use super::telemetry::Metrics;
 use super::workload::primary::PrimaryOptions;

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use kube::Client;
 use kube_lease_manager::LeaseManagerBuilder;
 
-use super::ControllerConfig;
+use super::config::ControllerConfig;
 use super::error::RunError;
 use super::http::Health;
 

@@ -4,7 +4,7 @@
 
 use kube::Client;
 
-use super::ControllerConfig;
+use super::config::ControllerConfig;
 use super::error::RunError;
 
 /// What the flags say, checked.

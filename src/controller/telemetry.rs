@@ -14,9 +14,7 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use kube::ResourceExt;
-
-use super::LogFormat;
+use super::config::LogFormat;
 use super::error::RunError;
 
 pub fn init_logging(format: LogFormat, level: &str) -> Result<(), RunError> {
@@ -43,38 +41,6 @@ pub fn init_logging(format: LogFormat, level: &str) -> Result<(), RunError> {
             .try_init(),
     };
     result.map_err(|e| RunError::other("setting up logging", e))
-}
-
-/// `fledge_canary_total{namespace}`, from the cache every 15s: cheap, and exact enough for a
-/// gauge nobody alerts on at sub-minute resolution.
-pub async fn count_canaries(ctx: std::sync::Arc<super::Context>) {
-    let mut seen: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
-    loop {
-        let mut counts: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
-        for canary in ctx.caches.canaries.state() {
-            *counts
-                .entry(canary.namespace().unwrap_or_default())
-                .or_default() += 1;
-        }
-        for ns in seen.iter().filter(|ns| !counts.contains_key(*ns)) {
-            ctx.metrics
-                .canary_total
-                .get_or_create(&NamespaceLabels {
-                    namespace: ns.clone(),
-                })
-                .set(0);
-        }
-        for (ns, n) in &counts {
-            ctx.metrics
-                .canary_total
-                .get_or_create(&NamespaceLabels {
-                    namespace: ns.clone(),
-                })
-                .set(*n);
-        }
-        seen = counts.into_keys().collect();
-        tokio::time::sleep(std::time::Duration::from_secs(15)).await;
-    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

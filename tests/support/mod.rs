@@ -135,6 +135,14 @@ impl Cluster {
         }
     }
 
+    /// The controller's exit status once it has exited; `None` while it runs.
+    pub fn controller_exit(&mut self, index: usize) -> Option<std::process::ExitStatus> {
+        self.controllers
+            .get_mut(index)
+            .and_then(Option::as_mut)
+            .and_then(|child| child.try_wait().expect("controller status"))
+    }
+
     pub fn controller_log(&self, index: usize) -> String {
         std::fs::read_to_string(self.path(&format!("controller-{index}.log"))).unwrap_or_default()
     }

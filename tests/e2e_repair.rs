@@ -1,0 +1,143 @@
+//! What the controller does when the world changes under it: a routing object edited by hand
+//! (or re-applied by a GitOps tool) mid-analysis gets fledge's weights back, and a leader that
+//! loses its Lease exits non-zero instead of living on unable to lead.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::Value;
+use support::{Cluster, podinfo, repo};
+
+const T: Duration = Duration::from_secs(40);
+const IMG1: &str = "ghcr.io/stefanprodan/podinfo:6.0.0";
+const IMG2: &str = "ghcr.io/stefanprodan/podinfo:6.0.1";
+
+fn route_weights(route: &Value) -> Option<(i64, i64)> {
+    let refs = route["spec"]["rules"][0]["backendRefs"].as_array()?;
+    let weight = |suffix: &str| {
+        refs.iter()
+            .find(|r| r["name"].as_str().is_some_and(|n| n.ends_with(suffix)))
+            .and_then(|r| r["weight"].as_i64())
+    };
+    Some((weight("-primary")?, weight("-canary")?))
+}
+
+#[test]
+fn a_hand_edited_httproute_gets_fledges_weights_back_mid_analysis() {
+    let mut c = Cluster::start();
+    let ns = "drift";
+    c.apply_file(&repo().join("testdata/crds/gateway-api-httproutes.yaml"));
+    c.apply(&podinfo(ns, IMG1, 1));
+    // A closed confirm-promotion gate holds the release at 20% (WaitingPromotion) for as long
+    // as the test needs: whatever moves the route back is the repair, not a next step.
+    c.apply(&format!(
+        r#"apiVersion: fledge.dev/v1beta1
+kind: Canary
+metadata: {{name: podinfo, namespace: {ns}}}
+spec:
+  provider: gatewayapi:v1
+  targetRef: {{apiVersion: apps/v1, kind: Deployment, name: podinfo}}
+  service:
+    port: 9898
+    gatewayRefs: [{{name: public, namespace: gateways}}]
+  analysis:
+    interval: 2s
+    threshold: 2
+    stepWeight: 20
+    maxWeight: 20
+    webhooks:
+      - name: gate
+        type: confirm-promotion
+        url: http://127.0.0.1:9/closed
+"#
+    ));
+    c.start_controller(&[]);
+    c.wait_phase(ns, "podinfo", "Initialized", T);
+    c.set_image(ns, "podinfo", IMG2);
+    c.wait_phase(ns, "podinfo", "WaitingPromotion", T);
+    c.wait_for("the analysis weight", T, |c| {
+        let route = c.get("httproute", ns, "podinfo")?;
+        (route_weights(&route) == Some((80, 20))).then_some(())
+    });
+
+    // Someone puts all traffic back on the primary by hand.
+    c.kubectl(&[
+        "-n",
+        ns,
+        "patch",
+        "httproute",
+        "podinfo",
+        "--type=json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/rules/0/backendRefs/0/weight","value":100},
+            {"op":"replace","path":"/spec/rules/0/backendRefs/1/weight","value":0}]"#,
+    ]);
+    let said = "traffic split changed outside fledge (primary 100%, canary 0%); restoring primary 80%, canary 20%";
+    c.wait_for("the repair", T, |c| {
+        c.events(ns, "podinfo")
+            .iter()
+            .any(|e| e.contains(said))
+            .then_some(())
+    });
+    c.wait_for("fledge's weights back", T, |c| {
+        let route = c.get("httproute", ns, "podinfo")?;
+        (route_weights(&route) == Some((80, 20))).then_some(())
+    });
+    let canary = c.canary(ns, "podinfo");
+    assert_eq!(canary["status"]["phase"], "WaitingPromotion");
+    assert_eq!(
+        canary["status"]["canaryWeight"], 20,
+        "the release did not move"
+    );
+}
+
+#[test]
+fn a_leader_that_loses_its_lease_exits_non_zero() {
+    let mut c = Cluster::start();
+    let ns = "lease";
+    c.apply(&podinfo(ns, IMG1, 1));
+    let leader = c.start_controller(&[
+        "--leader-elect",
+        "--identity",
+        "a",
+        "--leader-election-namespace",
+        "default",
+    ]);
+    c.wait_for("leadership", T, |c| {
+        let lease = c.get("lease", "default", "fledge-controller-leader")?;
+        (lease["spec"]["holderIdentity"] == "a").then_some(())
+    });
+    // Another holder takes the Lease for an hour (as a replica would after a partition).
+    let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.6fZ");
+    c.kubectl(&[
+        "-n",
+        "default",
+        "patch",
+        "lease",
+        "fledge-controller-leader",
+        "--type=merge",
+        "-p",
+        &format!(
+            r#"{{"spec":{{"holderIdentity":"intruder","leaseDurationSeconds":3600,"acquireTime":"{now}","renewTime":"{now}"}}}}"#
+        ),
+    ]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = c.controller_exit(leader) {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the old leader still runs:\n{}",
+            c.controller_log(leader)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(!status.success(), "exit status {status}");
+    let log = c.controller_log(leader);
+    assert!(
+        log.contains("lost the lease default/fledge-controller-leader"),
+        "{log}"
+    );
+}
