@@ -1,6 +1,11 @@
 //! Kubernetes Events on Canaries (core/v1, what `kubectl describe` lists), aggregated the way
 //! client-go's recorder does it: the same reason and message on the same object within ten
 //! minutes bumps `count` instead of creating another Event.
+//!
+//! Why not kube-runtime's `events::Recorder`: it writes `events.k8s.io/v1` Events, whose
+//! `note` the API server refuses above 1 KiB, and an invalid-spec message that lists several
+//! problems (or a rollback message with the failing values) can be longer. core/v1 Events have
+//! no such limit.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
