@@ -29,3 +29,30 @@ pub struct ControllerConfig {
     pub msteams_url: Option<String>,
     pub cluster_name: String,
 }
+
+/// The defaults of `fledge controller`'s flags (docs/controller.md), for callers that build a
+/// config in code (the demo, tests).
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        ControllerConfig {
+            kubeconfig: None,
+            namespace: None,
+            selector_labels: fledge_routers::DEFAULT_SELECTOR_LABELS
+                .iter()
+                .map(|l| l.to_string())
+                .collect(),
+            include_label_prefixes: Vec::new(),
+            metrics_server: "http://prometheus:9090".into(),
+            mesh_provider: fledge_api::Provider::Kubernetes.as_str().into(),
+            min_interval: fledge_api::analysis::MIN_INTERVAL,
+            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            leader_elect: false,
+            leader_election_namespace: None,
+            identity: None,
+            event_webhook: None,
+            slack_url: None,
+            msteams_url: None,
+            cluster_name: String::new(),
+        }
+    }
+}

@@ -141,23 +141,7 @@ mod tests {
     use super::*;
 
     fn config() -> ControllerConfig {
-        ControllerConfig {
-            kubeconfig: None,
-            namespace: None,
-            selector_labels: vec![],
-            include_label_prefixes: vec![],
-            metrics_server: "http://prometheus:9090".into(),
-            mesh_provider: "kubernetes".into(),
-            min_interval: std::time::Duration::from_secs(10),
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            leader_elect: false,
-            leader_election_namespace: None,
-            identity: None,
-            event_webhook: None,
-            slack_url: None,
-            msteams_url: None,
-            cluster_name: String::new(),
-        }
+        ControllerConfig::default()
     }
 
     #[test]

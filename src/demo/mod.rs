@@ -455,20 +455,11 @@ async fn set_image(client: &Client, image: &str) -> anyhow::Result<()> {
 fn controller_config(kubeconfig: &Path, prometheus_url: &str) -> ControllerConfig {
     ControllerConfig {
         kubeconfig: Some(kubeconfig.to_path_buf()),
-        namespace: None,
-        selector_labels: vec!["app".into(), "name".into(), "app.kubernetes.io/name".into()],
-        include_label_prefixes: Vec::new(),
         metrics_server: prometheus_url.to_string(),
-        mesh_provider: "kubernetes".into(),
         min_interval: Duration::from_secs(1),
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        leader_elect: false,
-        leader_election_namespace: None,
-        identity: None,
-        event_webhook: None,
-        slack_url: None,
-        msteams_url: None,
         cluster_name: "fledge-demo".into(),
+        ..ControllerConfig::default()
     }
 }
 
