@@ -7,7 +7,8 @@ mod support;
 use std::time::Duration;
 
 use support::{
-    Cluster, IMG1, IMG2, blue_green_canary, condition, count_events, initialized, kstatus, podinfo,
+    Cluster, IMG1, IMG2, blue_green_canary, condition, count_events, has_event, initialized,
+    kstatus, podinfo,
 };
 
 const T: Duration = Duration::from_secs(30);
@@ -170,11 +171,15 @@ fn a_bad_image_is_rolled_back_at_the_deadline_and_not_retried() {
     );
 
     // Re-applying the same failed revision (as a GitOps tool would, every sync) starts no
-    // new analysis.
+    // new analysis. The apply changes the Deployment (its last-applied annotation); once the
+    // controller has reconciled after it, nothing may have started.
     let revisions_before = count_events(&c.events(ns, "podinfo"), "New revision detected");
+    let applied_before = c.canary(ns, "podinfo")["status"]["lastAppliedSpec"].clone();
     c.apply(&podinfo(ns, BAD, 2));
-    std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(c.phase(ns, "podinfo"), "Failed");
+    c.wait_reconciled(0, ns, "podinfo");
+    let after = c.canary(ns, "podinfo");
+    assert_eq!(after["status"]["phase"], "Failed");
+    assert_eq!(after["status"]["lastAppliedSpec"], applied_before);
     assert_eq!(
         count_events(&c.events(ns, "podinfo"), "New revision detected"),
         revisions_before
@@ -217,12 +222,24 @@ fn reverting_to_the_promoted_image_starts_nothing() {
     c.set_image(ns, "podinfo", BAD);
     c.wait_phase(ns, "podinfo", "Failed", T);
     c.set_image(ns, "podinfo", IMG1);
-    std::thread::sleep(Duration::from_secs(3));
+    // The controller has seen the revert when it adopts the promoted revision as the
+    // applied one (and says so in an Event).
+    let reverted = c.wait_for("lastAppliedSpec back at lastPromotedSpec", T, |c| {
+        let v = c.canary(ns, "podinfo");
+        (v["status"]["lastAppliedSpec"] == v["status"]["lastPromotedSpec"]).then_some(v)
+    });
     assert_eq!(
-        c.phase(ns, "podinfo"),
-        "Failed",
+        reverted["status"]["phase"], "Failed",
         "reverting to the primary's image is a manual rollback, not a release"
     );
+    let events = c.events(ns, "podinfo");
+    assert!(
+        has_event(&events, "is back at the promoted revision"),
+        "{events:?}"
+    );
+    // And a reconcile after that one still starts nothing.
+    c.wait_reconciled(0, ns, "podinfo");
+    assert_eq!(c.phase(ns, "podinfo"), "Failed");
     assert_eq!(c.replicas(ns, "podinfo"), 0);
 }
 

@@ -164,13 +164,20 @@ fn a_controller_killed_mid_analysis_resumes_at_the_same_step() {
     c.set_image(ns, "podinfo", IMG2);
     let before = c.wait_iterations(ns, "podinfo", 2, T);
     c.kill_controller(first);
-    let frozen = iterations(&c.canary(ns, "podinfo"));
+    let killed = c.canary(ns, "podinfo");
+    let frozen = iterations(&killed);
     assert!(frozen >= before);
-    std::thread::sleep(Duration::from_secs(3));
+    // Nothing moves while no controller runs: once the next step is overdue by a whole
+    // interval, the Canary still shows the last step the killed controller took.
+    let overdue = c.wait_step_overdue(ns, "podinfo", Duration::from_secs(2));
     assert_eq!(
-        iterations(&c.canary(ns, "podinfo")),
+        iterations(&overdue),
         frozen,
         "nothing moves while no controller runs"
+    );
+    assert_eq!(
+        overdue["status"]["lastStepTime"],
+        killed["status"]["lastStepTime"]
     );
     let second = c.start_controller(&[]);
     c.wait_phase(ns, "podinfo", "Succeeded", T);
@@ -336,7 +343,8 @@ fn manual_requests_promote_abort_and_retry() {
     c.wait_phase(ns, "podinfo", "Succeeded", T);
     assert_eq!(c.image(ns, "podinfo-primary"), img3);
 
-    // suspend: nothing moves while suspended.
+    // suspend: nothing moves while suspended. The controller has seen the suspension when it
+    // has observed the new generation and says it is suspended.
     c.kubectl(&[
         "-n",
         ns,
@@ -346,10 +354,19 @@ fn manual_requests_promote_abort_and_retry() {
         "-p",
         r#"{"spec":{"suspend":true}}"#,
     ]);
-    std::thread::sleep(Duration::from_secs(2));
+    c.wait_for("the controller to report the suspension", T, |c| {
+        let v = c.canary(ns, "podinfo");
+        (v["status"]["observedGeneration"] == v["metadata"]["generation"]
+            && v["status"]["message"] == "suspended: spec.suspend is true")
+            .then_some(())
+    });
+    let applied_before = c.canary(ns, "podinfo")["status"]["lastAppliedSpec"].clone();
     c.set_image(ns, "podinfo", IMG1);
-    std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(c.phase(ns, "podinfo"), "Succeeded");
+    // A new revision while suspended changes nothing in status: wait for reconciles after it.
+    c.wait_reconciled(0, ns, "podinfo");
+    let suspended = c.canary(ns, "podinfo");
+    assert_eq!(suspended["status"]["phase"], "Succeeded");
+    assert_eq!(suspended["status"]["lastAppliedSpec"], applied_before);
     assert_eq!(c.replicas(ns, "podinfo"), 0);
     c.kubectl(&[
         "-n",
