@@ -12,12 +12,11 @@ use std::time::Duration;
 use serde_json::Value;
 use support::openmetrics::{Sample, parse_openmetrics};
 use support::prometheus::Prometheus;
-use support::{Cluster, net, podinfo, repo};
+use support::{Cluster, IMG1, has_event, net, podinfo, repo};
 
 const NS: &str = "test";
 const T: Duration = Duration::from_secs(60);
 const RELEASE: Duration = Duration::from_secs(150);
-const IMG1: &str = "ghcr.io/stefanprodan/podinfo:6.0.0";
 /// Healthy (scenario: 100% success).
 const HEALTHY: &str = "ghcr.io/stefanprodan/podinfo:6.0.1";
 /// 90% success.
@@ -99,43 +98,11 @@ fn with_verdict<'a>(records: &[&'a Value], verdict: &str) -> Vec<&'a Value> {
         .collect()
 }
 
-/// Waits for `phase`, failing at once if the canary reaches `never` first.
-fn wait_phase_not(c: &Cluster, phase: &str, never: &str, timeout: Duration) -> Value {
-    c.wait_for(
-        &format!("canary {NS}/podinfo phase {phase}"),
-        timeout,
-        |c| {
-            let v = c.get("canary", NS, "podinfo")?;
-            assert_ne!(
-                v["status"]["phase"], never,
-                "the canary reached {never} while waiting for {phase}: {:#}",
-                v["status"]
-            );
-            (v["status"]["phase"] == phase).then_some(v)
-        },
-    )
-}
-
-fn route_weights(c: &Cluster) -> Option<(i64, i64)> {
-    let route = c.get("httproute", NS, "podinfo")?;
-    let refs = route["spec"]["rules"][0]["backendRefs"].as_array()?.clone();
-    let weight = |suffix: &str| {
-        refs.iter()
-            .find(|r| r["name"].as_str().is_some_and(|n| n.ends_with(suffix)))
-            .and_then(|r| r["weight"].as_i64())
-    };
-    Some((weight("-primary")?, weight("-canary")?))
-}
-
-fn has_event(events: &[String], needle: &str) -> bool {
-    events.iter().any(|e| e.contains(needle))
-}
-
 #[test]
 fn a_healthy_canary_is_promoted_on_real_prometheus_metrics() {
     let (c, _prom) = release(SCENARIO_TRAFFIC, CANARY, &[]);
     c.set_image(NS, "podinfo", HEALTHY);
-    let done = wait_phase_not(&c, "Succeeded", "Failed", RELEASE);
+    let done = c.wait_phase_not(NS, "podinfo", "Succeeded", "Failed", RELEASE);
     assert_eq!(c.image(NS, "podinfo-primary"), HEALTHY);
     assert_eq!(
         done["status"]["failedChecks"].as_i64().unwrap_or(0),
@@ -179,14 +146,14 @@ fn a_healthy_canary_is_promoted_on_real_prometheus_metrics() {
     ] {
         assert!(has_event(&events, want), "missing {want:?}: {events:#?}");
     }
-    assert_eq!(route_weights(&c), Some((100, 0)));
+    assert_eq!(c.httproute_weights(NS, "podinfo"), Some((100, 0)));
 }
 
 #[test]
 fn a_faulty_canary_is_rolled_back_at_the_threshold_with_the_failing_values_recorded() {
     let (c, _prom) = release(SCENARIO_TRAFFIC, CANARY, &[]);
     c.set_image(NS, "podinfo", FAULTY);
-    let failed = wait_phase_not(&c, "Failed", "Succeeded", RELEASE);
+    let failed = c.wait_phase_not(NS, "podinfo", "Failed", "Succeeded", RELEASE);
     assert_eq!(c.image(NS, "podinfo-primary"), IMG1);
 
     let h = history(&failed);
@@ -247,7 +214,7 @@ fn a_faulty_canary_is_rolled_back_at_the_threshold_with_the_failing_values_recor
         "{events:#?}"
     );
     c.wait_for("traffic back on the primary", T, |c| {
-        (route_weights(c) == Some((100, 0))).then_some(())
+        (c.httproute_weights(NS, "podinfo") == Some((100, 0))).then_some(())
     });
     c.wait_for("canary scaled to zero", T, |c| {
         (c.replicas(NS, "podinfo") == 0).then_some(())
@@ -264,7 +231,7 @@ fn with_no_traffic_and_on_no_data_fail_the_release_is_never_promoted_and_says_wh
     );
     let (c, _prom) = release(SCENARIO_QUIET, &canary, &[]);
     c.set_image(NS, "podinfo", HEALTHY);
-    let failed = wait_phase_not(&c, "Failed", "Succeeded", RELEASE);
+    let failed = c.wait_phase_not(NS, "podinfo", "Failed", "Succeeded", RELEASE);
     assert_eq!(c.image(NS, "podinfo-primary"), IMG1);
 
     let h = history(&failed);
@@ -308,7 +275,7 @@ fn with_no_traffic_and_on_no_data_skip_the_release_advances_on_the_other_checks(
     );
     let (c, _prom) = release(SCENARIO_QUIET, &canary, &[SIM_UP]);
     c.set_image(NS, "podinfo", HEALTHY);
-    let done = wait_phase_not(&c, "Succeeded", "Failed", RELEASE);
+    let done = c.wait_phase_not(NS, "podinfo", "Succeeded", "Failed", RELEASE);
     assert_eq!(c.image(NS, "podinfo-primary"), HEALTHY);
 
     let h = history(&done);
@@ -345,7 +312,7 @@ fn prometheus_killed_mid_analysis_counts_failed_checks_and_nothing_is_promoted()
         (!with_verdict(&records(&h, "request-success-rate"), "Pass").is_empty()).then_some(())
     });
     prom.kill();
-    let failed = wait_phase_not(&c, "Failed", "Succeeded", RELEASE);
+    let failed = c.wait_phase_not(NS, "podinfo", "Failed", "Succeeded", RELEASE);
     assert_eq!(c.image(NS, "podinfo-primary"), IMG1);
 
     let h = history(&failed);
@@ -367,7 +334,7 @@ fn prometheus_killed_mid_analysis_counts_failed_checks_and_nothing_is_promoted()
         "{events:#?}"
     );
     c.wait_for("traffic back on the primary", T, |c| {
-        (route_weights(c) == Some((100, 0))).then_some(())
+        (c.httproute_weights(NS, "podinfo") == Some((100, 0))).then_some(())
     });
 }
 
@@ -383,7 +350,7 @@ fn a_metric_template_with_variables_renders_the_expected_promql_and_reads_the_sc
     let canary = gateway_canary(3, 20, 60, &metrics);
     let (c, prom) = release(SCENARIO_TRAFFIC, &canary, &[REQUEST_SHARE]);
     c.set_image(NS, "podinfo", NINETY);
-    let done = wait_phase_not(&c, "Succeeded", "Failed", RELEASE);
+    let done = c.wait_phase_not(NS, "podinfo", "Succeeded", "Failed", RELEASE);
 
     // The template rendered with the Canary's namespace and target, the metric's interval and
     // each metric's own variables, exactly.
@@ -428,23 +395,6 @@ fn a_metric_template_with_variables_renders_the_expected_promql_and_reads_the_sc
     }
 }
 
-fn controller_metrics_url(c: &Cluster) -> String {
-    c.wait_for("the controller's metrics address in its log", T, |c| {
-        let log = net::strip_ansi(&c.controller_log(0));
-        let line = log
-            .lines()
-            .find(|l| l.contains("serving /healthz, /readyz and /metrics"))?
-            .to_string();
-        let addr: String = line
-            .split("address=")
-            .nth(1)?
-            .chars()
-            .take_while(|c| !c.is_whitespace())
-            .collect();
-        Some(format!("http://{addr}/metrics"))
-    })
-}
-
 fn canary_sample(samples: &[Sample], name: &str, metric: Option<&str>) -> Option<f64> {
     samples
         .iter()
@@ -460,7 +410,7 @@ fn canary_sample(samples: &[Sample], name: &str, metric: Option<&str>) -> Option
 #[test]
 fn the_controllers_metrics_endpoint_exposes_the_canary_with_bounded_labels() {
     let (c, _prom) = release(SCENARIO_TRAFFIC, CANARY, &[]);
-    let url = controller_metrics_url(&c);
+    let url = c.controller_metrics_url(0);
     c.set_image(NS, "podinfo", HEALTHY);
 
     // While it runs: status 0, the weight the route has, and names of every pod and revision
@@ -486,7 +436,7 @@ fn the_controllers_metrics_endpoint_exposes_the_canary_with_bounded_labels() {
         (weight > 0.0 && canary_sample(&samples, "fledge_canary_status", None) == Some(0.0))
             .then_some(())
     });
-    let done = wait_phase_not(&c, "Succeeded", "Failed", RELEASE);
+    let done = c.wait_phase_not(NS, "podinfo", "Succeeded", "Failed", RELEASE);
     for key in ["lastAppliedSpec", "lastPromotedSpec"] {
         forbidden.extend(done["status"][key].as_str().map(str::to_string));
     }

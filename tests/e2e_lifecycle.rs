@@ -6,25 +6,17 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Cluster, blue_green_canary, kstatus, podinfo};
+use support::{
+    Cluster, IMG1, IMG2, blue_green_canary, condition, count_events, has_event, initialized,
+    kstatus, podinfo,
+};
 
 const T: Duration = Duration::from_secs(30);
-const IMG1: &str = "ghcr.io/stefanprodan/podinfo:6.0.0";
-const IMG2: &str = "ghcr.io/stefanprodan/podinfo:6.0.1";
 const BAD: &str = "ghcr.io/stefanprodan/podinfo:bad";
-
-fn initialized(ns: &str, iterations: i32, extra: &str) -> Cluster {
-    let mut c = Cluster::start();
-    c.apply(&podinfo(ns, IMG1, 2));
-    c.apply(&blue_green_canary(ns, iterations, extra));
-    c.start_controller(&[]);
-    c.wait_phase(ns, "podinfo", "Initialized", T);
-    c
-}
 
 #[test]
 fn initialization_creates_every_object_with_flaggers_names() {
-    let c = initialized("init", 2, "");
+    let c = initialized("init", &blue_green_canary("init", 2, ""), &[]);
     let ns = "init";
     let primary = c.must_get("deployment", ns, "podinfo-primary");
     assert_eq!(
@@ -98,10 +90,7 @@ fn initialization_creates_every_object_with_flaggers_names() {
         canary["metadata"]["generation"]
     );
     let cond = |t: &str| {
-        status["conditions"]
-            .as_array()
-            .and_then(|cs| cs.iter().find(|x| x["type"] == t))
-            .map(|x| x["status"].as_str().unwrap_or_default().to_string())
+        condition(&canary, t).map(|x| x["status"].as_str().unwrap_or_default().to_string())
     };
     assert_eq!(cond("Promoted").as_deref(), Some("True"));
     assert_eq!(cond("Ready").as_deref(), Some("True"));
@@ -126,7 +115,7 @@ fn initialization_creates_every_object_with_flaggers_names() {
 
 #[test]
 fn blue_green_promotes_a_new_image() {
-    let c = initialized("bluegreen", 2, "");
+    let c = initialized("bluegreen", &blue_green_canary("bluegreen", 2, ""), &[]);
     let ns = "bluegreen";
     assert_eq!(kstatus(&c.canary(ns, "podinfo")), "Current");
     c.set_image(ns, "podinfo", IMG2);
@@ -156,7 +145,7 @@ fn blue_green_promotes_a_new_image() {
 
 #[test]
 fn a_bad_image_is_rolled_back_at_the_deadline_and_not_retried() {
-    let c = initialized("deadline", 3, "");
+    let c = initialized("deadline", &blue_green_canary("deadline", 3, ""), &[]);
     let ns = "deadline";
     c.set_image(ns, "podinfo", BAD);
     let failed = c.wait_phase(ns, "podinfo", "Failed", T);
@@ -171,10 +160,7 @@ fn a_bad_image_is_rolled_back_at_the_deadline_and_not_retried() {
     c.wait_for("target scaled to zero", T, |c| {
         (c.replicas(ns, "podinfo") == 0).then_some(())
     });
-    let cond = failed["status"]["conditions"]
-        .as_array()
-        .and_then(|cs| cs.iter().find(|x| x["type"] == "Stalled").cloned())
-        .expect("Stalled condition");
+    let cond = condition(&failed, "Stalled").expect("Stalled condition");
     assert_eq!(cond["status"], "True");
     let events = c.events(ns, "podinfo");
     assert!(
@@ -185,25 +171,25 @@ fn a_bad_image_is_rolled_back_at_the_deadline_and_not_retried() {
     );
 
     // Re-applying the same failed revision (as a GitOps tool would, every sync) starts no
-    // new analysis.
-    let revisions_before = count(&c.events(ns, "podinfo"), "New revision detected");
+    // new analysis. The apply changes the Deployment (its last-applied annotation); once the
+    // controller has reconciled after it, nothing may have started.
+    let revisions_before = count_events(&c.events(ns, "podinfo"), "New revision detected");
+    let applied_before = c.canary(ns, "podinfo")["status"]["lastAppliedSpec"].clone();
     c.apply(&podinfo(ns, BAD, 2));
-    std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(c.phase(ns, "podinfo"), "Failed");
+    c.wait_reconciled(0, ns, "podinfo");
+    let after = c.canary(ns, "podinfo");
+    assert_eq!(after["status"]["phase"], "Failed");
+    assert_eq!(after["status"]["lastAppliedSpec"], applied_before);
     assert_eq!(
-        count(&c.events(ns, "podinfo"), "New revision detected"),
+        count_events(&c.events(ns, "podinfo"), "New revision detected"),
         revisions_before
     );
     assert_eq!(c.image(ns, "podinfo-primary"), IMG1);
 }
 
-fn count(events: &[String], needle: &str) -> usize {
-    events.iter().filter(|e| e.contains(needle)).count()
-}
-
 #[test]
 fn a_config_change_runs_a_canary_and_updates_the_primary_copy_on_promotion() {
-    let c = initialized("config", 2, "");
+    let c = initialized("config", &blue_green_canary("config", 2, ""), &[]);
     let ns = "config";
     c.kubectl(&[
         "-n",
@@ -231,29 +217,38 @@ fn a_config_change_runs_a_canary_and_updates_the_primary_copy_on_promotion() {
 
 #[test]
 fn reverting_to_the_promoted_image_starts_nothing() {
-    let c = initialized("revert", 2, "");
+    let c = initialized("revert", &blue_green_canary("revert", 2, ""), &[]);
     let ns = "revert";
     c.set_image(ns, "podinfo", BAD);
     c.wait_phase(ns, "podinfo", "Failed", T);
     c.set_image(ns, "podinfo", IMG1);
-    std::thread::sleep(Duration::from_secs(3));
+    // The controller has seen the revert when it adopts the promoted revision as the
+    // applied one (and says so in an Event).
+    let reverted = c.wait_for("lastAppliedSpec back at lastPromotedSpec", T, |c| {
+        let v = c.canary(ns, "podinfo");
+        (v["status"]["lastAppliedSpec"] == v["status"]["lastPromotedSpec"]).then_some(v)
+    });
     assert_eq!(
-        c.phase(ns, "podinfo"),
-        "Failed",
+        reverted["status"]["phase"], "Failed",
         "reverting to the primary's image is a manual rollback, not a release"
     );
+    let events = c.events(ns, "podinfo");
+    assert!(
+        has_event(&events, "is back at the promoted revision"),
+        "{events:?}"
+    );
+    // And a reconcile after that one still starts nothing.
+    c.wait_reconciled(0, ns, "podinfo");
+    assert_eq!(c.phase(ns, "podinfo"), "Failed");
     assert_eq!(c.replicas(ns, "podinfo"), 0);
 }
 
 #[test]
 fn a_new_revision_mid_analysis_restarts_it() {
-    let c = initialized("restart", 8, "");
+    let c = initialized("restart", &blue_green_canary("restart", 8, ""), &[]);
     let ns = "restart";
     c.set_image(ns, "podinfo", IMG2);
-    c.wait_for("iteration 2", T, |c| {
-        let v = c.canary(ns, "podinfo");
-        (v["status"]["iterations"].as_i64().unwrap_or(0) >= 2).then_some(())
-    });
+    c.wait_iterations(ns, "podinfo", 2, T);
     // Conditions and lastTransitionTime move only on transitions, not on every step
     // (Flagger #1696): two steps later they are unchanged.
     let times = |v: &serde_json::Value| {
@@ -271,10 +266,7 @@ fn a_new_revision_mid_analysis_restarts_it() {
         (v["status"]["lastTransitionTime"].clone(), conds)
     };
     let early = times(&c.canary(ns, "podinfo"));
-    c.wait_for("iteration 4", T, |c| {
-        let v = c.canary(ns, "podinfo");
-        (v["status"]["iterations"].as_i64().unwrap_or(0) >= 4).then_some(())
-    });
+    c.wait_iterations(ns, "podinfo", 4, T);
     assert_eq!(times(&c.canary(ns, "podinfo")), early);
     let third = "ghcr.io/stefanprodan/podinfo:6.0.2";
     c.set_image(ns, "podinfo", third);
@@ -290,7 +282,11 @@ fn a_new_revision_mid_analysis_restarts_it() {
 
 #[test]
 fn skip_analysis_promotes_without_checks() {
-    let c = initialized("skip", 5, "  skipAnalysis: true\n");
+    let c = initialized(
+        "skip",
+        &blue_green_canary("skip", 5, "  skipAnalysis: true\n"),
+        &[],
+    );
     let ns = "skip";
     c.set_image(ns, "podinfo", IMG2);
     c.wait_phase(ns, "podinfo", "Succeeded", T);

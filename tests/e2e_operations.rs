@@ -6,11 +6,12 @@ mod support;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{Cluster, blue_green_canary, podinfo, repo};
+use support::{
+    Cluster, IMG1, IMG2, blue_green_canary, condition, count_events, iterations, podinfo, repo,
+    route_weights,
+};
 
 const T: Duration = Duration::from_secs(40);
-const IMG1: &str = "ghcr.io/stefanprodan/podinfo:6.0.0";
-const IMG2: &str = "ghcr.io/stefanprodan/podinfo:6.0.1";
 
 fn gateway_canary(ns: &str, step: i32, max: i32, interval: &str) -> String {
     format!(
@@ -33,16 +34,6 @@ spec:
     stepWeightPromotion: 50
 "#
     )
-}
-
-fn route_weights(route: &Value) -> Option<(i64, i64)> {
-    let refs = route["spec"]["rules"][0]["backendRefs"].as_array()?;
-    let weight = |name: &str| {
-        refs.iter()
-            .find(|r| r["name"].as_str().is_some_and(|n| n.ends_with(name)))
-            .and_then(|r| r["weight"].as_i64())
-    };
-    Some((weight("-primary")?, weight("-canary")?))
 }
 
 #[test]
@@ -171,23 +162,22 @@ fn a_controller_killed_mid_analysis_resumes_at_the_same_step() {
     let first = c.start_controller(&[]);
     c.wait_phase(ns, "podinfo", "Initialized", T);
     c.set_image(ns, "podinfo", IMG2);
-    let before = c.wait_for("iteration 2", T, |c| {
-        let v = c.canary(ns, "podinfo");
-        let it = v["status"]["iterations"].as_i64().unwrap_or(0);
-        (it >= 2).then_some(it)
-    });
+    let before = c.wait_iterations(ns, "podinfo", 2, T);
     c.kill_controller(first);
-    let frozen = c.canary(ns, "podinfo")["status"]["iterations"]
-        .as_i64()
-        .unwrap_or(0);
+    let killed = c.canary(ns, "podinfo");
+    let frozen = iterations(&killed);
     assert!(frozen >= before);
-    std::thread::sleep(Duration::from_secs(3));
+    // Nothing moves while no controller runs: once the next step is overdue by a whole
+    // interval, the Canary still shows the last step the killed controller took.
+    let overdue = c.wait_step_overdue(ns, "podinfo", Duration::from_secs(2));
     assert_eq!(
-        c.canary(ns, "podinfo")["status"]["iterations"]
-            .as_i64()
-            .unwrap_or(0),
+        iterations(&overdue),
         frozen,
         "nothing moves while no controller runs"
+    );
+    assert_eq!(
+        overdue["status"]["lastStepTime"],
+        killed["status"]["lastStepTime"]
     );
     let second = c.start_controller(&[]);
     c.wait_phase(ns, "podinfo", "Succeeded", T);
@@ -196,7 +186,7 @@ fn a_controller_killed_mid_analysis_resumes_at_the_same_step() {
     let events = c.events(ns, "podinfo");
     for i in 1..=6 {
         let want = format!("Advance podinfo.{ns} canary iteration {i}/6");
-        let n = events.iter().filter(|e| e.contains(&want)).count();
+        let n = count_events(&events, &want);
         assert_eq!(
             n,
             1,
@@ -204,10 +194,7 @@ fn a_controller_killed_mid_analysis_resumes_at_the_same_step() {
             c.controller_log(second)
         );
     }
-    let promotions = events
-        .iter()
-        .filter(|e| e.contains("Copying podinfo.restart-controller template spec"))
-        .count();
+    let promotions = count_events(&events, "Copying podinfo.restart-controller template spec");
     assert_eq!(promotions, 1, "{events:?}");
 }
 
@@ -297,13 +284,7 @@ fn an_invalid_spec_is_stalled_with_the_field_and_nothing_is_touched() {
     c.apply(&blue_green_canary(ns, 2, "").replace("interval: 1s", "interval: 500ms"));
     c.start_controller(&[]);
     let stalled = c.wait_for("Stalled condition", T, |c| {
-        let v = c.canary(ns, "podinfo");
-        let cond = v["status"]["conditions"]
-            .as_array()?
-            .iter()
-            .find(|x| x["type"] == "Stalled" && x["status"] == "True")?
-            .clone();
-        Some(cond)
+        condition(&c.canary(ns, "podinfo"), "Stalled").filter(|x| x["status"] == "True")
     });
     assert_eq!(stalled["reason"], "InvalidSpec");
     let message = stalled["message"].as_str().unwrap_or_default();
@@ -362,7 +343,8 @@ fn manual_requests_promote_abort_and_retry() {
     c.wait_phase(ns, "podinfo", "Succeeded", T);
     assert_eq!(c.image(ns, "podinfo-primary"), img3);
 
-    // suspend: nothing moves while suspended.
+    // suspend: nothing moves while suspended. The controller has seen the suspension when it
+    // has observed the new generation and says it is suspended.
     c.kubectl(&[
         "-n",
         ns,
@@ -372,10 +354,19 @@ fn manual_requests_promote_abort_and_retry() {
         "-p",
         r#"{"spec":{"suspend":true}}"#,
     ]);
-    std::thread::sleep(Duration::from_secs(2));
+    c.wait_for("the controller to report the suspension", T, |c| {
+        let v = c.canary(ns, "podinfo");
+        (v["status"]["observedGeneration"] == v["metadata"]["generation"]
+            && v["status"]["message"] == "suspended: spec.suspend is true")
+            .then_some(())
+    });
+    let applied_before = c.canary(ns, "podinfo")["status"]["lastAppliedSpec"].clone();
     c.set_image(ns, "podinfo", IMG1);
-    std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(c.phase(ns, "podinfo"), "Succeeded");
+    // A new revision while suspended changes nothing in status: wait for reconciles after it.
+    c.wait_reconciled(0, ns, "podinfo");
+    let suspended = c.canary(ns, "podinfo");
+    assert_eq!(suspended["status"]["phase"], "Succeeded");
+    assert_eq!(suspended["status"]["lastAppliedSpec"], applied_before);
     assert_eq!(c.replicas(ns, "podinfo"), 0);
     c.kubectl(&[
         "-n",
@@ -484,11 +475,7 @@ fn two_controllers_with_leader_election_never_both_advance() {
     let events = c.events(ns, "podinfo");
     for i in 1..=4 {
         let want = format!("Advance podinfo.{ns} canary iteration {i}/4");
-        assert_eq!(
-            events.iter().filter(|e| e.contains(&want)).count(),
-            1,
-            "{want:?}: {events:?}"
-        );
+        assert_eq!(count_events(&events, &want), 1, "{want:?}: {events:?}");
     }
     // Kill the leader: the other takes over and the next release still completes once.
     let lease = c.must_get("lease", "default", "fledge-controller-leader");

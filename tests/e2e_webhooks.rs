@@ -13,12 +13,10 @@ use serde_json::{Value, json};
 use support::loadtester::Loadtester;
 use support::prometheus::Prometheus;
 use support::receiver::Receiver;
-use support::{Cluster, blue_green_canary, net, podinfo};
+use support::{Cluster, IMG1, IMG2, blue_green_canary, has_event, initialized, net, podinfo};
 
 const T: Duration = Duration::from_secs(60);
 const RELEASE: Duration = Duration::from_secs(150);
-const IMG1: &str = "ghcr.io/stefanprodan/podinfo:6.0.0";
-const IMG2: &str = "ghcr.io/stefanprodan/podinfo:6.0.1";
 const IMG3: &str = "ghcr.io/stefanprodan/podinfo:6.0.2";
 /// 70% success in testdata/e2e/scenario-quiet.yaml.
 const FAULTY: &str = "ghcr.io/stefanprodan/podinfo:6.0.3";
@@ -39,38 +37,8 @@ fn canary_with_hooks(ns: &str, iterations: i32, hooks: &[String]) -> String {
     )
 }
 
-fn initialized(ns: &str, canary: &str, controller_args: &[&str]) -> Cluster {
-    let mut c = Cluster::start();
-    c.apply(&podinfo(ns, IMG1, 2));
-    c.apply(canary);
-    c.start_controller(controller_args);
-    c.wait_phase(ns, "podinfo", "Initialized", T);
-    c
-}
-
 fn failed_checks(canary: &Value) -> i64 {
     canary["status"]["failedChecks"].as_i64().unwrap_or(0)
-}
-
-fn has_event(events: &[String], needle: &str) -> bool {
-    events.iter().any(|e| e.contains(needle))
-}
-
-/// Waits for `phase`, failing at once if the canary reaches `never` first.
-fn wait_phase_not(c: &Cluster, ns: &str, phase: &str, never: &str, timeout: Duration) -> Value {
-    c.wait_for(
-        &format!("canary {ns}/podinfo phase {phase}"),
-        timeout,
-        |c| {
-            let v = c.get("canary", ns, "podinfo")?;
-            assert_ne!(
-                v["status"]["phase"], never,
-                "reached {never} while waiting for {phase}: {:#}",
-                v["status"]
-            );
-            (v["status"]["phase"] == phase).then_some(v)
-        },
-    )
 }
 
 fn keys(body: &Value) -> BTreeSet<String> {
@@ -128,7 +96,7 @@ fn a_confirm_rollout_gate_holds_the_release_in_waiting_until_it_opens() {
     );
 
     r.answer("/approve", 200);
-    let done = wait_phase_not(&c, ns, "Succeeded", "Failed", RELEASE);
+    let done = c.wait_phase_not(ns, "podinfo", "Succeeded", "Failed", RELEASE);
     assert_eq!(c.image(ns, "podinfo-primary"), IMG2);
     assert_eq!(failed_checks(&done), 0);
     let waiting_calls = r.calls("/approve");
@@ -180,7 +148,7 @@ fn a_confirm_promotion_gate_holds_in_waiting_promotion_until_it_opens() {
     );
 
     r.answer("/promote", 200);
-    wait_phase_not(&c, ns, "Succeeded", "Failed", RELEASE);
+    c.wait_phase_not(ns, "podinfo", "Succeeded", "Failed", RELEASE);
     assert_eq!(c.image(ns, "podinfo-primary"), IMG2);
     c.wait_for("target scaled to zero", T, |c| {
         (c.replicas(ns, "podinfo") == 0).then_some(())
@@ -202,16 +170,13 @@ fn a_rollback_hook_rolls_back_mid_analysis_and_leaves_the_primary_alone() {
     let primary_before = c.must_get("deployment", ns, "podinfo-primary");
 
     c.set_image(ns, "podinfo", IMG2);
-    c.wait_for("iteration 2", RELEASE, |c| {
-        let v = c.canary(ns, "podinfo");
-        (v["status"]["iterations"].as_i64().unwrap_or(0) >= 2).then_some(())
-    });
+    c.wait_iterations(ns, "podinfo", 2, RELEASE);
     assert!(
         r.count("/rollback") >= 2,
         "the rollback hook is asked at every step"
     );
     r.answer("/rollback", 200);
-    let failed = wait_phase_not(&c, ns, "Failed", "Succeeded", T);
+    let failed = c.wait_phase_not(ns, "podinfo", "Failed", "Succeeded", T);
     assert_eq!(
         failed_checks(&failed),
         0,
@@ -233,10 +198,7 @@ fn a_rollback_hook_rolls_back_mid_analysis_and_leaves_the_primary_alone() {
         ),
         "{events:#?}"
     );
-    let stalled = failed["status"]["conditions"]
-        .as_array()
-        .and_then(|cs| cs.iter().find(|x| x["type"] == "Stalled").cloned())
-        .expect("Stalled condition");
+    let stalled = support::condition(&failed, "Stalled").expect("Stalled condition");
     assert_eq!(stalled["status"], "True");
     c.wait_for("target scaled to zero", T, |c| {
         (c.replicas(ns, "podinfo") == 0).then_some(())
@@ -256,7 +218,7 @@ fn a_failing_pre_rollout_hook_counts_toward_the_threshold() {
     let c = initialized(ns, &canary, &[]);
 
     c.set_image(ns, "podinfo", IMG2);
-    let failed = wait_phase_not(&c, ns, "Failed", "Succeeded", RELEASE);
+    let failed = c.wait_phase_not(ns, "podinfo", "Failed", "Succeeded", RELEASE);
     assert_eq!(c.image(ns, "podinfo-primary"), IMG1);
     // threshold: 2, no retries: asked once per step, two steps.
     assert_eq!(r.count("/smoke"), 2, "{:?}", r.calls("/smoke"));
@@ -329,7 +291,7 @@ fn webhook_payloads_carry_name_namespace_phase_checksum_and_metadata() {
     );
     let c = initialized(ns, &canary, &[]);
     c.set_image(ns, "podinfo", IMG2);
-    wait_phase_not(&c, ns, "Succeeded", "Failed", RELEASE);
+    c.wait_phase_not(ns, "podinfo", "Succeeded", "Failed", RELEASE);
     // post-rollout and event hooks are fire-and-forget: wait for them to arrive.
     c.wait_for("post-rollout call and the promotion event", T, |_| {
         let promoted = r.calls("/event").iter().any(|call| {
@@ -455,12 +417,12 @@ fn the_payload_checksum_changes_with_the_revision() {
     };
 
     c.set_image(ns, "podinfo", IMG2);
-    wait_phase_not(&c, ns, "Succeeded", "Failed", RELEASE);
+    c.wait_phase_not(ns, "podinfo", "Succeeded", "Failed", RELEASE);
     let first = checksums(&r.calls("/rollout"));
     let seen = r.count("/rollout");
     c.set_image(ns, "podinfo", IMG3);
     c.wait_phase(ns, "podinfo", "Progressing", T);
-    wait_phase_not(&c, ns, "Succeeded", "Failed", RELEASE);
+    c.wait_phase_not(ns, "podinfo", "Succeeded", "Failed", RELEASE);
     let second = checksums(&r.calls("/rollout")[seen..]);
     assert_eq!(first.len(), 1, "{first:?}");
     assert_eq!(second.len(), 1, "{second:?}");
@@ -492,8 +454,8 @@ fn the_global_event_webhook_gets_the_events_of_canaries_without_event_hooks() {
     c.wait_phase(loud, "podinfo", "Initialized", T);
     c.set_image(quiet, "podinfo", IMG2);
     c.set_image(loud, "podinfo", IMG2);
-    wait_phase_not(&c, quiet, "Succeeded", "Failed", RELEASE);
-    wait_phase_not(&c, loud, "Succeeded", "Failed", RELEASE);
+    c.wait_phase_not(quiet, "podinfo", "Succeeded", "Failed", RELEASE);
+    c.wait_phase_not(loud, "podinfo", "Succeeded", "Failed", RELEASE);
     let promoted = |calls: Vec<support::receiver::Call>| {
         calls.iter().any(|call| {
             call.body["metadata"]["eventMessage"]
@@ -592,7 +554,7 @@ fn canary_requests(prom: &Prometheus, source: &str) -> f64 {
 fn a_healthy_canary_loaded_only_by_the_native_load_tester_is_promoted() {
     let (c, prom, lt) = loadtester_release(LOAD_NATIVE);
     c.set_image("test", "podinfo", IMG2);
-    let done = wait_phase_not(&c, "test", "Succeeded", "Failed", RELEASE);
+    let done = c.wait_phase_not("test", "podinfo", "Succeeded", "Failed", RELEASE);
     assert_eq!(c.image("test", "podinfo-primary"), IMG2);
     assert_eq!(failed_checks(&done), 0);
     let passed = success_rates(&done, "Pass");
@@ -631,7 +593,7 @@ fn a_faulty_canary_loaded_only_by_hey_through_the_load_tester_is_rolled_back() {
     net::require("hey", "hey");
     let (c, prom, _lt) = loadtester_release(LOAD_HEY);
     c.set_image("test", "podinfo", FAULTY);
-    let failed = wait_phase_not(&c, "test", "Failed", "Succeeded", RELEASE);
+    let failed = c.wait_phase_not("test", "podinfo", "Failed", "Succeeded", RELEASE);
     assert_eq!(c.image("test", "podinfo-primary"), IMG1);
     let fails = success_rates(&failed, "Fail");
     assert_eq!(fails.len(), 2, "{:#}", failed["status"]);

@@ -9,6 +9,7 @@ pub mod net;
 pub mod openmetrics;
 pub mod prometheus;
 pub mod receiver;
+pub mod wait;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -18,6 +19,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub const FLEDGE: &str = env!("CARGO_BIN_EXE_fledge");
+
+/// The podinfo image most tests start from, and the next release.
+pub const IMG1: &str = "ghcr.io/stefanprodan/podinfo:6.0.0";
+pub const IMG2: &str = "ghcr.io/stefanprodan/podinfo:6.0.1";
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -376,6 +381,60 @@ spec:
     iterations: {iterations}
 {extra_spec}"#
     )
+}
+
+/// A started cluster with podinfo (IMG1, 2 replicas) in `ns`, `canary` applied and one
+/// controller (`controller_args`) running; returns once Canary `ns/podinfo` is Initialized.
+pub fn initialized(ns: &str, canary: &str, controller_args: &[&str]) -> Cluster {
+    let mut c = Cluster::start();
+    c.apply(&podinfo(ns, IMG1, 2));
+    c.apply(canary);
+    c.start_controller(controller_args);
+    c.wait_phase(ns, "podinfo", "Initialized", Duration::from_secs(60));
+    c
+}
+
+/// Whether any event (as `Cluster::events` returns them) contains `needle`.
+pub fn has_event(events: &[String], needle: &str) -> bool {
+    events.iter().any(|e| e.contains(needle))
+}
+
+/// How many events contain `needle`.
+pub fn count_events(events: &[String], needle: &str) -> usize {
+    events.iter().filter(|e| e.contains(needle)).count()
+}
+
+/// A Canary's `status.iterations` (0 when unset).
+pub fn iterations(canary: &Value) -> i64 {
+    canary["status"]["iterations"].as_i64().unwrap_or(0)
+}
+
+/// The Canary status condition of type `type_`, if any.
+pub fn condition(canary: &Value, type_: &str) -> Option<Value> {
+    canary["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)
+        .cloned()
+}
+
+/// (primary, canary) weights of an HTTPRoute's first rule, found by the backends' name
+/// suffixes `-primary` and `-canary`.
+pub fn route_weights(route: &Value) -> Option<(i64, i64)> {
+    let refs = route["spec"]["rules"][0]["backendRefs"].as_array()?;
+    let weight = |suffix: &str| {
+        refs.iter()
+            .find(|r| r["name"].as_str().is_some_and(|n| n.ends_with(suffix)))
+            .and_then(|r| r["weight"].as_i64())
+    };
+    Some((weight("-primary")?, weight("-canary")?))
+}
+
+impl Cluster {
+    /// `route_weights` of HTTPRoute `ns/name`; None when it doesn't exist (yet).
+    pub fn httproute_weights(&self, ns: &str, name: &str) -> Option<(i64, i64)> {
+        route_weights(&self.get("httproute", ns, name)?)
+    }
 }
 
 /// What kstatus (sigs.k8s.io/cli-utils, used by Flux health checks and `kubectl wait`-style

@@ -37,10 +37,10 @@ fn write_json(dir: &Path, name: &str, value: &Value) -> PathBuf {
 
 /// `spec.versions[name=v1].schema.openAPIV3Schema` of the official HTTPRoute CRD.
 fn httproute_schema(version: &str) -> Value {
-    let path = repo().join("../shared/crds/gateway-api-httproutes.yaml");
+    let path = repo().join("testdata/crds/gateway-api-httproutes.yaml");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "{}: {e} (the shared CRDs sit beside the repo)",
+            "{}: {e} (the third-party CRDs live in testdata/crds/)",
             path.display()
         )
     });

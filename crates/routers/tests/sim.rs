@@ -54,8 +54,7 @@ async fn cluster(file: &str) -> (SimHandle, Canary) {
     let client = sim.client();
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let route_crd: CustomResourceDefinition = serde_saphyr::from_str(
-        &std::fs::read_to_string(repo().join("../shared/crds/gateway-api-httproutes.yaml"))
-            .unwrap(),
+        &std::fs::read_to_string(repo().join("testdata/crds/gateway-api-httproutes.yaml")).unwrap(),
     )
     .unwrap();
     for crd in [Canary::crd(), route_crd] {

@@ -64,8 +64,8 @@ async fn routing_crds_install_and_serve() {
     let sim = start_sim().await;
     let k = Kubectl::new(&sim);
     let repo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(repo.join("../shared/crds"))
-        .expect("shared/crds next to the repo")
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(repo.join("testdata/crds"))
+        .expect("testdata/crds in the repo")
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "yaml"))

@@ -127,7 +127,7 @@ pub fn canary_crd() -> (PathBuf, &'static str) {
         }
     }
     (
-        repo.join("../shared/crds/flagger-crd.yaml"),
+        repo.join("testdata/crds/flagger-crd.yaml"),
         "flagger.app/v1beta1",
     )
 }
