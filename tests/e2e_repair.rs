@@ -6,22 +6,9 @@ mod support;
 
 use std::time::Duration;
 
-use serde_json::Value;
-use support::{Cluster, podinfo, repo};
+use support::{Cluster, IMG1, IMG2, has_event, podinfo, repo};
 
 const T: Duration = Duration::from_secs(40);
-const IMG1: &str = "ghcr.io/stefanprodan/podinfo:6.0.0";
-const IMG2: &str = "ghcr.io/stefanprodan/podinfo:6.0.1";
-
-fn route_weights(route: &Value) -> Option<(i64, i64)> {
-    let refs = route["spec"]["rules"][0]["backendRefs"].as_array()?;
-    let weight = |suffix: &str| {
-        refs.iter()
-            .find(|r| r["name"].as_str().is_some_and(|n| n.ends_with(suffix)))
-            .and_then(|r| r["weight"].as_i64())
-    };
-    Some((weight("-primary")?, weight("-canary")?))
-}
 
 #[test]
 fn a_hand_edited_httproute_gets_fledges_weights_back_mid_analysis() {
@@ -57,8 +44,7 @@ spec:
     c.set_image(ns, "podinfo", IMG2);
     c.wait_phase(ns, "podinfo", "WaitingPromotion", T);
     c.wait_for("the analysis weight", T, |c| {
-        let route = c.get("httproute", ns, "podinfo")?;
-        (route_weights(&route) == Some((80, 20))).then_some(())
+        (c.httproute_weights(ns, "podinfo") == Some((80, 20))).then_some(())
     });
 
     // Someone puts all traffic back on the primary by hand.
@@ -75,14 +61,10 @@ spec:
     ]);
     let said = "traffic split changed outside fledge (primary 100%, canary 0%); restoring primary 80%, canary 20%";
     c.wait_for("the repair", T, |c| {
-        c.events(ns, "podinfo")
-            .iter()
-            .any(|e| e.contains(said))
-            .then_some(())
+        has_event(&c.events(ns, "podinfo"), said).then_some(())
     });
     c.wait_for("fledge's weights back", T, |c| {
-        let route = c.get("httproute", ns, "podinfo")?;
-        (route_weights(&route) == Some((80, 20))).then_some(())
+        (c.httproute_weights(ns, "podinfo") == Some((80, 20))).then_some(())
     });
     let canary = c.canary(ns, "podinfo");
     assert_eq!(canary["status"]["phase"], "WaitingPromotion");
