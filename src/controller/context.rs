@@ -191,6 +191,18 @@ impl Context {
         }
     }
 
+    /// Drops the failure counts and remembered writes of Canaries not in `live` (deleted).
+    pub fn forget_all_but(&self, live: &std::collections::HashSet<ObjectRef<Canary>>) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|c, _| live.contains(c));
+        self.written
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|c, _| live.contains(c));
+    }
+
     pub fn forget_failures(&self, canary: &Canary) {
         self.failures
             .lock()

@@ -304,11 +304,19 @@ pub async fn run(config: ControllerConfig) -> Result<(), RunError> {
 
 /// `fledge_canary_total{namespace}`, from the cache every 15s: cheap, and exact enough for a
 /// gauge nobody alerts on at sub-minute resolution.
+/// The same pass forgets the per-Canary bookkeeping of deleted Canaries.
 async fn count_canaries(ctx: Arc<Context>) {
     let mut seen: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     loop {
         let mut counts: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
-        for canary in ctx.caches.canaries.state() {
+        let canaries = ctx.caches.canaries.state();
+        ctx.forget_all_but(
+            &canaries
+                .iter()
+                .map(|c| ObjectRef::from_obj(c.as_ref()))
+                .collect(),
+        );
+        for canary in canaries {
             *counts
                 .entry(canary.namespace().unwrap_or_default())
                 .or_default() += 1;
