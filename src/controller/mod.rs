@@ -29,6 +29,7 @@ mod optin;
 mod prometheus_clients;
 mod reconcile;
 mod recorder;
+mod sources;
 mod startup;
 mod status;
 pub mod telemetry;
@@ -36,26 +37,18 @@ mod watch;
 pub mod workload;
 mod writes;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
 
-use fledge_api::{AlertProvider, Canary, MetricTemplate};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
-use kube::api::DynamicObject;
-use kube::core::PartialObjectMeta;
-use kube::runtime::controller::Controller;
+use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
-use kube::{Api, Client, Resource, ResourceExt};
 use prometheus_client::registry::Registry;
 
 pub use config::{ControllerConfig, LogFormat};
 pub use context::Context;
 pub use error::{ReconcileError, RunError};
-use index::CanaryIndex;
-use watch::Watches;
 
 /// Opt-in requests queued between the Deployment watch and the opt-in task.
 const OPT_IN_QUEUE: usize = 1024;
@@ -100,95 +93,7 @@ pub async fn run(config: ControllerConfig) -> Result<(), RunError> {
         )
     };
 
-    let ns = config.namespace.as_deref();
-    let mut watches = Watches::default();
-    let index = Arc::new(RwLock::new(CanaryIndex::default()));
-    let indexer = index.clone();
-    let (canaries, canary_stream) = watches.watch(
-        "canaries",
-        scoped::<Canary>(&client, ns),
-        watcher::Config::default(),
-        (),
-        move |event| {
-            indexer
-                .write()
-                .unwrap_or_else(|p| p.into_inner())
-                .apply_event(event)
-        },
-    );
-    // Every Deployment (targets and primaries): target changes are seen at once, and opt-in
-    // by annotation needs them all.
-    let (deployments, deploy_stream) = watches.watch(
-        "deployments",
-        scoped::<Deployment>(&client, ns),
-        watcher::Config::default(),
-        (),
-        |_| {},
-    );
-    // ConfigMaps and Secrets: metadata only, so no Secret data ever sits in memory; the data
-    // of a tracked one is read when its resourceVersion changes.
-    let (configmaps, cm_stream) = watches.watch(
-        "configmaps",
-        scoped::<PartialObjectMeta<ConfigMap>>(&client, ns),
-        watcher::Config::default(),
-        (),
-        |_| {},
-    );
-    let (secrets, secret_stream) = watches.watch(
-        "secrets",
-        scoped::<PartialObjectMeta<Secret>>(&client, ns),
-        watcher::Config::default(),
-        (),
-        |_| {},
-    );
-    let (templates, template_stream) = watches.watch(
-        "metrictemplates",
-        scoped::<MetricTemplate>(&client, ns),
-        watcher::Config::default(),
-        (),
-        |_| {},
-    );
-    let (alert_providers, alert_stream) = watches.watch(
-        "alertproviders",
-        scoped::<AlertProvider>(&client, ns),
-        watcher::Config::default(),
-        (),
-        |_| {},
-    );
-    // Generated Services and HTTPRoutes (by label): routers read them from here instead of
-    // the API server, and a change to one (a hand edit included) wakes its Canary.
-    let generated = watcher::Config::default().labels(fledge_api::names::CANARY_LABEL);
-    let (services, svc_stream) = watches.watch(
-        "services",
-        scoped::<Service>(&client, ns),
-        generated.clone(),
-        (),
-        |_| {},
-    );
-    let route_resource = fledge_routers::gatewayapi::ApiVersion::V1.resource();
-    let routes_served = startup::served_resources(&client, &route_resource.api_version)
-        .await?
-        .is_some_and(|served| served.contains(&route_resource.plural));
-    let (http_routes, route_stream) = if routes_served {
-        let api: Api<DynamicObject> = match ns {
-            Some(ns) => Api::namespaced_with(client.clone(), ns, &route_resource),
-            None => Api::all_with(client.clone(), &route_resource),
-        };
-        let (store, stream) =
-            watches.watch("httproutes", api, generated, route_resource.clone(), |_| {});
-        (Some((store, route_resource.clone())), stream.boxed())
-    } else {
-        tracing::info!(
-            "HTTPRoutes are not served; Gateway API routers will read from the API server"
-        );
-        (None, futures::stream::empty().boxed())
-    };
-    let router_cache: Arc<dyn fledge_routers::ObjectCache> =
-        Arc::new(fledge_routers::ReflectorCache {
-            services,
-            http_routes,
-        });
-
+    let sources = sources::watch_all(&client, config.namespace.as_deref()).await?;
     let ctx = Arc::new(Context::new(
         client.clone(),
         config.clone(),
@@ -196,21 +101,14 @@ pub async fn run(config: ControllerConfig) -> Result<(), RunError> {
             default_provider: checked.default_provider,
             min_interval: config.min_interval,
         },
-        context::Caches {
-            canaries: canaries.clone(),
-            deployments,
-            configmaps,
-            secrets,
-            templates,
-            alert_providers,
-        },
+        sources.caches.clone(),
         health.clone(),
         metrics,
-        router_cache,
+        sources.router_cache.clone(),
     )?);
 
     // Caches first: reconciling against a half-filled cache would see missing targets.
-    tokio::spawn(watches.wait_synced(health.clone()));
+    tokio::spawn(sources.watches.wait_synced(health.clone()));
     let (optin_tx, optin_rx) = tokio::sync::mpsc::channel::<ObjectRef<Deployment>>(OPT_IN_QUEUE);
     let optin_overflow = Arc::new(AtomicBool::new(false));
     tokio::spawn(optin::run(
@@ -230,60 +128,19 @@ pub async fn run(config: ControllerConfig) -> Result<(), RunError> {
         }
     });
 
-    let (by_target, by_config, by_secret, by_template, by_alert) = (
-        index.clone(),
-        index.clone(),
-        index.clone(),
-        index.clone(),
-        index,
-    );
-    let reconciler = Controller::for_stream(canary_stream, canaries)
-        .with_config(kube::runtime::controller::Config::default().concurrency(16))
-        .watches_stream(deploy_stream, move |dep: Deployment| {
-            if optin_tx.try_send(ObjectRef::from_obj(&dep)).is_err()
-                && !optin_overflow.swap(true, Ordering::SeqCst)
-            {
-                tracing::warn!(
-                    deployment = %ObjectRef::from_obj(&dep),
-                    "opt-in queue full; every Deployment is checked again once it drains"
-                );
-            }
-            canaries_for_deployment(&read(&by_target), &dep)
-        })
-        .watches_stream(cm_stream, move |cm| {
-            read(&by_config).canaries_tracking(
-                index::CONFIGMAP,
-                &cm.namespace().unwrap_or_default(),
-                &cm.name_any(),
-            )
-        })
-        .watches_stream(secret_stream, move |s| {
-            read(&by_secret).canaries_tracking(
-                index::SECRET,
-                &s.namespace().unwrap_or_default(),
-                &s.name_any(),
-            )
-        })
-        .watches_stream(template_stream, move |t: MetricTemplate| {
-            read(&by_template).canaries(
-                index::METRIC_TEMPLATE,
-                &t.namespace().unwrap_or_default(),
-                &t.name_any(),
-            )
-        })
-        .watches_stream(alert_stream, move |a: AlertProvider| {
-            read(&by_alert).canaries(
-                index::ALERT_PROVIDER,
-                &a.namespace().unwrap_or_default(),
-                &a.name_any(),
-            )
-        })
-        .watches_stream(svc_stream, |s: Service| generated_owner(&s))
-        .watches_stream_with(
-            route_stream,
-            |r: DynamicObject| generated_owner(&r),
-            route_resource,
-        )
+    let on_deployment = move |dep: &Deployment| {
+        if optin_tx.try_send(ObjectRef::from_obj(dep)).is_err()
+            && !optin_overflow.swap(true, Ordering::SeqCst)
+        {
+            tracing::warn!(
+                deployment = %ObjectRef::from_obj(dep),
+                "opt-in queue full; every Deployment is checked again once it drains"
+            );
+        }
+    };
+    let reconciler = sources
+        .streams
+        .into_controller(on_deployment)
         .reconcile_all_on(became_leader)
         .shutdown_on_signal()
         .run(reconcile::reconcile, reconcile::error_policy, ctx)
@@ -340,36 +197,4 @@ async fn count_canaries(ctx: Arc<Context>) {
         seen = counts.into_keys().collect();
         tokio::time::sleep(std::time::Duration::from_secs(15)).await;
     }
-}
-
-fn read(index: &RwLock<CanaryIndex>) -> std::sync::RwLockReadGuard<'_, CanaryIndex> {
-    index.read().unwrap_or_else(|p| p.into_inner())
-}
-
-fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
-where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
-{
-    match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    }
-}
-
-/// The Canaries a Deployment concerns: those targeting it, and the one owning it (a primary's
-/// readiness gates promotion).
-fn canaries_for_deployment(index: &CanaryIndex, dep: &Deployment) -> Vec<ObjectRef<Canary>> {
-    let ns = dep.namespace().unwrap_or_default();
-    let mut found = index.canaries(index::DEPLOYMENT, &ns, &dep.name_any());
-    if let Some(owner) = dep.owner_references().iter().find(|o| o.kind == "Canary") {
-        found.push(ObjectRef::new(&owner.name).within(&ns));
-    }
-    found.dedup();
-    found
-}
-
-/// The Canary a generated object belongs to, from its `fledge.dev/canary` label.
-fn generated_owner<K: Resource>(obj: &K) -> Option<ObjectRef<Canary>> {
-    let name = obj.labels().get(workload::MANAGED_BY_LABEL)?;
-    Some(ObjectRef::new(name).within(&obj.namespace()?))
 }
