@@ -116,6 +116,10 @@ pub async fn observe(
             deleting: canary.metadata.deletion_timestamp.is_some(),
             has_finalizer: canary.finalizers().iter().any(|f| f == FINALIZER),
             target_marked: target.as_deref().is_some_and(|t| is_marked(t, canary)),
+            target_replicas: target
+                .as_deref()
+                .and_then(|t| t.spec.as_ref())
+                .and_then(|s| s.replicas),
             target: revision,
             primary: primary_ready,
             canary: canary_ready,

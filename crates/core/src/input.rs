@@ -60,6 +60,8 @@ pub struct Observed {
     pub routes: Option<Routes>,
     /// The value of the `fledge.dev/request` annotation, if any.
     pub request: Option<String>,
+    /// The target Deployment's `spec.replicas`, `None` when unknown.
+    pub target_replicas: Option<i32>,
     /// The target's `fledge.dev/canary` annotation already names this Canary (or opts the
     /// target in with `enabled`, which is the user's switch and stays).
     pub target_marked: bool,

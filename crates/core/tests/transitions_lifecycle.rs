@@ -114,6 +114,65 @@ fn rows() -> Vec<Row> {
         weight: 0,
         ..row("Succeeded, target unchanged → nothing")
     });
+    // ---- no tug-of-war with a GitOps sync ----
+    for from in [Initialized, Succeeded, Failed] {
+        v.push(Row {
+            status: terminal(from),
+            observed: Observed {
+                target: Some(rev("v1")),
+                target_replicas: Some(2),
+                ..seen()
+            },
+            phase: Some(from),
+            weight: 0,
+            actions: vec![Action::ScaleTargetToZero],
+            ..row(match from {
+                Initialized => "Initialized, target scaled up by a sync → scaled back to zero",
+                Succeeded => "Succeeded, target scaled up by a sync → scaled back to zero",
+                _ => "Failed, target scaled up by a sync → scaled back to zero",
+            })
+        });
+    }
+    v.push(Row {
+        status: terminal(Succeeded),
+        observed: Observed {
+            target: Some(rev("v1")),
+            target_replicas: Some(0),
+            ..seen()
+        },
+        phase: Some(Succeeded),
+        weight: 0,
+        ..row("Succeeded, target at zero → nothing")
+    });
+    v.push(Row {
+        status: CanaryStatus {
+            last_promoted_spec: None,
+            ..terminal(Failed)
+        },
+        observed: Observed {
+            target: Some(rev("v1")),
+            target_replicas: Some(1),
+            primary: Readiness::Failed("ProgressDeadlineExceeded".into()),
+            ..seen()
+        },
+        phase: Some(Failed),
+        weight: 0,
+        ..row("initialization failed: the target keeps serving, never scaled down")
+    });
+    v.push(Row {
+        status: CanaryStatus {
+            canary_weight: 100,
+            ..terminal(Failed)
+        },
+        observed: Observed {
+            target: Some(rev("v1")),
+            target_replicas: Some(1),
+            ..seen()
+        },
+        phase: Some(Failed),
+        weight: 100,
+        ..row("Failed with the canary serving: the target stays up")
+    });
     v.push(Row {
         canary: with_hooks(&[("gate", HookType::ConfirmRollout)]),
         status: terminal(Succeeded),
@@ -461,4 +520,38 @@ fn target_marking_and_request_acknowledgement() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_sync_scaling_the_target_up_is_undone_and_said_once() {
+    let config = Config::default();
+    let mut c = canary(|_| {});
+    c.status = Some(terminal(Succeeded));
+    let observed = Observed {
+        target: Some(common::rev("v1")),
+        target_replicas: Some(3),
+        ..seen()
+    };
+    let input = |c: &fledge_api::Canary| {
+        decide(
+            &Input {
+                canary: c,
+                config: &config,
+                observed: &observed,
+                checks: &CheckResults::default(),
+            },
+            t(60),
+        )
+    };
+    let first = input(&c);
+    assert!(first.actions.contains(&Action::ScaleTargetToZero));
+    let said = |d: &fledge_core::Decision| {
+        d.actions.iter().filter(|a| matches!(a, Action::Event(e) if e.message.contains("scaled up outside a release"))).count()
+    };
+    assert_eq!(said(&first), 1);
+    // The cache still shows the old count on the next reconcile: scale again, say nothing.
+    c.status = Some(first.status.clone());
+    let second = input(&c);
+    assert!(second.actions.contains(&Action::ScaleTargetToZero));
+    assert_eq!(said(&second), 0);
 }

@@ -185,8 +185,12 @@ impl Machine<'_> {
         let change = classify(&self.st, rev);
         let phase = self.st.phase?;
         match (phase, change) {
-            (Initialized | Succeeded | Failed, RevisionChange::Unchanged) => None,
+            (Initialized | Succeeded | Failed, RevisionChange::Unchanged) => {
+                self.keep_target_down();
+                None
+            }
             (Initialized | Succeeded | Failed, RevisionChange::BackToPromoted) => {
+                self.keep_target_down();
                 self.adopt_revision();
                 self.event(
                     EventType::Normal,
@@ -243,6 +247,27 @@ impl Machine<'_> {
             (Progressing | WaitingPromotion, RevisionChange::Unchanged) => self.ready_to_analyse(),
             (Promoting | Finalising, _) => self.ready_to_promote(),
             (Initializing | Terminating | Terminated, _) => None,
+        }
+    }
+
+    /// Between releases the target runs no pods: the primary serves. A sync that scales it
+    /// back up (Flux re-applying `replicas` from git) is undone, and said once in an Event (not
+    /// again while the status still carries that message), so the two never flap.
+    /// Never before the first initialization finished: until then the target is what serves.
+    fn keep_target_down(&mut self) {
+        if self.canary_serving()
+            || self.st.last_promoted_spec.is_none()
+            || self.input.observed.target_replicas.is_none_or(|r| r <= 0)
+        {
+            return;
+        }
+        self.act(Action::ScaleTargetToZero);
+        let message = format!(
+            "{} was scaled up outside a release; scaling it back to zero (leave replicas out of git: see docs/gitops.md)",
+            self.s.target_id()
+        );
+        if self.old.message.as_deref() != Some(message.as_str()) {
+            self.event(EventType::Normal, message);
         }
     }
 
