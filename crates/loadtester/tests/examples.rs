@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Loadtester, Target, processes_with, require_hey};
+use common::{Loadtester, Target, require_hey, wait_for_process};
 use serde_json::{Value, json};
 
 fn testdata(path: &str) -> String {
@@ -97,16 +97,11 @@ async fn the_example_canary_hooks_work_unchanged() {
     );
 
     // Stopping the service stops the minute-long hey it started.
-    assert!(!processes_with(&format!("hey -z 1m -q 10 -c 2 {}", target.url)).is_empty());
+    let hey = format!("hey -z 1m -q 10 -c 2 {}", target.url);
+    wait_for_process(&hey, true, Duration::from_secs(10));
     lt.stop();
-    let until = std::time::Instant::now() + Duration::from_secs(10);
-    while !processes_with(&format!("hey -z 1m -q 10 -c 2 {}", target.url)).is_empty() {
-        assert!(
-            std::time::Instant::now() < until,
-            "hey outlived the load tester"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    // hey must not outlive the load tester.
+    wait_for_process(&hey, false, Duration::from_secs(10));
 }
 
 #[tokio::test]
@@ -157,14 +152,8 @@ async fn stopping_the_service_kills_running_commands() {
         Duration::from_secs(10),
     )
     .await;
-    assert!(!processes_with(marker).is_empty());
+    wait_for_process(marker, true, Duration::from_secs(10));
     lt.stop();
-    let until = std::time::Instant::now() + Duration::from_secs(10);
-    while !processes_with(marker).is_empty() {
-        assert!(
-            std::time::Instant::now() < until,
-            "command outlived the load tester"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    // The command must not outlive the load tester.
+    wait_for_process(marker, false, Duration::from_secs(10));
 }

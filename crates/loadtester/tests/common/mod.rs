@@ -150,6 +150,21 @@ pub fn processes_with(needle: &str) -> Vec<String> {
         .collect()
 }
 
+/// Polls until a process whose command line contains `needle` exists (`present`) or none does
+/// (`!present`). A freshly spawned child shows its parent's command line until its exec
+/// completes, so one look right after a spawn is not enough.
+pub fn wait_for_process(needle: &str, present: bool, timeout: std::time::Duration) {
+    let until = std::time::Instant::now() + timeout;
+    while processes_with(needle).is_empty() == present {
+        assert!(
+            std::time::Instant::now() < until,
+            "after {timeout:?} a process with {needle:?} is still {}",
+            if present { "missing" } else { "running" }
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 pub fn metric_value(text: &str, sample: &str) -> f64 {
     text.lines()
         .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' '))
