@@ -3,7 +3,7 @@
 CARGO ?= cargo
 FLEDGE := target/debug/fledge
 
-.PHONY: demo test lint crds bench deps build check-deploy
+.PHONY: demo test lint crds bench deps build check-deploy check-gitops
 
 ## demo: the one-command tour (simulated cluster + real Prometheus + controller, two releases).
 ## It needs only Prometheus: installed when run as root, otherwise the exact command is printed
@@ -23,7 +23,7 @@ demo:
 ## test: the whole suite (unit, CLI, simulated cluster, real Prometheus, kubectl, deploy checks).
 test: deps
 	$(CARGO) test --workspace --all-targets
-	$(MAKE) check-deploy
+	$(MAKE) check-deploy check-gitops
 
 ## lint: formatting and clippy, warnings are errors.
 lint:
@@ -52,3 +52,12 @@ deps:
 ## check-deploy: the manifests in deploy/ render with kustomize and the builtin kinds validate.
 check-deploy:
 	scripts/check-deploy.sh
+
+## check-gitops: the Argo CD scripts (Argo CD's Lua VM), the kstatus tool and the Prometheus
+## alerting rules (promtool), each on its own fixtures; tests/e2e_gitops.rs runs the first two
+## over Canaries captured from real releases.
+check-gitops:
+	deploy/argocd/generate-actions.sh --check
+	testenv/argocd-lua/check.sh
+	testenv/kstatus/check.sh
+	scripts/check-prometheus-rules.sh

@@ -178,6 +178,33 @@ fn flux_kstatus_and_argocd_read_every_phase_of_real_releases_and_argocd_actions_
     c.set_image(ns, "podinfo", IMG2);
     c.wait_phase(ns, "podinfo", "Progressing", T);
     capture(&c, ns, "progressing", dir);
+    // A spec change synced mid-analysis is observed without restarting the analysis.
+    let applied = c.canary(ns, "podinfo")["status"]["lastAppliedSpec"].clone();
+    c.kubectl(&[
+        "-n",
+        ns,
+        "patch",
+        "canary",
+        "podinfo",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"analysis":{"threshold":3}}}"#,
+    ]);
+    c.wait_for("the spec change observed", T, |c| {
+        let canary = c.canary(ns, "podinfo");
+        (canary["status"]["observedGeneration"] == canary["metadata"]["generation"])
+            .then_some(canary)
+    });
+    let canary = c.canary(ns, "podinfo");
+    assert!(
+        ["Progressing", "WaitingPromotion"]
+            .contains(&canary["status"]["phase"].as_str().unwrap_or("")),
+        "{canary}"
+    );
+    assert_eq!(
+        canary["status"]["lastAppliedSpec"], applied,
+        "the analysis went on"
+    );
     c.wait_phase(ns, "podinfo", "WaitingPromotion", T);
     capture(&c, ns, "waiting-promotion", dir);
 
