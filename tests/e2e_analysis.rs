@@ -336,6 +336,15 @@ fn prometheus_killed_mid_analysis_counts_failed_checks_and_nothing_is_promoted()
     c.wait_for("traffic back on the primary", T, |c| {
         (c.httproute_weights(NS, "podinfo") == Some((100, 0))).then_some(())
     });
+    // The platform team's alert can tell an unreachable Prometheus from a bad release.
+    let (_, body) = net::get(&c.controller_metrics_url(0)).expect("controller /metrics");
+    let samples = parse_openmetrics(&body);
+    let errors = canary_sample(
+        &samples,
+        "fledge_metric_query_errors_total",
+        Some("request-success-rate"),
+    );
+    assert!(errors.is_some_and(|n| n >= 2.0), "{body}");
 }
 
 #[test]
@@ -479,7 +488,7 @@ fn the_controllers_metrics_endpoint_exposes_the_canary_with_bounded_labels() {
 
     // Bounded labels: the canary families carry namespace and name (and the metric), nothing
     // else, and no series anywhere is labelled with a pod name or a revision hash.
-    scrapes.push(body);
+    scrapes.push(body.clone());
     forbidden.retain(|f| !f.is_empty());
     assert!(
         forbidden.iter().any(|f| f.starts_with("podinfo-")),
@@ -507,6 +516,19 @@ fn the_controllers_metrics_endpoint_exposes_the_canary_with_bounded_labels() {
             }
         }
     }
+    // The schedule, for alerts on a release stuck longer than it allows.
+    assert_eq!(
+        canary_sample(&samples, "fledge_canary_interval_seconds", None),
+        Some(1.0),
+        "{body}"
+    );
+    let last_step = canary_sample(&samples, "fledge_canary_last_step_timestamp_seconds", None)
+        .unwrap_or_default();
+    let now = jiff::Timestamp::now().as_second() as f64;
+    assert!(
+        last_step > now - 300.0 && last_step <= now + 1.0,
+        "last step {last_step}, now {now}: {body}"
+    );
     for name in [
         "fledge_canary_status",
         "fledge_canary_weight",
@@ -518,4 +540,19 @@ fn the_controllers_metrics_endpoint_exposes_the_canary_with_bounded_labels() {
             scrapes.last().map(String::as_str).unwrap_or_default()
         );
     }
+
+    // A deleted Canary's series go (a deleted Failed Canary must not keep an alert firing).
+    c.kubectl(&["-n", NS, "delete", "canary", "podinfo", "--wait=false"]);
+    c.wait_for("the deleted Canary's series gone", T, |_| {
+        let (_, body) = net::get(&url)?;
+        let samples = parse_openmetrics(&body);
+        (canary_sample(&samples, "fledge_canary_status", None).is_none()
+            && canary_sample(
+                &samples,
+                "fledge_canary_metric_analysis",
+                Some("request-success-rate"),
+            )
+            .is_none())
+        .then_some(())
+    });
 }

@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use fledge_api::{AnalysisRecord, Canary, MetricTemplate, Verdict};
+use fledge_api::{Canary, MetricTemplate, Verdict};
 use fledge_core::{CheckRequest, CheckResults, CheckStage, HookOutcome, HookResult, MetricResult};
 use fledge_hooks::payload::CanaryRef;
-use fledge_metrics::{Credentials, MetricProvider, Providers, QuerySource, TemplateKey};
+use fledge_metrics::{Credentials, Measured, MetricProvider, Providers, QuerySource, TemplateKey};
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::reflector::ObjectRef;
@@ -60,17 +60,22 @@ pub async fn run(
                     }));
             }
             CheckStage::Metrics => {
-                let records = metrics(ctx, canary, now).await;
-                record_telemetry(ctx, canary, &records);
+                let measured = metrics(ctx, canary, now).await;
+                record_telemetry(ctx, canary, &measured);
                 results
                     .metrics
-                    .extend(records.into_iter().map(|r| MetricResult {
-                        name: r.name,
-                        value: r.value,
-                        threshold: r.threshold,
-                        verdict: r.verdict,
-                        message: r.message,
-                    }));
+                    .extend(
+                        measured
+                            .into_iter()
+                            .map(|m| m.record)
+                            .map(|r| MetricResult {
+                                name: r.name,
+                                value: r.value,
+                                threshold: r.threshold,
+                                verdict: r.verdict,
+                                message: r.message,
+                            }),
+                    );
             }
         }
         if stage.halts(&results) {
@@ -80,7 +85,7 @@ pub async fn run(
     results
 }
 
-async fn metrics(ctx: &Context, canary: &Canary, now: Timestamp) -> Vec<AnalysisRecord> {
+async fn metrics(ctx: &Context, canary: &Canary, now: Timestamp) -> Vec<Measured> {
     let provider = canary.spec.provider_or(ctx.core.default_provider);
     let templates = &ctx.caches.templates;
     let planned = fledge_metrics::plan(canary, provider, |key: &TemplateKey| {
@@ -170,8 +175,8 @@ fn kube_reason(err: &kube::Error) -> String {
     }
 }
 
-fn record_telemetry(ctx: &Context, canary: &Canary, records: &[AnalysisRecord]) {
-    for record in records {
+fn record_telemetry(ctx: &Context, canary: &Canary, measured: &[Measured]) {
+    for Measured { record, unmeasured } in measured {
         let labels = MetricLabels {
             namespace: canary.namespace().unwrap_or_default(),
             name: canary.name_any(),
@@ -188,5 +193,12 @@ fn record_telemetry(ctx: &Context, canary: &Canary, records: &[AnalysisRecord]) 
             Verdict::Fail => ctx.metrics.checks_failed.get_or_create(&labels).inc(),
             Verdict::Skipped | Verdict::Inconclusive => 0,
         };
+        ctx.metrics
+            .track(&labels.namespace, &labels.name, Some(&labels.metric));
+        // Created at 0 with the first check, so an alert's increase() sees the first error.
+        let errors = ctx.metrics.query_errors.get_or_create(&labels);
+        if *unmeasured {
+            errors.inc();
+        }
     }
 }

@@ -37,6 +37,7 @@ mod watch;
 pub mod workload;
 mod writes;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -93,7 +94,7 @@ pub async fn run(config: ControllerConfig) -> Result<(), RunError> {
         )
     };
 
-    let sources = sources::watch_all(&client, config.namespace.as_deref()).await?;
+    let sources = sources::watch_all(&client, config.namespace.as_deref(), &metrics).await?;
     let ctx = Arc::new(Context::new(
         client.clone(),
         config.clone(),
@@ -159,26 +160,36 @@ pub async fn run(config: ControllerConfig) -> Result<(), RunError> {
     }
 }
 
-/// `fledge_canary_total{namespace}`, from the cache every 15s: cheap, and exact enough for a
-/// gauge nobody alerts on at sub-minute resolution.
-/// The same pass forgets the per-Canary bookkeeping of deleted Canaries.
+/// Every 15 s, from the cache: `fledge_canary_total{namespace}` (cheap, and exact enough for a
+/// gauge nobody alerts on at sub-minute resolution), and the series and bookkeeping of Canaries
+/// deleted since the last pass are dropped (a deleted Failed Canary must not keep an alert on).
 async fn count_canaries(ctx: Arc<Context>) {
-    let mut seen: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    let mut namespaces: BTreeSet<String> = BTreeSet::new();
     loop {
-        let mut counts: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
         let canaries = ctx.caches.canaries.state();
-        ctx.forget_all_but(
-            &canaries
-                .iter()
-                .map(|c| ObjectRef::from_obj(c.as_ref()))
-                .collect(),
-        );
-        for canary in canaries {
-            *counts
-                .entry(canary.namespace().unwrap_or_default())
-                .or_default() += 1;
+        let mut counts: BTreeMap<String, i64> = BTreeMap::new();
+        let mut live: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+        for canary in &canaries {
+            let ns = canary.namespace().unwrap_or_default();
+            *counts.entry(ns.clone()).or_default() += 1;
+            let metric_names = canary
+                .spec
+                .analysis()
+                .map(|a| a.metrics.iter().map(|m| m.name.clone()).collect())
+                .unwrap_or_default();
+            live.insert((ns, canary.name_any()), metric_names);
         }
-        for ns in seen.iter().filter(|ns| !counts.contains_key(*ns)) {
+        // Only once the caches are synced: before that, every Canary looks deleted.
+        if ctx.health.caches_synced.load(Ordering::SeqCst) {
+            telemetry::forget_deleted(&ctx.metrics, &live);
+            ctx.forget_all_but(
+                &canaries
+                    .iter()
+                    .map(|c| ObjectRef::from_obj(c.as_ref()))
+                    .collect(),
+            );
+        }
+        for ns in namespaces.iter().filter(|ns| !counts.contains_key(*ns)) {
             ctx.metrics
                 .canary_total
                 .get_or_create(&telemetry::NamespaceLabels {
@@ -194,7 +205,7 @@ async fn count_canaries(ctx: Arc<Context>) {
                 })
                 .set(*n);
         }
-        seen = counts.into_keys().collect();
+        namespaces = counts.into_keys().collect();
         tokio::time::sleep(std::time::Duration::from_secs(15)).await;
     }
 }

@@ -147,6 +147,7 @@ fn record_gauges(ctx: &Context, canary: &Canary, status: &fledge_api::CanaryStat
         namespace: canary.namespace().unwrap_or_default(),
         name: canary.name_any(),
     };
+    ctx.metrics.track(&labels.namespace, &labels.name, None);
     let code = match status.phase {
         Some(CanaryPhase::Succeeded | CanaryPhase::Initialized) => 1,
         Some(CanaryPhase::Failed) => 2,
@@ -157,6 +158,18 @@ fn record_gauges(ctx: &Context, canary: &Canary, status: &fledge_api::CanaryStat
         .canary_weight
         .get_or_create(&labels)
         .set(i64::from(status.canary_weight));
+    // For alerts on a release stuck longer than its schedule allows.
+    let interval = fledge_core::Settings::from_canary(canary, &ctx.core).interval;
+    ctx.metrics
+        .interval
+        .get_or_create(&labels)
+        .set(interval.as_secs_f64());
+    if let Some(last) = &status.last_step_time {
+        ctx.metrics
+            .last_step
+            .get_or_create(&labels)
+            .set(last.0.as_millisecond() as f64 / 1000.0);
+    }
 }
 
 /// A release ends when the phase becomes Succeeded or Failed after an analysis. It began when

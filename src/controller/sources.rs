@@ -21,6 +21,7 @@ use super::context::Caches;
 use super::error::RunError;
 use super::index::{self, CanaryIndex};
 use super::startup;
+use super::telemetry::Metrics;
 use super::watch::Watches;
 
 type Changes<K> = BoxStream<'static, Result<K, watcher::Error>>;
@@ -50,8 +51,12 @@ pub struct Streams {
 
 /// Registers every watch (in `namespace`, or all). Nothing is listed until the streams are
 /// polled, i.e. until the Controller runs.
-pub async fn watch_all(client: &Client, namespace: Option<&str>) -> Result<Sources, RunError> {
-    let mut watches = Watches::default();
+pub async fn watch_all(
+    client: &Client,
+    namespace: Option<&str>,
+    metrics: &Metrics,
+) -> Result<Sources, RunError> {
+    let mut watches = Watches::new(metrics.watch_errors.clone());
     let index = Arc::new(RwLock::new(CanaryIndex::default()));
     let indexer = index.clone();
     let all = watcher::Config::default;

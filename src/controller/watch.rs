@@ -24,6 +24,9 @@ use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
 use super::http::Health;
+use super::telemetry::WatchLabels;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 
 /// How often the controller says which caches are still missing while it waits.
 const UNSYNCED_REPORT_EVERY: Duration = Duration::from_secs(30);
@@ -32,9 +35,18 @@ const UNSYNCED_REPORT_EVERY: Duration = Duration::from_secs(30);
 #[derive(Default)]
 pub struct Watches {
     synced: BTreeMap<&'static str, watch::Receiver<bool>>,
+    /// `fledge_watch_errors_total`, by watch name.
+    errors: Family<WatchLabels, Counter>,
 }
 
 impl Watches {
+    pub fn new(errors: Family<WatchLabels, Counter>) -> Self {
+        Watches {
+            synced: BTreeMap::new(),
+            errors,
+        }
+    }
+
     /// Watches `api` into a new reflector cache registered as `name`. Returns the cache and
     /// the stream of changed objects (to feed a Controller's mappers; it must be polled for
     /// the cache to fill). `on_event` sees every event after it reached the cache.
@@ -58,9 +70,16 @@ impl Watches {
         let reader = writer.as_reader();
         let (synced_tx, synced_rx) = watch::channel(false);
         self.synced.insert(name, synced_rx);
+        let errors = self
+            .errors
+            .get_or_create(&WatchLabels { watch: name.into() })
+            .clone();
         let stream = watcher(api, config.any_semantic())
             .default_backoff()
-            .inspect_err(move |e| watch_failed(name, e))
+            .inspect_err(move |e| {
+                errors.inc();
+                watch_failed(name, e)
+            })
             .modify(|o| o.managed_fields_mut().clear())
             .reflect(writer)
             .inspect_ok(move |event| {

@@ -75,31 +75,43 @@ pub fn template_provider(
     Ok(Arc::new(PrometheusProvider::new(config)?))
 }
 
+/// One check of an analysis step: the record for the Canary's status, and whether it has no
+/// value because the check could not be measured at all (a query failed, or its template,
+/// Secret or provider is missing), for the controller's error metric.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Measured {
+    pub record: AnalysisRecord,
+    pub unmeasured: bool,
+}
+
 /// Runs every check of one analysis step concurrently, evaluated at `at` (also the records'
 /// time). A plan error or an unavailable provider is a failed check, never a skipped one.
 pub async fn analyze(
     checks: &[Result<PlannedCheck, PlanError>],
     providers: &Providers,
     at: Timestamp,
-) -> Vec<AnalysisRecord> {
+) -> Vec<Measured> {
     let runs = checks.iter().map(|check| async move {
         match check {
             Ok(check) => run_check(check, providers, at).await,
-            Err(e) => AnalysisRecord {
-                time: Time(at),
-                kind: "metric".into(),
-                name: e.metric.clone(),
-                value: None,
-                threshold: None,
-                verdict: Verdict::Fail,
-                message: Some(e.to_string()),
+            Err(e) => Measured {
+                record: AnalysisRecord {
+                    time: Time(at),
+                    kind: "metric".into(),
+                    name: e.metric.clone(),
+                    value: None,
+                    threshold: None,
+                    verdict: Verdict::Fail,
+                    message: Some(e.to_string()),
+                },
+                unmeasured: true,
             },
         }
     });
     futures::future::join_all(runs).await
 }
 
-async fn run_check(check: &PlannedCheck, providers: &Providers, at: Timestamp) -> AnalysisRecord {
+async fn run_check(check: &PlannedCheck, providers: &Providers, at: Timestamp) -> Measured {
     let count = async {
         match &check.count {
             Some(count) => Some(run_query(count, providers, at).await),
@@ -115,7 +127,11 @@ async fn run_check(check: &PlannedCheck, providers: &Providers, at: Timestamp) -
         message = %result.message,
         "metric check"
     );
-    result.into_record(&check.criteria.name, Time(at))
+    let unmeasured = result.query_failed;
+    Measured {
+        record: result.into_record(&check.criteria.name, Time(at)),
+        unmeasured,
+    }
 }
 
 async fn run_query(query: &PlannedQuery, providers: &Providers, at: Timestamp) -> QueryOutcome {

@@ -73,6 +73,9 @@ pub struct CheckResult {
     pub threshold: Option<String>,
     /// One sentence for the Event and `kubectl describe`.
     pub message: String,
+    /// No value because a query failed (provider unreachable, timeout, HTTP or parse error),
+    /// as opposed to a value out of bounds or no data.
+    pub query_failed: bool,
 }
 
 impl CheckResult {
@@ -108,13 +111,18 @@ pub fn evaluate(
         value,
         threshold: threshold.clone(),
         message,
+        query_failed: false,
+    };
+    let failed_query = |message: String| CheckResult {
+        query_failed: true,
+        ..result(Verdict::Fail, message)
     };
 
     if let Err(problem) = check_bounds(&criteria.bounds) {
         return result(Verdict::Fail, format!("metric {name}: {problem}"));
     }
     if let QueryOutcome::Error(e) = outcome {
-        return result(Verdict::Fail, format!("metric {name}: query failed: {e}"));
+        return failed_query(format!("metric {name}: query failed: {e}"));
     }
     if let Some(min) = criteria.min_sample_count {
         let count = match sample_count {
@@ -127,10 +135,7 @@ pub fn evaluate(
                 );
             }
             Some(QueryOutcome::Error(e)) => {
-                return result(
-                    Verdict::Fail,
-                    format!("metric {name}: sample count query failed: {e}"),
-                );
+                return failed_query(format!("metric {name}: sample count query failed: {e}"));
             }
             Some(QueryOutcome::NoData) => 0.0,
             Some(QueryOutcome::Value(c)) if c.is_nan() => 0.0,

@@ -19,7 +19,7 @@ pub mod plan;
 pub mod prometheus;
 pub mod provider;
 
-pub use analyze::{Providers, analyze, template_provider};
+pub use analyze::{Measured, Providers, analyze, template_provider};
 pub use builtin::{Builtin, BuiltinQueries, NoBuiltinQueries, queries_for};
 pub use credentials::{Credentials, CredentialsError};
 pub use evaluate::{CheckResult, Criteria, QueryOutcome, evaluate};

@@ -103,7 +103,11 @@ async fn run(
     let checks = plan(canary, Provider::Kubernetes, |k| {
         templates.get(k).cloned().map(Arc::new)
     });
-    analyze(&checks, providers, at).await
+    analyze(&checks, providers, at)
+        .await
+        .into_iter()
+        .map(|m| m.record)
+        .collect()
 }
 
 fn assert_record(
