@@ -248,6 +248,26 @@ fn flux_kstatus_and_argocd_read_every_phase_of_real_releases_and_argocd_actions_
             .then_some(())
     });
 
+    // Abort a release through Argo CD, then retry it, then promote it.
+    let img3 = "ghcr.io/stefanprodan/podinfo:6.0.3";
+    c.set_image(ns, "podinfo", img3);
+    c.wait_for("the next release analysing", T, |c| {
+        let phase = c.phase(ns, "podinfo");
+        (phase == "Progressing" || phase == "WaitingPromotion").then_some(())
+    });
+    argo_action(&c, &lua, ns, "abort", dir);
+    c.wait_phase(ns, "podinfo", "Failed", T);
+    assert_eq!(
+        c.image(ns, "podinfo-primary"),
+        IMG2,
+        "aborted: the primary kept IMG2"
+    );
+    argo_action(&c, &lua, ns, "retry", dir);
+    c.wait_phase(ns, "podinfo", "WaitingPromotion", T);
+    argo_action(&c, &lua, ns, "promote", dir);
+    c.wait_phase(ns, "podinfo", "Succeeded", T);
+    assert_eq!(c.image(ns, "podinfo-primary"), img3);
+
     // A bad image is rolled back at the progress deadline.
     c.set_image(ns, "podinfo", "ghcr.io/stefanprodan/podinfo:bad");
     c.wait_phase(ns, "podinfo", "Failed", T);
@@ -322,6 +342,13 @@ fn flux_kstatus_and_argocd_read_every_phase_of_real_releases_and_argocd_actions_
         got.insert(*label, (k, a, message));
     }
     assert!(failures.is_empty(), "{}\n{got:#?}", failures.join("\n"));
+    // What docs/gitops.md shows (cargo test --test e2e_gitops -- --nocapture).
+    println!("| capture | kstatus (Flux) | Argo CD health | Argo CD message |");
+    println!("|---|---|---|---|");
+    for (label, _, _) in &expected {
+        let (k, a, message) = &got[label];
+        println!("| {label} | {k} | {a} | {message} |");
+    }
     // Argo CD's message says the phase and weight, and for a failure what failed.
     let (_, _, failed) = &got["failed"];
     assert!(failed.contains("Failed"), "{failed}");
