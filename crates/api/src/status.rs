@@ -97,6 +97,11 @@ pub struct CanaryStatus {
     /// controller carried out, so a request is acted on once even if the annotation lingers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_handled_request: Option<String>,
+    /// Paused by a `pause` request (`kubectl fledge pause`, Argo CD's pause action) until a
+    /// `resume` request. Kept in status, not in the spec, so a GitOps sync re-applying the
+    /// Canary neither resumes nor unpauses it (`spec.suspend` is the declarative switch).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
     /// Bounded history of the latest analysis checks, newest last
     /// (at most [`ANALYSIS_HISTORY_LIMIT`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

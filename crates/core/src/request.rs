@@ -1,4 +1,4 @@
-//! Manual requests: `promote`, `abort` and `retry`, written into the `fledge.dev/request`
+//! Manual requests: `promote`, `abort`, `retry`, `pause` and `resume`, written into the `fledge.dev/request`
 //! annotation as `<kind>` or `<kind>@<nonce>` (the CLI uses an RFC 3339 time as nonce, so
 //! asking twice is two requests). The whole value is stored in `status.lastHandledRequest`
 //! once carried out, so a lingering annotation is acted on exactly once. Parsing only.
@@ -15,6 +15,10 @@ pub enum RequestKind {
     Abort,
     /// Run the failed revision again.
     Retry,
+    /// Hold the release where it is (as `spec.suspend` does), until a `resume` request. Kept
+    /// in `status.paused`, so a GitOps sync of the Canary doesn't undo it.
+    Pause,
+    Resume,
 }
 
 impl RequestKind {
@@ -23,6 +27,8 @@ impl RequestKind {
             RequestKind::Promote => "promote",
             RequestKind::Abort => "abort",
             RequestKind::Retry => "retry",
+            RequestKind::Pause => "pause",
+            RequestKind::Resume => "resume",
         }
     }
 }
@@ -43,7 +49,7 @@ pub struct ManualRequest {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {
     #[error(
-        "annotation {REQUEST_ANNOTATION}: unknown request {0:?}; use promote, abort or retry, optionally followed by @<anything unique>"
+        "annotation {REQUEST_ANNOTATION}: unknown request {0:?}; use promote, abort, retry, pause or resume, optionally followed by @<anything unique>"
     )]
     Unknown(String),
 }
@@ -55,6 +61,8 @@ impl ManualRequest {
             "promote" => RequestKind::Promote,
             "abort" => RequestKind::Abort,
             "retry" => RequestKind::Retry,
+            "pause" => RequestKind::Pause,
+            "resume" => RequestKind::Resume,
             _ => return Err(RequestError::Unknown(raw.to_string())),
         };
         Ok(ManualRequest {
@@ -79,7 +87,9 @@ mod tests {
             ("promote", Some(RequestKind::Promote)),
             ("abort@2026-11-22T01:00:00Z", Some(RequestKind::Abort)),
             ("Retry@x", Some(RequestKind::Retry)),
-            ("pause", None),
+            ("pause", Some(RequestKind::Pause)),
+            ("Resume@2026-12-07T07:00:00Z", Some(RequestKind::Resume)),
+            ("halt", None),
             ("", None),
             ("@promote", None),
         ];

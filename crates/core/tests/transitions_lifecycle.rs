@@ -555,3 +555,44 @@ fn a_sync_scaling_the_target_up_is_undone_and_said_once() {
     assert!(second.actions.contains(&Action::ScaleTargetToZero));
     assert_eq!(said(&second), 0);
 }
+
+/// Pause and resume requests: kept in `status.paused`, so a sync re-applying the Canary (which
+/// only touches the spec) neither resumes nor unpauses it.
+#[test]
+#[rustfmt::skip]
+fn pause_and_resume_requests() {
+    use fledge_core::Decision;
+    // (name, spec.suspend, status.paused before, request, paused after, weight moves, message contains)
+    let cases: Vec<(&str, bool, bool, Option<&str>, bool, bool, &str)> = vec![
+        ("pause mid-analysis holds the release", false, false, Some("pause@1"), true, false, "paused by request"),
+        ("paused, a step is due: nothing moves", false, true, None, true, false, "paused by request"),
+        ("resume lets the step run", false, true, Some("resume@2"), false, true, ""),
+        ("a second pause is acknowledged and ignored", false, true, Some("pause@3"), true, false, "paused by request"),
+        ("resume while spec.suspend is set: still suspended", true, true, Some("resume@4"), false, false, "spec.suspend"),
+        ("promote waits while paused", false, true, Some("promote@5"), true, false, "paused by request"),
+    ];
+    let config = Config::default();
+    let mut failures = Vec::new();
+    for (name, suspend, paused, request, want_paused, moves, message) in cases {
+        let mut c = canary(|_| {});
+        c.spec.suspend = Some(suspend);
+        let mut status = st(Some(Progressing), 10, 0, 0);
+        status.paused = paused;
+        c.status = Some(status);
+        let observed = Observed { request: request.map(str::to_string), ..seen() };
+        let d: Decision = decide(
+            &Input { canary: &c, config: &config, observed: &observed, checks: &pass_metrics() },
+            t(60),
+        );
+        let moved = d.status.canary_weight != 10;
+        let said = d.status.message.clone().unwrap_or_default();
+        if d.status.paused != want_paused || moved != moves || !said.contains(message) {
+            failures.push(format!("{name}: paused {} moved {moved} message {said:?}", d.status.paused));
+        }
+        let handled_promote = request == Some("promote@5") && d.status.last_handled_request.as_deref() == Some("promote@5");
+        if handled_promote {
+            failures.push(format!("{name}: the promote request must wait, not be handled"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

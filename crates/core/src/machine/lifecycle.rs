@@ -110,6 +110,43 @@ impl Machine<'_> {
     }
 
     /// A `fledge.dev/request` not yet handled. `Some(step)` when it decided this reconcile.
+    /// `pause` and `resume` are handled before suspension, so a paused Canary can be resumed;
+    /// every other request waits until it is neither paused nor suspended.
+    pub(super) fn handle_pause_request(&mut self) {
+        let Some(raw) = self.input.observed.request.clone() else {
+            return;
+        };
+        if self.st.last_handled_request.as_deref() == Some(raw.as_str()) {
+            return;
+        }
+        let Ok(request) = ManualRequest::parse(&raw) else {
+            return;
+        };
+        let pause = match request.kind {
+            RequestKind::Pause => true,
+            RequestKind::Resume => false,
+            _ => return,
+        };
+        self.st.last_handled_request = Some(raw);
+        if self.st.paused == pause {
+            let state = if pause { "paused" } else { "not paused" };
+            self.event(
+                EventType::Normal,
+                format!("Ignoring request {} for {}: already {state}", request.kind, self.s.id),
+            );
+            return;
+        }
+        self.st.paused = pause;
+        let said = if pause {
+            format!("{} paused by request", self.s.id)
+        } else if self.s.suspend {
+            format!("{} resumed by request; still suspended by spec.suspend", self.s.id)
+        } else {
+            format!("{} resumed by request", self.s.id)
+        };
+        self.event(EventType::Normal, said);
+    }
+
     pub(super) fn handle_request(&mut self) -> Option<Option<Step>> {
         let raw = self.input.observed.request.clone()?;
         if self.st.last_handled_request.as_deref() == Some(raw.as_str()) {

@@ -123,16 +123,18 @@ impl<'a> Machine<'a> {
         if self.s.revert_on_deletion && !obs.has_finalizer {
             self.act(Action::AddFinalizer);
         }
-        if self.s.suspend {
+        self.handle_pause_request();
+        if self.s.suspend || self.st.paused {
+            let why = if self.s.suspend { SUSPENDED } else { PAUSED };
             if self.old.observed_generation != self.generation
-                || self.old.message.as_deref() != Some(SUSPENDED)
+                || self.old.message.as_deref() != Some(why)
             {
                 self.event(
                     EventType::Normal,
-                    format!("skipping canary run as object is suspended ({})", self.s.id),
+                    format!("skipping canary run as object is {} ({})", if self.s.suspend { "suspended" } else { "paused" }, self.s.id),
                 );
             }
-            self.st.message = Some(SUSPENDED.into());
+            self.st.message = Some(why.into());
             return None;
         }
         let Some(rev) = self.rev.clone() else {
@@ -236,7 +238,7 @@ impl<'a> Machine<'a> {
 
     /// Time until the next step for phases that step on their own.
     fn until_next_step(&self) -> Option<Duration> {
-        if self.invalid.is_some() || self.s.suspend || self.input.observed.deleting {
+        if self.invalid.is_some() || self.s.suspend || self.st.paused || self.input.observed.deleting {
             return None;
         }
         match self.st.phase? {
@@ -387,3 +389,4 @@ impl<'a> Machine<'a> {
 }
 
 const SUSPENDED: &str = "suspended: spec.suspend is true";
+const PAUSED: &str = "paused by request: resume with a resume request";
