@@ -44,7 +44,7 @@ bench: deps
 	CARGO=$(CARGO) scripts/bench.sh $(BENCH_ARGS)
 
 build:
-	$(CARGO) build --bin fledge --bin fledge-loadtester
+	$(CARGO) build -p fledge -p fledge-loadtester --bins
 
 deps:
 	@scripts/install-deps.sh
