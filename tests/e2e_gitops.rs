@@ -229,23 +229,35 @@ fn flux_kstatus_and_argocd_read_every_phase_of_real_releases_and_argocd_actions_
         .count();
     assert_eq!(told, 1, "said once");
 
-    // Pause and resume through Argo CD.
+    // Pause and resume through Argo CD: a request kept in status, so a sync re-applying the
+    // Canary from git neither resumes nor unpauses it.
     argo_action(&c, &lua, ns, "pause", dir);
-    c.wait_for("suspended", T, |c| {
+    c.wait_for("paused", T, |c| {
         let canary = c.canary(ns, "podinfo");
-        (canary["status"]["observedGeneration"] == canary["metadata"]["generation"]
+        (canary["status"]["paused"] == true
             && canary["status"]["message"]
                 .as_str()
-                .is_some_and(|m| m.contains("suspended")))
+                .is_some_and(|m| m.contains("paused by request")))
         .then_some(())
     });
-    capture(&c, ns, "suspended", dir);
+    capture(&c, ns, "paused", dir);
+    // The sync puts git's spec back (the threshold patched above), and the pause stays.
+    c.kubectl(&["apply", "-f", path.to_str().expect("path")]);
+    c.wait_reconciled(controller, ns, "podinfo");
+    let canary = c.canary(ns, "podinfo");
+    assert_eq!(
+        canary["spec"]["analysis"]["threshold"], 2,
+        "the sync applied git's spec"
+    );
+    assert_eq!(
+        canary["status"]["observedGeneration"],
+        canary["metadata"]["generation"]
+    );
+    assert_eq!(canary["status"]["paused"], true, "a sync doesn't resume it");
     argo_action(&c, &lua, ns, "resume", dir);
     c.wait_for("resumed", T, |c| {
         let canary = c.canary(ns, "podinfo");
-        (canary["status"]["observedGeneration"] == canary["metadata"]["generation"]
-            && canary["spec"]["suspend"] != true)
-            .then_some(())
+        (canary["status"]["paused"] != true).then_some(())
     });
 
     // Abort a release through Argo CD, then retry it, then promote it.
@@ -323,7 +335,7 @@ fn flux_kstatus_and_argocd_read_every_phase_of_real_releases_and_argocd_actions_
         ("progressing", "InProgress", "Progressing"),
         ("waiting-promotion", "InProgress", "Suspended"),
         ("succeeded", "Current", "Healthy"),
-        ("suspended", "Current", "Suspended"),
+        ("paused", "Current", "Suspended"),
         ("failed", "Failed", "Degraded"),
         ("invalid", "Failed", "Degraded"),
         ("unobserved", "InProgress", "Progressing"),

@@ -9,7 +9,8 @@
 --   Progressing  no status or phase yet, the controller has not seen the latest generation, or
 --                an analysis is running (Initializing, Progressing, Promoting, Finalising,
 --                Terminating)
---   Suspended    spec.suspend is true, or waiting at a gate (Waiting, WaitingPromotion)
+--   Suspended    spec.suspend is true, paused by a pause request (status.paused), or waiting at
+--                a gate (Waiting, WaitingPromotion)
 --   Degraded     phase Failed, or Stalled=True with reason InvalidSpec
 --   Unknown      a phase this script does not know
 
@@ -125,6 +126,10 @@ end
 
 if suspended then
   return { status = "Suspended", message = describe(status, "suspended (spec.suspend) in phase " .. (phase or "none yet")) }
+end
+
+if status.paused == true then
+  return { status = "Suspended", message = describe(status, "paused by request in phase " .. (phase or "none yet")) }
 end
 
 if phase == nil then

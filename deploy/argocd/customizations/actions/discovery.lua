@@ -2,7 +2,7 @@
 -- (the phases in which the controller carries a request out; see docs/state-machine.md).
 local status = obj.status or {}
 local phase = status.phase
-local suspended = obj.spec ~= nil and obj.spec.suspend == true
+local paused = status.paused == true
 
 local analysing = phase == "Waiting" or phase == "Progressing" or phase == "WaitingPromotion"
 
@@ -26,6 +26,7 @@ local actions = {}
 actions["promote"] = { ["disabled"] = not (analysing or canaryServing) }
 actions["abort"] = { ["disabled"] = not analysing }
 actions["retry"] = { ["disabled"] = phase ~= "Failed" }
-actions["pause"] = { ["disabled"] = suspended }
-actions["resume"] = { ["disabled"] = not suspended }
+-- Pause and resume are requests kept in status.paused; spec.suspend belongs to git.
+actions["pause"] = { ["disabled"] = paused }
+actions["resume"] = { ["disabled"] = not paused }
 return actions

@@ -1,6 +1,9 @@
--- Argo CD action "pause" for fledge.dev/Canary: spec.suspend = true (nothing moves until resume).
-if obj.spec == nil then
-  obj.spec = {}
+-- Argo CD action "pause" for fledge.dev/Canary: a pause request (the same contract as kubectl
+-- fledge), with a UTC timestamp as the nonce. The controller keeps it in status.paused, so the
+-- next sync of the Canary from git does not undo it (a spec.suspend patch would be reverted).
+local os = require("os")
+if obj.metadata.annotations == nil then
+  obj.metadata.annotations = {}
 end
-obj.spec.suspend = true
+obj.metadata.annotations["fledge.dev/request"] = "pause@" .. os.date("!%Y-%m-%dT%H:%M:%SZ")
 return obj
