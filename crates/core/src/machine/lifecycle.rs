@@ -132,7 +132,10 @@ impl Machine<'_> {
             let state = if pause { "paused" } else { "not paused" };
             self.event(
                 EventType::Normal,
-                format!("Ignoring request {} for {}: already {state}", request.kind, self.s.id),
+                format!(
+                    "Ignoring request {} for {}: already {state}",
+                    request.kind, self.s.id
+                ),
             );
             return;
         }
@@ -140,7 +143,10 @@ impl Machine<'_> {
         let said = if pause {
             format!("{} paused by request", self.s.id)
         } else if self.s.suspend {
-            format!("{} resumed by request; still suspended by spec.suspend", self.s.id)
+            format!(
+                "{} resumed by request; still suspended by spec.suspend",
+                self.s.id
+            )
         } else {
             format!("{} resumed by request", self.s.id)
         };

@@ -131,7 +131,15 @@ impl<'a> Machine<'a> {
             {
                 self.event(
                     EventType::Normal,
-                    format!("skipping canary run as object is {} ({})", if self.s.suspend { "suspended" } else { "paused" }, self.s.id),
+                    format!(
+                        "skipping canary run as object is {} ({})",
+                        if self.s.suspend {
+                            "suspended"
+                        } else {
+                            "paused"
+                        },
+                        self.s.id
+                    ),
                 );
             }
             self.st.message = Some(why.into());
@@ -238,7 +246,11 @@ impl<'a> Machine<'a> {
 
     /// Time until the next step for phases that step on their own.
     fn until_next_step(&self) -> Option<Duration> {
-        if self.invalid.is_some() || self.s.suspend || self.st.paused || self.input.observed.deleting {
+        if self.invalid.is_some()
+            || self.s.suspend
+            || self.st.paused
+            || self.input.observed.deleting
+        {
             return None;
         }
         match self.st.phase? {
