@@ -35,6 +35,20 @@ fn gotool(name: &str) -> PathBuf {
 }
 
 /// Writes the live Canary to `dir/<label>.json` and returns the path.
+/// A JSON merge patch of Canary `ns/podinfo`, as a sync, a user or Argo CD would send it.
+fn patch_canary(c: &Cluster, ns: &str, patch: &str) {
+    c.kubectl(&[
+        "-n",
+        ns,
+        "patch",
+        "canary",
+        "podinfo",
+        "--type=merge",
+        "-p",
+        patch,
+    ]);
+}
+
 fn capture(c: &Cluster, ns: &str, label: &str, dir: &Path) -> PathBuf {
     let path = dir.join(format!("{label}.json"));
     let canary = c.canary(ns, "podinfo");
@@ -105,16 +119,7 @@ fn argo_action(c: &Cluster, tool: &Path, ns: &str, action: &str, dir: &Path) {
             live_path,
         ],
     );
-    c.kubectl(&[
-        "-n",
-        ns,
-        "patch",
-        "canary",
-        "podinfo",
-        "--type=merge",
-        "-p",
-        patch.trim(),
-    ]);
+    patch_canary(c, ns, patch.trim());
 }
 
 fn canary(ns: &str) -> String {
@@ -180,16 +185,7 @@ fn flux_kstatus_and_argocd_read_every_phase_of_real_releases_and_argocd_actions_
     capture(&c, ns, "progressing", dir);
     // A spec change synced mid-analysis is observed without restarting the analysis.
     let applied = c.canary(ns, "podinfo")["status"]["lastAppliedSpec"].clone();
-    c.kubectl(&[
-        "-n",
-        ns,
-        "patch",
-        "canary",
-        "podinfo",
-        "--type=merge",
-        "-p",
-        r#"{"spec":{"analysis":{"threshold":3}}}"#,
-    ]);
+    patch_canary(&c, ns, r#"{"spec":{"analysis":{"threshold":3}}}"#);
     c.wait_for("the spec change observed", T, |c| {
         let canary = c.canary(ns, "podinfo");
         (canary["status"]["observedGeneration"] == canary["metadata"]["generation"])
@@ -286,16 +282,7 @@ fn flux_kstatus_and_argocd_read_every_phase_of_real_releases_and_argocd_actions_
     capture(&c, ns, "failed", dir);
 
     // An invalid spec (below the controller's --min-interval of 1s) is Stalled.
-    c.kubectl(&[
-        "-n",
-        ns,
-        "patch",
-        "canary",
-        "podinfo",
-        "--type=merge",
-        "-p",
-        r#"{"spec":{"analysis":{"interval":"500ms"}}}"#,
-    ]);
+    patch_canary(&c, ns, r#"{"spec":{"analysis":{"interval":"500ms"}}}"#);
     c.wait_for("InvalidSpec", T, |c| {
         let canary = c.canary(ns, "podinfo");
         let stalled = canary["status"]["conditions"]
@@ -310,16 +297,7 @@ fn flux_kstatus_and_argocd_read_every_phase_of_real_releases_and_argocd_actions_
 
     // A spec change the controller has not observed yet (it is down).
     c.kill_controller(controller);
-    c.kubectl(&[
-        "-n",
-        ns,
-        "patch",
-        "canary",
-        "podinfo",
-        "--type=merge",
-        "-p",
-        r#"{"spec":{"analysis":{"interval":"3s"}}}"#,
-    ]);
+    patch_canary(&c, ns, r#"{"spec":{"analysis":{"interval":"3s"}}}"#);
     let unobserved = capture(&c, ns, "unobserved", dir);
     let doc: Value =
         serde_json::from_slice(&std::fs::read(&unobserved).expect("read")).expect("json");

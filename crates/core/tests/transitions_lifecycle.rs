@@ -562,8 +562,9 @@ fn a_sync_scaling_the_target_up_is_undone_and_said_once() {
 #[rustfmt::skip]
 fn pause_and_resume_requests() {
     use fledge_core::Decision;
-    // (name, spec.suspend, status.paused before, request, paused after, weight moves, message contains)
-    let cases: Vec<(&str, bool, bool, Option<&str>, bool, bool, &str)> = vec![
+    /// (name, spec.suspend, status.paused before, request, paused after, weight moves, message contains)
+    type Case = (&'static str, bool, bool, Option<&'static str>, bool, bool, &'static str);
+    let cases: Vec<Case> = vec![
         ("pause mid-analysis holds the release", false, false, Some("pause@1"), true, false, "paused by request"),
         ("paused, a step is due: nothing moves", false, true, None, true, false, "paused by request"),
         ("resume lets the step run", false, true, Some("resume@2"), false, true, ""),
