@@ -123,3 +123,38 @@ fn a_leader_that_loses_its_lease_exits_non_zero() {
         "{log}"
     );
 }
+
+#[test]
+fn a_canary_with_an_invalid_spec_can_still_be_deleted_and_gives_the_target_back() {
+    let mut c = Cluster::start();
+    let ns = "invalid-delete";
+    c.apply(&podinfo(ns, IMG1, 2));
+    c.apply(&support::blue_green_canary(
+        ns,
+        2,
+        "  revertOnDeletion: true\n",
+    ));
+    c.start_controller(&[]);
+    c.wait_phase(ns, "podinfo", "Initialized", T);
+    assert_eq!(c.replicas(ns, "podinfo"), 0);
+    // An interval below the controller's --min-interval (1s) makes the spec invalid.
+    c.kubectl(&[
+        "-n",
+        ns,
+        "patch",
+        "canary",
+        "podinfo",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"analysis":{"interval":"500ms"}}}"#,
+    ]);
+    c.wait_for("Stalled (InvalidSpec)", T, |c| {
+        has_event(&c.events(ns, "podinfo"), "spec.analysis.interval").then_some(())
+    });
+    c.kubectl(&["-n", ns, "delete", "canary", "podinfo", "--wait=false"]);
+    c.wait_for("the Canary gone and the target back", T, |c| {
+        (c.get("canary", ns, "podinfo").is_none() && c.replicas(ns, "podinfo") == 2).then_some(())
+    });
+    let apex = c.must_get("service", ns, "podinfo");
+    assert_eq!(apex["spec"]["selector"]["app"], "podinfo", "{apex}");
+}

@@ -29,7 +29,8 @@ pub struct Actor<'a> {
     pub ctx: &'a Context,
     pub canary: &'a Canary,
     pub obs: &'a Observation,
-    /// `None` when the spec is invalid; the machine then decides no routing action.
+    /// `None` for a provider fledge doesn't route through (an invalid spec: the machine then
+    /// decides no routing action, and reverting has nothing to undo).
     pub router: Option<Box<dyn Router>>,
     /// Checksum of the tracked configs, for the primary's pod-template annotation.
     pub tracked_checksum: String,
@@ -92,9 +93,14 @@ impl Actor<'_> {
                 self.scale_target(replicas).await
             }
             Action::RevertRouting => {
+                // No router (a provider fledge doesn't route through): fledge never routed
+                // this Canary's traffic, so there is nothing to give back.
+                let Some(router) = self.router.as_deref() else {
+                    return Ok(());
+                };
                 let target = self.target()?;
                 let workload = self.workload(&target)?;
-                let writes = self.router()?.finalize(self.canary, &workload).await?;
+                let writes = router.finalize(self.canary, &workload).await?;
                 self.count_router_writes(&writes);
                 Ok(())
             }
@@ -106,7 +112,7 @@ impl Actor<'_> {
     fn router(&self) -> Result<&dyn Router, ReconcileError> {
         self.router.as_deref().ok_or_else(|| {
             ReconcileError::Retry(format!(
-                "canary {}/{}: no router for an invalid spec",
+                "canary {}/{}: spec.provider: no router for this provider",
                 self.ns(),
                 self.canary.name_any()
             ))

@@ -68,20 +68,19 @@ async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, Reco
     }
     let now = Timestamp::now();
     let mut obs = observe::observe(ctx, canary, now).await?;
-    // Validation refuses providers without a router, so an invalid spec is the only way to
-    // get none; the machine then decides no routing action.
-    let router = match &obs.observed.invalid_spec {
-        Some(_) => None,
-        None => {
-            let provider = canary.spec.provider_or(ctx.core.default_provider);
-            Some(fledge_routers::router_with_cache(
-                provider,
-                ctx.client.clone(),
-                Some(ctx.router_cache.clone()),
-            )?)
-        }
-    };
-    if let Some(router) = &router {
+    // A provider without a router is an invalid spec that validation has already reported
+    // (`spec.provider`); any other invalid spec keeps its router, so that deleting the Canary
+    // can still give the target its traffic back.
+    let provider = canary.spec.provider_or(ctx.core.default_provider);
+    let router = fledge_routers::router_with_cache(
+        provider,
+        ctx.client.clone(),
+        Some(ctx.router_cache.clone()),
+    )
+    .ok();
+    if let Some(router) = &router
+        && obs.observed.invalid_spec.is_none()
+    {
         obs.observed.routes = observe::live_routes(router.as_ref(), canary).await;
     }
 
