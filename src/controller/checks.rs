@@ -15,7 +15,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 
 use super::context::Context;
-use super::prometheus_clients::QUERY_TIMEOUT;
+use super::prometheus_clients::{QUERY_TIMEOUT, template_key};
 use super::telemetry::MetricLabels;
 
 pub async fn run(
@@ -123,6 +123,36 @@ async fn template_provider(
         .templates
         .get(&ObjectRef::new(&key.name).within(&key.namespace))
         .ok_or_else(|| format!("MetricTemplate {key} not found"))?;
+    // Reused while neither the template nor its Secret changed (their resourceVersions, from
+    // the caches), so a step neither builds a client nor reads the Secret.
+    let secret_version = template.spec.provider.secret_ref.as_ref().map(|r| {
+        ctx.caches
+            .secrets
+            .get(&ObjectRef::new(&r.name).within(&key.namespace))
+            .and_then(|m| m.resource_version())
+    });
+    let cache_key = match (template.resource_version(), &secret_version) {
+        (Some(version), None) => Some(template_key(
+            &key.to_string(),
+            &version,
+            None,
+            metrics_server,
+        )),
+        (Some(version), Some(Some(secret))) => Some(template_key(
+            &key.to_string(),
+            &version,
+            Some(secret),
+            metrics_server,
+        )),
+        // No version to key on, or a Secret the cache doesn't have: build (and report) afresh.
+        _ => None,
+    };
+    if let Some(client) = cache_key
+        .as_deref()
+        .and_then(|k| ctx.prometheus.template(k))
+    {
+        return Ok(client);
+    }
     let credentials = match &template.spec.provider.secret_ref {
         None => None,
         Some(secret_ref) => {
@@ -163,8 +193,12 @@ async fn template_provider(
     } else {
         template
     };
-    fledge_metrics::template_provider(&template, credentials, QUERY_TIMEOUT)
-        .map_err(|e| e.to_string())
+    let client = fledge_metrics::template_provider(&template, credentials, QUERY_TIMEOUT)
+        .map_err(|e| e.to_string())?;
+    if let Some(k) = cache_key {
+        ctx.prometheus.keep_template(k, client.clone());
+    }
+    Ok(client)
 }
 
 /// The API error's reason without echoing any request body.

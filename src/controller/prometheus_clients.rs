@@ -1,4 +1,5 @@
-//! One Prometheus client per address (`--metrics-server` and each `spec.metricsServer`).
+//! One Prometheus client per address (`--metrics-server` and each `spec.metricsServer`), and
+//! one per MetricTemplate version (its address, headers and credentials).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,6 +16,22 @@ pub const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Default)]
 pub struct PrometheusClients {
     clients: Mutex<HashMap<String, Arc<dyn MetricProvider>>>,
+    /// Built from a MetricTemplate, by [`template_key`].
+    templates: Mutex<HashMap<String, Arc<dyn MetricProvider>>>,
+}
+
+/// What a template's client depends on: the template's and its Secret's resourceVersions (a
+/// change of either builds a new client) and the address a template without one uses.
+pub fn template_key(
+    template: &str,
+    template_version: &str,
+    secret_version: Option<&str>,
+    metrics_server: &str,
+) -> String {
+    format!(
+        "{template}@{template_version} secret@{} {metrics_server}",
+        secret_version.unwrap_or("-")
+    )
 }
 
 /// Distinct addresses kept; past it the map starts over (addresses come from Canary specs,
@@ -45,6 +62,24 @@ impl PrometheusClients {
             }
         }
     }
+
+    /// The client built for a template version earlier, if any.
+    pub fn template(&self, key: &str) -> Option<Arc<dyn MetricProvider>> {
+        self.templates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .cloned()
+    }
+
+    /// Keeps the client of a template version for the next steps.
+    pub fn keep_template(&self, key: String, client: Arc<dyn MetricProvider>) {
+        let mut templates = self.templates.lock().unwrap_or_else(|p| p.into_inner());
+        if templates.len() >= MAX_PROMETHEUS_CLIENTS {
+            templates.clear();
+        }
+        templates.insert(key, client);
+    }
 }
 
 #[cfg(test)]
@@ -64,5 +99,26 @@ mod tests {
         );
         assert!(!Arc::ptr_eq(&a, &b));
         assert!(clients.get("not a url").is_none());
+    }
+
+    #[test]
+    fn a_template_client_is_kept_until_the_template_or_its_secret_changes() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let clients = PrometheusClients::default();
+        let base = template_key("test/errors", "7", Some("3"), "http://prometheus:9090");
+        for changed in [
+            template_key("test/errors", "8", Some("3"), "http://prometheus:9090"),
+            template_key("test/errors", "7", Some("4"), "http://prometheus:9090"),
+            template_key("test/errors", "7", None, "http://prometheus:9090"),
+            template_key("test/errors", "7", Some("3"), "http://other:9090"),
+            template_key("other/errors", "7", Some("3"), "http://prometheus:9090"),
+        ] {
+            assert_ne!(base, changed);
+        }
+        assert!(clients.template(&base).is_none());
+        let client = clients.get("http://prometheus:9090").expect("client");
+        clients.keep_template(base.clone(), client.clone());
+        let kept = clients.template(&base).expect("kept");
+        assert!(Arc::ptr_eq(&kept, &client));
     }
 }
