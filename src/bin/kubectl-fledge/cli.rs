@@ -1,0 +1,138 @@
+//! Flags (kubectl's usual ones) and dispatch.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use fledge_api::Canary;
+use fledge_core::RequestKind;
+use kube::Api;
+
+use crate::{requests, show};
+
+#[derive(Parser)]
+#[command(
+    name = "kubectl-fledge",
+    version,
+    about = "See and steer fledge Canaries (kubectl fledge ...)"
+)]
+pub struct Cli {
+    /// Kube config file (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, global = true)]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kube config context to use.
+    #[arg(long, global = true)]
+    pub context: Option<String>,
+    /// The namespace (default: the context's, else `default`).
+    #[arg(short = 'n', long, global = true)]
+    pub namespace: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Every Canary in the namespace (or all namespaces) with phase, weight, failed checks and
+    /// the last message.
+    #[command(alias = "ls")]
+    List {
+        #[arg(short = 'A', long)]
+        all_namespaces: bool,
+    },
+    /// One line about a Canary; exit 0 when Succeeded or Initialized, 1 when Failed, 2 while
+    /// in progress. A gate for CI.
+    Status {
+        name: String,
+        /// Wait until it is Succeeded, Initialized or Failed (exit 2 after --timeout).
+        #[arg(long)]
+        wait: bool,
+        #[arg(long, default_value = "10m", value_parser = parse_duration)]
+        timeout: Duration,
+    },
+    /// Skip the rest of the analysis and promote the revision under test.
+    Promote(RequestArgs),
+    /// Roll the release back now.
+    Abort(RequestArgs),
+    /// Run a failed revision again.
+    Retry(RequestArgs),
+    /// Hold the release where it is (survives a GitOps sync; unlike spec.suspend).
+    Pause(RequestArgs),
+    /// Let a paused release go on.
+    Resume(RequestArgs),
+}
+
+#[derive(clap::Args)]
+pub struct RequestArgs {
+    pub name: String,
+    /// Don't wait for the controller to acknowledge the request.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// How long to wait for the acknowledgement.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub timeout: Duration,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    fledge_api::duration::parse_duration(text).map_err(|e| e.to_string())
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let (client, default_ns) = connect(&cli).await?;
+    let ns = cli.namespace.clone().unwrap_or(default_ns);
+    let canaries: Api<Canary> = Api::namespaced(client.clone(), &ns);
+    let request = |kind, args: RequestArgs| (kind, args);
+    let (kind, args) = match cli.command {
+        Command::List { all_namespaces } => {
+            let api: Api<Canary> = if all_namespaces {
+                Api::all(client)
+            } else {
+                canaries
+            };
+            return show::list(&api, all_namespaces).await;
+        }
+        Command::Status {
+            name,
+            wait,
+            timeout,
+        } => return show::status(&canaries, &ns, &name, wait.then_some(timeout)).await,
+        Command::Promote(a) => request(RequestKind::Promote, a),
+        Command::Abort(a) => request(RequestKind::Abort, a),
+        Command::Retry(a) => request(RequestKind::Retry, a),
+        Command::Pause(a) => request(RequestKind::Pause, a),
+        Command::Resume(a) => request(RequestKind::Resume, a),
+    };
+    requests::send(
+        &canaries,
+        &ns,
+        &args.name,
+        kind,
+        (!args.no_wait).then_some(args.timeout),
+    )
+    .await
+}
+
+/// A client for the kube config (or `$KUBECONFIG`, `~/.kube/config`) and context, and the
+/// context's namespace.
+async fn connect(cli: &Cli) -> anyhow::Result<(kube::Client, String)> {
+    let options = kube::config::KubeConfigOptions {
+        context: cli.context.clone(),
+        ..Default::default()
+    };
+    let config = match &cli.kubeconfig {
+        Some(path) => {
+            let kubeconfig = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("--kubeconfig {}: cannot read", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+                .await
+                .with_context(|| format!("--kubeconfig {}: invalid", path.display()))?
+        }
+        None => kube::Config::from_kubeconfig(&options)
+            .await
+            .context("no kube config found ($KUBECONFIG or ~/.kube/config); pass --kubeconfig")?,
+    };
+    let ns = config.default_namespace.clone();
+    let client = kube::Client::try_from(config).context("building the Kubernetes client")?;
+    Ok((client, ns))
+}
