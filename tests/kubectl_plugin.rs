@@ -123,6 +123,30 @@ fn the_status_gate_and_every_request_through_the_plugin() {
     assert_eq!(code, 0, "{out}");
     assert!(out.starts_with("retry carried out"), "{out}");
 
+    // The history: the promoted release, the rolled-back one, and the retry now running.
+    let (code, out, _) = plugin(&c, ns, &["history", "podinfo"]);
+    assert_eq!(code, 0, "{out}");
+    let releases: Vec<&str> = out.lines().take_while(|l| !l.is_empty()).collect();
+    assert!(releases[0].starts_with("REVISION"), "{out}");
+    assert!(
+        releases
+            .iter()
+            .any(|l| l.contains(IMG2) && l.contains("Succeeded")),
+        "{out}"
+    );
+    assert!(
+        releases.iter().any(|l| l.contains("podinfo:bad")
+            && l.contains("Failed")
+            && l.contains("ProgressDeadlineExceeded")),
+        "{out}"
+    );
+    assert!(
+        releases
+            .last()
+            .is_some_and(|l| l.contains("podinfo:bad") && l.contains("running")),
+        "the retry is the open release: {out}"
+    );
+
     // Errors name the Canary and say what to do.
     let (code, _, err) = plugin(&c, ns, &["status", "nothere"]);
     assert_eq!(code, 3);

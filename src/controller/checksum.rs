@@ -40,7 +40,7 @@ mod tests {
     fn payload_checksum_changes_with_the_spec() {
         let rev = |spec: &str| fledge_core::Revision {
             spec: spec.into(),
-            configs: BTreeMap::new(),
+            ..fledge_core::Revision::default()
         };
         assert_ne!(payload_checksum(&rev("a")), payload_checksum(&rev("b")));
         assert_eq!(payload_checksum(&rev("a")), payload_checksum(&rev("a")));

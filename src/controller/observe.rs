@@ -94,9 +94,19 @@ pub async fn observe(
                     _ => {}
                 }
             }
+            let images = template
+                .and_then(|t| t.spec.as_ref())
+                .map(|s| {
+                    s.containers
+                        .iter()
+                        .filter_map(|c| c.image.clone())
+                        .collect()
+                })
+                .unwrap_or_default();
             Some(fledge_core::Revision {
                 spec: spec_hash,
                 configs: checksums,
+                images,
             })
         }
         None => None,

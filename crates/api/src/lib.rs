@@ -28,7 +28,10 @@ pub use event::EventType;
 pub use metric_template::{MetricProvider, MetricProviderType, MetricTemplate, MetricTemplateSpec};
 pub use routes::Routes;
 pub use service::CanaryService;
-pub use status::{AnalysisRecord, CanaryCondition, CanaryPhase, CanaryStatus, Verdict};
+pub use status::{
+    AnalysisRecord, CanaryCondition, CanaryPhase, CanaryStatus, ReleaseRecord, StepCheck,
+    StepRecord, Verdict,
+};
 
 /// The API group of every fledge kind.
 pub const GROUP: &str = "fledge.dev";

@@ -10,6 +10,11 @@ use serde::{Deserialize, Serialize};
 
 /// The most analysis records kept in `status.analysisHistory`; older ones are dropped first.
 pub const ANALYSIS_HISTORY_LIMIT: usize = 20;
+/// The most releases kept in `status.releases` (about 200 bytes each); oldest dropped first.
+pub const RELEASE_HISTORY_LIMIT: usize = 10;
+/// The most steps kept in `status.steps` (about 120 bytes each, plus about 50 per check), and
+/// only those of the current and the last release; oldest dropped first.
+pub const STEP_HISTORY_LIMIT: usize = 30;
 
 /// Flagger's phases, with the same spelling. An absent phase means "not seen yet".
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -106,6 +111,14 @@ pub struct CanaryStatus {
     /// (at most [`ANALYSIS_HISTORY_LIMIT`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub analysis_history: Vec<AnalysisRecord>,
+    /// The latest releases, newest last (at most [`RELEASE_HISTORY_LIMIT`]); the last one is
+    /// open (no `ended`) while its analysis runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub releases: Vec<ReleaseRecord>,
+    /// The analysis steps of the current and the last release, newest last (at most
+    /// [`STEP_HISTORY_LIMIT`]), each with its checks' values and verdicts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepRecord>,
 
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_affinity_cookie: Option<String>,
@@ -113,6 +126,59 @@ pub struct CanaryStatus {
     pub primary_session_affinity_cookie: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_session_affinity_cookie: Option<String>,
+}
+
+/// One release: a revision of the target, from the start of its analysis to its promotion,
+/// rollback or replacement by a newer revision.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleaseRecord {
+    /// The revision's pod-template hash (`lastAppliedSpec` while it ran).
+    pub revision: String,
+    /// The container images of the revision, in pod-spec order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<String>,
+    /// The tracked configs' checksums (`trackedConfigs` while it ran).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub configs: BTreeMap<String, String>,
+    pub started: Time,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended: Option<Time>,
+    /// `Succeeded`, `Failed`, or `Superseded` (a newer revision replaced it mid-analysis).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// Why it ended: the `Stalled` reason of a failure (`FailedChecks`, `Aborted`, ...), or the
+    /// last message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// One analysis step: what the release looked like right after it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StepRecord {
+    pub time: Time,
+    /// The revision under analysis.
+    pub revision: String,
+    pub phase: CanaryPhase,
+    pub canary_weight: i32,
+    pub iterations: i32,
+    pub failed_checks: i32,
+    /// What each check of this step measured (thresholds are in the spec and in
+    /// `analysisHistory`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<StepCheck>,
+}
+
+/// One check of one step, kept small: the step history holds dozens of them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StepCheck {
+    /// The metric's or webhook's name.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    pub verdict: Verdict,
 }
 
 /// A status condition with the fields kstatus, Flux and `kubectl wait` read.

@@ -92,6 +92,8 @@ pub struct Revision {
     pub spec: String,
     /// Tracked ConfigMaps/Secrets: `configmap/<name>` / `secret/<name>` → checksum.
     pub configs: BTreeMap<String, String>,
+    /// The container images, in pod-spec order, for the release history (not compared).
+    pub images: Vec<String>,
 }
 
 pub use fledge_api::Routes;

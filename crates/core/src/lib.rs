@@ -33,7 +33,7 @@ pub use input::{
 pub use machine::{Decision, checks_due, decide};
 pub use request::{ManualRequest, REQUEST_ANNOTATION, RequestError, RequestKind};
 pub use revision::{RevisionChange, classify};
-pub use schedule::{Plan, PlanCheck, PlanStep, plan, strategy_name};
+pub use schedule::{Plan, PlanCheck, PlanStep, plan, plan_live, strategy_name};
 
 pub use settings::{HookRef, Settings};
 pub use weights::{desired_routes, next_canary_weight};

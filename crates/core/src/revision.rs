@@ -53,6 +53,7 @@ mod tests {
         Revision {
             spec: spec.into(),
             configs: BTreeMap::from([("configmap/app".to_string(), cm.to_string())]),
+            images: Vec::new(),
         }
     }
 

@@ -85,8 +85,6 @@ pub struct PlanCheck {
 const MAX_TICKS: usize = 1000;
 
 pub fn plan(canary: &Canary, config: &Config) -> Plan {
-    let settings = Settings::from_canary(canary, config);
-    let origin = Timestamp::UNIX_EPOCH;
     let generation = canary.metadata.generation.or(Some(1));
     let mut canary = canary.clone();
     canary.metadata.generation = generation;
@@ -98,18 +96,64 @@ pub fn plan(canary: &Canary, config: &Config) -> Plan {
         observed_generation: generation,
         ..Default::default()
     });
-    let mut observed = Observed {
+    let observed = observed_revision("next", Routes::ALL_PRIMARY);
+    run_plan(canary, config, observed, Timestamp::UNIX_EPOCH)
+}
+
+/// What a live Canary will do from `now` if every check passes: the rest of the release
+/// under way (steps count from `now`), or, between releases, the whole of the next one (steps
+/// count from the new revision's detection, as with [`plan`]).
+pub fn plan_live(canary: &Canary, config: &Config, now: Timestamp) -> Plan {
+    let status = canary.status.clone().unwrap_or_default();
+    let under_way = matches!(
+        status.phase,
+        Some(
+            CanaryPhase::Waiting
+                | CanaryPhase::Progressing
+                | CanaryPhase::WaitingPromotion
+                | CanaryPhase::Promoting
+                | CanaryPhase::Finalising
+        )
+    );
+    match status.last_applied_spec.as_deref() {
+        Some(revision) if under_way => {
+            let routes = Routes::canary(status.canary_weight, status.mirrored);
+            let observed = observed_revision(revision, routes);
+            let mut canary = canary.clone();
+            // Paused by a request: the plan shows what resuming would lead to.
+            if let Some(st) = canary.status.as_mut() {
+                st.paused = false;
+            }
+            run_plan(canary, config, observed, now)
+        }
+        _ => plan(canary, config),
+    }
+}
+
+/// Every pod ready, fledge's routes in place, the target at `revision`.
+fn observed_revision(revision: &str, routes: Routes) -> Observed {
+    Observed {
         target: Some(Revision {
-            spec: "next".into(),
-            configs: Default::default(),
+            spec: revision.into(),
+            ..Revision::default()
         }),
         primary: Readiness::Ready,
         canary: Readiness::Ready,
-        routes: Some(Routes::ALL_PRIMARY),
+        routes: Some(routes),
         has_finalizer: true,
         target_marked: true,
         ..Default::default()
-    };
+    }
+}
+
+/// Drives the machine tick by tick from `origin` with every check passing.
+fn run_plan(
+    mut canary: Canary,
+    config: &Config,
+    mut observed: Observed,
+    origin: Timestamp,
+) -> Plan {
+    let settings = Settings::from_canary(&canary, config);
     let mut now = origin;
     let mut steps = Vec::new();
     for _ in 0..MAX_TICKS {

@@ -429,3 +429,137 @@ fn waits_are_reported_once_and_only_when_a_step_is_due() {
         "the overdue step runs as soon as the canary is ready"
     );
 }
+
+#[test]
+fn the_release_history_records_each_release_and_its_steps_within_bounds() {
+    use fledge_api::status::{RELEASE_HISTORY_LIMIT, STEP_HISTORY_LIMIT};
+    let mut w = World::initialized(canary(|a| a.threshold = Some(2)));
+    // A promoted release.
+    w.observed.target = Some(rev("v2"));
+    while w.phase() != Some(Succeeded) {
+        w.next();
+    }
+    let st = w.status();
+    let release = st.releases.last().expect("a release").clone();
+    assert_eq!(release.revision, "v2");
+    assert_eq!(release.images, ["ghcr.io/stefanprodan/podinfo:v2"]);
+    assert_eq!(release.outcome.as_deref(), Some("Succeeded"));
+    assert!(release.ended.is_some() && release.started.0 < release.ended.clone().unwrap().0);
+    let weights: Vec<i32> = st
+        .steps
+        .iter()
+        .filter(|s| s.revision == "v2")
+        .map(|s| s.canary_weight)
+        .collect();
+    assert!(
+        weights.contains(&10) && weights.contains(&50),
+        "{weights:?}"
+    );
+
+    // A rolled-back release says why.
+    w.observed.target = Some(rev("v3"));
+    w.tick();
+    w.next();
+    w.checker = metrics_say(Verdict::Fail);
+    while w.phase() != Some(Failed) {
+        w.next();
+    }
+    let release = w.status().releases.last().expect("a release").clone();
+    assert_eq!(
+        (
+            release.revision.as_str(),
+            release.outcome.as_deref(),
+            release.reason.as_deref()
+        ),
+        ("v3", Some("Failed"), Some("FailedChecks"))
+    );
+    // Each step keeps what its checks said.
+    let failing: Vec<_> = w
+        .status()
+        .steps
+        .iter()
+        .filter(|s| s.revision == "v3")
+        .flat_map(|s| s.checks.clone())
+        .filter(|c| c.verdict == Verdict::Fail)
+        .collect();
+    assert!(!failing.is_empty(), "the failed checks are in the steps");
+
+    // A newer revision mid-analysis supersedes the one under test.
+    w.checker = all_pass();
+    w.observed.target = Some(rev("v4"));
+    w.tick();
+    w.next();
+    assert_eq!(w.phase(), Some(Progressing));
+    w.observed.target = Some(rev("v5"));
+    w.tick();
+    let releases = w.status().releases;
+    let n = releases.len();
+    assert_eq!(releases[n - 2].revision, "v4");
+    assert_eq!(releases[n - 2].outcome.as_deref(), Some("Superseded"));
+    assert_eq!(releases[n - 1].revision, "v5");
+    assert!(releases[n - 1].ended.is_none(), "open while it runs");
+
+    // Bounded, however many releases run.
+    for i in 6..30 {
+        w.observed.target = Some(rev(&format!("v{i}")));
+        w.tick();
+        while w.phase() != Some(Succeeded) {
+            w.next();
+        }
+    }
+    let st = w.status();
+    assert_eq!(st.releases.len(), RELEASE_HISTORY_LIMIT);
+    assert_eq!(st.releases.last().map(|r| r.revision.as_str()), Some("v29"));
+    assert!(st.steps.len() <= STEP_HISTORY_LIMIT);
+    assert!(
+        st.steps
+            .iter()
+            .all(|s| s.revision == "v28" || s.revision == "v29"),
+        "only the current and the last release's steps are kept"
+    );
+    let size = serde_json::to_vec(&st).expect("json").len();
+    assert!(size < 10 * 1024, "status is {size} bytes");
+}
+
+#[test]
+fn a_live_plan_continues_the_release_under_way_and_matches_the_machine() {
+    let c = canary(|_| {});
+    let mut w = World::initialized(c);
+    w.observed.target = Some(rev("v2"));
+    w.tick();
+    while w.weight() < 20 {
+        w.next();
+    }
+    // Half an interval after the step to 20%.
+    w.advance(std::time::Duration::from_secs(30));
+    let mut live = w.canary.clone();
+    live.status = Some(w.status());
+    let plan = fledge_core::plan_live(&live, &w.config, w.now);
+    let weights: Vec<i32> = plan.steps.iter().map(|s| s.canary_weight).collect();
+    assert_eq!(weights.first(), Some(&30), "{weights:?}");
+    assert!(weights.contains(&50));
+    assert_eq!(
+        plan.steps[0].offset_seconds, 30,
+        "the next step is due in 30 s"
+    );
+    assert_eq!(plan.steps.last().map(|s| s.phase), Some(Succeeded));
+
+    // The machine takes exactly as long (a tick now learns when the next step is due).
+    let start = w.now;
+    w.tick();
+    while w.phase() != Some(Succeeded) {
+        w.next();
+    }
+    assert_eq!(
+        w.now.duration_since(start).as_secs() as u64,
+        plan.min_duration_seconds
+    );
+
+    // Between releases the live plan is the next release's plan.
+    let mut idle = w.canary.clone();
+    idle.status = Some(w.status());
+    assert_eq!(
+        fledge_core::plan_live(&idle, &w.config, w.now),
+        fledge_core::plan(&w.canary, &w.config)
+    );
+}

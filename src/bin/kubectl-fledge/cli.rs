@@ -10,7 +10,7 @@ use fledge_api::Canary;
 use fledge_core::RequestKind;
 use kube::Api;
 
-use crate::{requests, show};
+use crate::{history, requests, show};
 
 #[derive(Parser)]
 #[command(
@@ -51,6 +51,8 @@ pub enum Command {
         #[arg(long, default_value = "10m", value_parser = parse_duration)]
         timeout: Duration,
     },
+    /// Past releases with their outcome, and the steps and checks of the latest one.
+    History { name: String },
     /// Skip the rest of the analysis and promote the revision under test.
     Promote(RequestArgs),
     /// Roll the release back now.
@@ -97,6 +99,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             wait,
             timeout,
         } => return show::status(&canaries, &ns, &name, wait.then_some(timeout)).await,
+        Command::History { name } => return history::history(&canaries, &ns, &name).await,
         Command::Promote(a) => request(RequestKind::Promote, a),
         Command::Abort(a) => request(RequestKind::Abort, a),
         Command::Retry(a) => request(RequestKind::Retry, a),

@@ -3,6 +3,7 @@
 //! `fledge.dev/request` annotation), never through the spec, so a GitOps sync can't undo them.
 
 mod cli;
+mod history;
 mod requests;
 mod show;
 

@@ -5,6 +5,7 @@
 //! interval, never by a ticker.
 
 mod analysis;
+mod history;
 mod lifecycle;
 mod promotion;
 
@@ -227,6 +228,7 @@ impl<'a> Machine<'a> {
             }
             (None, None) => {}
         }
+        self.record_history();
         let requeue_after = self.requeue.or_else(|| self.until_next_step());
         // Every request the machine has seen (malformed ones included, with an Event saying
         // why they were ignored) is stored in lastHandledRequest; then the annotation goes.

@@ -79,6 +79,7 @@ pub fn rev(spec: &str) -> Revision {
     Revision {
         spec: spec.into(),
         configs: BTreeMap::new(),
+        images: vec![format!("ghcr.io/stefanprodan/podinfo:{spec}")],
     }
 }
 
