@@ -2,7 +2,7 @@
 
 /// Traffic split, primary + canary = 100. For A/B testing the canary side is the share of
 /// *matching* requests; the rest always go to the primary.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct Routes {
     pub primary: i32,
     pub canary: i32,

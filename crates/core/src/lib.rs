@@ -30,7 +30,7 @@ pub use input::{
     CheckResults, Config, HookOutcome, HookResult, Input, MetricResult, Observed, Readiness,
     Revision, Routes,
 };
-pub use machine::{Decision, checks_due, decide};
+pub use machine::{Decision, checks_due, decide, release_under_way};
 pub use request::{ManualRequest, REQUEST_ANNOTATION, RequestError, RequestKind};
 pub use revision::{RevisionChange, classify};
 pub use schedule::{Plan, PlanCheck, PlanStep, plan, plan_live, strategy_name};

@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use fledge_api::{Canary, CanaryPhase, CanaryStatus};
+
 pub use fledge_api::names::REQUEST_ANNOTATION;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +31,57 @@ impl RequestKind {
             RequestKind::Retry => "retry",
             RequestKind::Pause => "pause",
             RequestKind::Resume => "resume",
+        }
+    }
+}
+
+impl RequestKind {
+    pub const ALL: [RequestKind; 5] = [
+        RequestKind::Promote,
+        RequestKind::Abort,
+        RequestKind::Retry,
+        RequestKind::Pause,
+        RequestKind::Resume,
+    ];
+
+    /// Why the controller would not act on this request now (`None`: it would). What the
+    /// machine does with requests must agree; a test drives it to check.
+    pub fn refusal(self, canary: &Canary) -> Option<String> {
+        use CanaryPhase::*;
+        let default = CanaryStatus::default();
+        let status = canary.status.as_ref().unwrap_or(&default);
+        let steering = !matches!(self, RequestKind::Pause | RequestKind::Resume);
+        // A held release takes no promote, abort or retry until it goes on (the request
+        // waits in the annotation).
+        if steering && status.paused {
+            return Some("paused by request: resume it first".into());
+        }
+        if steering && canary.spec.suspend == Some(true) {
+            return Some("suspended by spec.suspend: change the spec to go on".into());
+        }
+        let Some(phase) = status.phase else {
+            return Some(format!(
+                "nothing to {self}: the Canary is not initialized yet"
+            ));
+        };
+        let analysing = matches!(phase, Waiting | Progressing | WaitingPromotion);
+        let serving = phase == Failed && status.canary_weight >= 100;
+        let ok = match self {
+            RequestKind::Promote => analysing || serving,
+            RequestKind::Abort => analysing,
+            RequestKind::Retry => phase == Failed,
+            RequestKind::Pause => !status.paused,
+            RequestKind::Resume => status.paused,
+        };
+        match self {
+            _ if ok => None,
+            RequestKind::Pause => Some("already paused".into()),
+            RequestKind::Resume if canary.spec.suspend == Some(true) => Some(
+                "not paused; spec.suspend holds it, which only a change of the spec (in git) lifts"
+                    .into(),
+            ),
+            RequestKind::Resume => Some("not paused".into()),
+            _ => Some(format!("nothing to {self} in phase {phase}")),
         }
     }
 }

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::action::Action;
 use crate::checks::CheckStage;
 use crate::input::{CheckResults, Config, Input, Observed, Readiness, Revision, Routes};
-use crate::machine::{checks_due, decide};
+use crate::machine::{checks_due, decide, release_under_way};
 use crate::settings::Settings;
 
 /// The whole schedule of one release.
@@ -105,20 +105,15 @@ pub fn plan(canary: &Canary, config: &Config) -> Plan {
 /// count from the new revision's detection, as with [`plan`]).
 pub fn plan_live(canary: &Canary, config: &Config, now: Timestamp) -> Plan {
     let status = canary.status.clone().unwrap_or_default();
-    let under_way = matches!(
-        status.phase,
-        Some(
-            CanaryPhase::Waiting
-                | CanaryPhase::Progressing
-                | CanaryPhase::WaitingPromotion
-                | CanaryPhase::Promoting
-                | CanaryPhase::Finalising
-        )
-    );
+    let under_way = release_under_way(status.phase);
     match status.last_applied_spec.as_deref() {
         Some(revision) if under_way => {
             let routes = Routes::canary(status.canary_weight, status.mirrored);
-            let observed = observed_revision(revision, routes);
+            let mut observed = observed_revision(revision, routes);
+            // The revision under test, configs included: nothing new to restart for.
+            if let Some(target) = observed.target.as_mut() {
+                target.configs = status.tracked_configs.clone();
+            }
             let mut canary = canary.clone();
             // Paused by a request: the plan shows what resuming would lead to.
             if let Some(st) = canary.status.as_mut() {

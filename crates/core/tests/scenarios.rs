@@ -563,3 +563,72 @@ fn a_live_plan_continues_the_release_under_way_and_matches_the_machine() {
         fledge_core::plan(&w.canary, &w.config)
     );
 }
+
+/// `RequestKind::refusal` (what the CLI and the dashboard say before sending) agrees with
+/// what the machine does with each request in each state.
+#[test]
+fn request_refusals_agree_with_the_machine() {
+    use fledge_core::RequestKind;
+    type State = (&'static str, fn() -> World);
+    let states: [State; 5] = [
+        ("initialized", || World::initialized(canary(|_| {}))),
+        ("progressing", || {
+            let mut w = World::initialized(canary(|_| {}));
+            w.observed.target = Some(rev("v2"));
+            w.tick();
+            w.next();
+            w
+        }),
+        ("paused", || {
+            let mut w = World::initialized(canary(|_| {}));
+            w.observed.target = Some(rev("v2"));
+            w.tick();
+            w.observed.request = Some("pause@0".into());
+            w.next();
+            w
+        }),
+        ("succeeded", || {
+            let mut w = World::initialized(canary(|_| {}));
+            w.observed.target = Some(rev("v2"));
+            w.tick();
+            while w.phase() != Some(Succeeded) {
+                w.next();
+            }
+            w
+        }),
+        ("failed", || {
+            let mut w = World::initialized(canary(|a| a.threshold = Some(1)));
+            w.observed.target = Some(rev("v2"));
+            w.tick();
+            w.checker = metrics_say(Verdict::Fail);
+            while w.phase() != Some(Failed) {
+                w.next();
+            }
+            w
+        }),
+    ];
+    for (state, make) in states {
+        for kind in RequestKind::ALL {
+            let mut w = make();
+            let before = w.status();
+            let mut live = w.canary.clone();
+            live.status = Some(before.clone());
+            let refusal = kind.refusal(&live);
+            let request = format!("{kind}@1");
+            w.observed.request = Some(request.clone());
+            let d = w.tick();
+            let after = w.status();
+            let ignored = events(&d).iter().any(|e| e.contains("Ignoring request"));
+            let acted = !ignored
+                && (after.phase != before.phase
+                    || after.paused != before.paused
+                    || after.last_handled_request.as_deref() == Some(request.as_str()));
+            assert_eq!(
+                !acted,
+                refusal.is_some(),
+                "{kind} in {state}: refusal {refusal:?}, events {:?}",
+                events(&d)
+            );
+        }
+    }
+}

@@ -10,7 +10,8 @@ use fledge_api::status::{
 use super::Machine;
 use crate::conditions::CONDITION_STALLED;
 
-fn analysing(phase: Option<CanaryPhase>) -> bool {
+/// A release is under way: a revision is being analysed, promoted or finalised.
+pub fn release_under_way(phase: Option<CanaryPhase>) -> bool {
     use CanaryPhase::*;
     matches!(
         phase,
@@ -31,9 +32,9 @@ impl Machine<'_> {
         // Only a decision that started analysing a revision opens a release; one that merely
         // found an analysis under way (an invalid spec, a status from before this history)
         // leaves the history alone.
-        let entered =
-            !analysing(self.old.phase) || self.old.last_applied_spec != self.st.last_applied_spec;
-        if analysing(phase)
+        let entered = !release_under_way(self.old.phase)
+            || self.old.last_applied_spec != self.st.last_applied_spec;
+        if release_under_way(phase)
             && let Some(revision) = self.st.last_applied_spec.clone()
         {
             if entered && open.as_ref() != Some(&revision) {

@@ -6,6 +6,7 @@
 
 mod analysis;
 mod history;
+pub use history::release_under_way;
 mod lifecycle;
 mod promotion;
 
