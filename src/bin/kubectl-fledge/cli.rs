@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use fledge_api::Canary;
+use fledge_api::{Canary, Provider};
 use fledge_core::RequestKind;
 use kube::Api;
 
-use crate::{history, requests, show};
+use crate::get::Output;
+use crate::{dashboard, get, history, plan, requests, show};
 
 #[derive(Parser)]
 #[command(
@@ -28,16 +29,24 @@ pub struct Cli {
     /// The namespace (default: the context's, else `default`).
     #[arg(short = 'n', long, global = true)]
     pub namespace: Option<String>,
+    /// The controller's `--mesh-provider`, for Canaries without `spec.provider` (plans and
+    /// route reading).
+    #[arg(long, global = true, env = "FLEDGE_MESH_PROVIDER", default_value = "kubernetes", value_parser = parse_provider)]
+    pub mesh_provider: Provider,
+    /// The controller's `--min-interval` (for the planned times of `plan`, `get`, `dashboard`).
+    #[arg(long, global = true, env = "FLEDGE_MIN_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub min_interval: Duration,
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Every Canary in the namespace (or all namespaces) with phase, weight, failed checks and
-    /// the last message.
+    /// Every Canary in the namespace (or all namespaces) with phase, weight, step, failed
+    /// checks, age and the last Event.
     #[command(alias = "ls")]
     List {
+        /// Every namespace the kube config's user can list.
         #[arg(short = 'A', long)]
         all_namespaces: bool,
     },
@@ -51,8 +60,36 @@ pub enum Command {
         #[arg(long, default_value = "10m", value_parser = parse_duration)]
         timeout: Duration,
     },
-    /// Past releases with their outcome, and the steps and checks of the latest one.
+    /// Past releases with their outcome, and the steps and checks of the current and last one.
     History { name: String },
+    /// One Canary as a tree: progress, metrics, webhooks, generated objects, Events.
+    Get {
+        name: String,
+        /// Draw it again on every change (from a watch) until Ctrl-C.
+        #[arg(short = 'w', long)]
+        watch: bool,
+        #[arg(short = 'o', long, value_enum, default_value = "tree")]
+        output: Output,
+    },
+    /// What the live Canary will do next and when, if every check passes.
+    Plan {
+        name: String,
+        #[arg(short = 'o', long, value_enum, default_value = "tree")]
+        output: Output,
+    },
+    /// The web dashboard on 127.0.0.1; its URL (with the token actions need) is the first
+    /// line of stdout.
+    Dashboard {
+        /// 0 picks a free port.
+        #[arg(long, default_value_t = 3100)]
+        port: u16,
+        /// No promote/abort/retry/pause/resume.
+        #[arg(long)]
+        read_only: bool,
+        /// Every namespace the kube config's user can list.
+        #[arg(short = 'A', long)]
+        all_namespaces: bool,
+    },
     /// Skip the rest of the analysis and promote the revision under test.
     Promote(RequestArgs),
     /// Roll the release back now.
@@ -76,6 +113,17 @@ pub struct RequestArgs {
     pub timeout: Duration,
 }
 
+fn parse_provider(text: &str) -> Result<Provider, String> {
+    Provider::parse(text)
+        .filter(|p| p.is_routed())
+        .ok_or_else(|| {
+            format!(
+                "{text:?} is not a provider fledge routes; use one of {}",
+                Provider::routed_list()
+            )
+        })
+}
+
 fn parse_duration(text: &str) -> Result<Duration, String> {
     fledge_api::duration::parse_duration(text).map_err(|e| e.to_string())
 }
@@ -84,15 +132,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let (client, default_ns) = connect(&cli).await?;
     let ns = cli.namespace.clone().unwrap_or(default_ns);
     let canaries: Api<Canary> = Api::namespaced(client.clone(), &ns);
+    let config = fledge_core::Config {
+        default_provider: cli.mesh_provider,
+        min_interval: cli.min_interval,
+    };
     let request = |kind, args: RequestArgs| (kind, args);
     let (kind, args) = match cli.command {
         Command::List { all_namespaces } => {
-            let api: Api<Canary> = if all_namespaces {
-                Api::all(client)
-            } else {
-                canaries
-            };
-            return show::list(&api, all_namespaces).await;
+            let scope = (!all_namespaces).then_some(ns.as_str());
+            return show::list(&client, scope, &config).await;
+        }
+        Command::Get {
+            name,
+            watch,
+            output,
+        } => return get::get(&client, &ns, &name, watch, output, &config).await,
+        Command::Plan { name, output } => {
+            return plan::plan(&canaries, &ns, &name, output, &config).await;
+        }
+        Command::Dashboard {
+            port,
+            read_only,
+            all_namespaces,
+        } => {
+            let scope = (!all_namespaces).then_some(ns.as_str());
+            return dashboard::serve(client, scope, port, read_only, config).await;
         }
         Command::Status {
             name,

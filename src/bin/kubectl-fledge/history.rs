@@ -1,5 +1,6 @@
 //! `history NAME`: the releases the controller recorded (`status.releases`), newest last, and
-//! the steps of the latest one with the checks that decided each (`status.steps`).
+//! the steps of the current and the last one with the checks that decided each
+//! (`status.steps`).
 
 use std::process::ExitCode;
 
@@ -8,6 +9,7 @@ use kube::Api;
 
 use crate::requests::explain;
 use crate::show::table;
+use crate::tree::number;
 
 pub async fn history(api: &Api<Canary>, ns: &str, name: &str) -> anyhow::Result<ExitCode> {
     let canary = api
@@ -41,44 +43,53 @@ pub async fn history(api: &Api<Canary>, ns: &str, name: &str) -> anyhow::Result<
         ]);
     }
     print!("{}", table(&rows));
-    let Some(latest) = status.releases.last() else {
-        return Ok(ExitCode::SUCCESS);
-    };
-    let steps: Vec<_> = status
-        .steps
-        .iter()
-        .filter(|s| s.revision == latest.revision)
-        .collect();
-    if steps.is_empty() {
-        return Ok(ExitCode::SUCCESS);
-    }
-    println!("\nsteps of {}:", latest.revision);
-    let mut rows = vec![vec![
-        "TIME".to_string(),
-        "PHASE".into(),
-        "WEIGHT".into(),
-        "ITERATION".into(),
-        "FAILED".into(),
-        "CHECKS".into(),
-    ]];
-    for step in steps {
-        let checks: Vec<String> = step
-            .checks
+    // The steps are kept for the current and the last release: show each release's.
+    for release in &status.releases {
+        let steps: Vec<_> = status
+            .steps
             .iter()
-            .map(|r| {
-                let value = r.value.map(|v| format!(" {v}")).unwrap_or_default();
-                format!("{}{value} {:?}", r.name, r.verdict)
-            })
+            .filter(|s| s.revision == release.revision && s.time >= release.started)
+            .filter(|s| release.ended.as_ref().is_none_or(|end| s.time <= *end))
             .collect();
-        rows.push(vec![
-            step.time.0.to_string(),
-            step.phase.to_string(),
-            format!("{}%", step.canary_weight),
-            step.iterations.to_string(),
-            step.failed_checks.to_string(),
-            checks.join(", "),
-        ]);
+        if steps.is_empty() {
+            continue;
+        }
+        println!(
+            "\nsteps of {} ({}, {}):",
+            release.revision,
+            release.images.join(","),
+            release.outcome.as_deref().unwrap_or("running")
+        );
+        let mut rows = vec![vec![
+            "TIME".to_string(),
+            "PHASE".into(),
+            "WEIGHT".into(),
+            "ITERATION".into(),
+            "FAILED".into(),
+            "CHECKS".into(),
+        ]];
+        for step in steps {
+            let checks: Vec<String> = step
+                .checks
+                .iter()
+                .map(|r| {
+                    let value = r
+                        .value
+                        .map(|v| format!(" {}", number(v)))
+                        .unwrap_or_default();
+                    format!("{}{value} {:?}", r.name, r.verdict)
+                })
+                .collect();
+            rows.push(vec![
+                step.time.0.to_string(),
+                step.phase.to_string(),
+                format!("{}%", step.canary_weight),
+                step.iterations.to_string(),
+                step.failed_checks.to_string(),
+                checks.join(", "),
+            ]);
+        }
+        print!("{}", table(&rows));
     }
-    print!("{}", table(&rows));
     Ok(ExitCode::SUCCESS)
 }

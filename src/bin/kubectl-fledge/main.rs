@@ -3,9 +3,15 @@
 //! `fledge.dev/request` annotation), never through the spec, so a GitOps sync can't undo them.
 
 mod cli;
+mod dashboard;
+mod get;
 mod history;
+mod live;
+mod plan;
 mod requests;
 mod show;
+mod tree;
+mod view;
 
 use std::process::ExitCode;
 

@@ -15,6 +15,13 @@ use kube::runtime::wait::await_condition;
 
 use crate::show::line;
 
+/// What came of a request: the exit code `kubectl fledge` gives (0 carried out, 1 refused,
+/// 2 not acknowledged in time) and the sentence that says so.
+pub struct Outcome {
+    pub code: u8,
+    pub message: String,
+}
+
 pub async fn send(
     api: &Api<Canary>,
     ns: &str,
@@ -22,27 +29,28 @@ pub async fn send(
     kind: RequestKind,
     wait: Option<Duration>,
 ) -> anyhow::Result<ExitCode> {
+    let outcome = request(api, ns, name, kind, wait).await?;
+    println!("{}", outcome.message);
+    Ok(ExitCode::from(outcome.code))
+}
+
+pub async fn request(
+    api: &Api<Canary>,
+    ns: &str,
+    name: &str,
+    kind: RequestKind,
+    wait: Option<Duration>,
+) -> anyhow::Result<Outcome> {
+    let said = |code, message| Ok(Outcome { code, message });
     // Fails early, with the usual message, when the Canary doesn't exist.
     let current = api
         .get(name)
         .await
         .map_err(|e| explain(e, "get", ns, name))?;
-    let paused = current.status.as_ref().is_some_and(|s| s.paused);
-    match kind {
-        RequestKind::Pause if paused => {
-            println!("pause not needed: canary {ns}/{name} is already paused");
-            return Ok(ExitCode::from(1));
-        }
-        RequestKind::Resume if !paused => {
-            let why = if current.spec.suspend == Some(true) {
-                "it is suspended by spec.suspend, which only a change of the spec (in git) lifts"
-            } else {
-                "it is not paused"
-            };
-            println!("resume not needed: canary {ns}/{name}: {why}");
-            return Ok(ExitCode::from(1));
-        }
-        _ => {}
+    // Said at once rather than after a round trip through the controller, which would ignore
+    // it for the same reason (core's refusal agrees with the machine).
+    if let Some(why) = kind.refusal(&current) {
+        return said(1, format!("{kind} refused: canary {ns}/{name}: {why}"));
     }
     let value = ManualRequest::annotation_value(kind, &jiff::Timestamp::now().to_string());
     let patch = serde_json::json!({"metadata": {"annotations": {REQUEST_ANNOTATION: value}}});
@@ -50,8 +58,10 @@ pub async fn send(
         .await
         .map_err(|e| explain(e, "patch", ns, name))?;
     let Some(timeout) = wait else {
-        println!("{kind} requested for canary {ns}/{name} ({REQUEST_ANNOTATION}={value})");
-        return Ok(ExitCode::SUCCESS);
+        return said(
+            0,
+            format!("{kind} requested for canary {ns}/{name} ({REQUEST_ANNOTATION}={value})"),
+        );
     };
     let handled = {
         let value = value.clone();
@@ -66,17 +76,19 @@ pub async fn send(
     let canary = match acknowledged {
         Ok(found) => found.with_context(|| format!("watching canary {ns}/{name}"))?,
         Err(_) => {
-            println!(
-                "{kind} requested for canary {ns}/{name}, not acknowledged after {}s; is the fledge controller running? (it acts on {REQUEST_ANNOTATION}={value} when it is)",
-                timeout.as_secs()
+            return said(
+                2,
+                format!(
+                    "{kind} requested for canary {ns}/{name}, not acknowledged after {}s; is the fledge controller running? (it acts on {REQUEST_ANNOTATION}={value} when it is)",
+                    timeout.as_secs()
+                ),
             );
-            return Ok(ExitCode::from(2));
         }
     };
     let Some(canary) = canary else {
         anyhow::bail!("canary {ns}/{name} was deleted");
     };
-    let said = line(&canary);
+    let line = line(&canary);
     // The controller says why it ignored a request that doesn't fit the phase.
     let ignored = canary
         .status
@@ -84,11 +96,9 @@ pub async fn send(
         .and_then(|s| s.message.as_deref())
         .is_some_and(|m| m.starts_with("Ignoring request"));
     if ignored {
-        println!("{kind} not carried out: {said}");
-        return Ok(ExitCode::from(1));
+        return said(1, format!("{kind} not carried out: {line}"));
     }
-    println!("{kind} carried out: {said}");
-    Ok(ExitCode::SUCCESS)
+    said(0, format!("{kind} carried out: {line}"))
 }
 
 /// An API error as a sentence that names the Canary and says what to do.

@@ -5,45 +5,77 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use fledge_api::{Canary, CanaryPhase};
-use kube::api::ListParams;
 use kube::runtime::wait::await_condition;
 use kube::{Api, ResourceExt};
 
-use crate::requests::explain;
+use fledge_core::Config;
+use jiff::Timestamp;
 
-pub async fn list(api: &Api<Canary>, all_namespaces: bool) -> anyhow::Result<ExitCode> {
-    let canaries = api
-        .list(&ListParams::default())
+use crate::live::Live;
+use crate::requests::explain;
+use crate::tree::{duration, symbol};
+use crate::view;
+
+pub async fn list(
+    client: &kube::Client,
+    namespace: Option<&str>,
+    config: &Config,
+) -> anyhow::Result<ExitCode> {
+    let live = Live::start(client, namespace)
         .await
-        .map_err(|e| explain(e, "list", "", ""))?;
+        .map_err(|e| e.context("listing canaries"))?;
+    let snapshot = live.snapshot();
+    let canaries: Vec<&Canary> = snapshot.canaries.iter().map(|c| c.as_ref()).collect();
+    let summaries = view::summaries(&canaries, &snapshot.around(None), config, Timestamp::now());
+    if summaries.is_empty() {
+        println!("no Canaries found");
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut rows = vec![vec![
         "NAMESPACE".to_string(),
         "NAME".into(),
         "PHASE".into(),
         "WEIGHT".into(),
+        "STEP".into(),
         "FAILED".into(),
-        "MESSAGE".into(),
+        "AGE".into(),
+        "LAST EVENT".into(),
     ]];
-    for c in &canaries.items {
-        let status = c.status.clone().unwrap_or_default();
-        let threshold = c.spec.analysis().map(|a| a.threshold()).unwrap_or(1);
+    for s in &summaries {
+        let phase = s
+            .phase
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "Pending".into());
+        let held = if s.suspended {
+            " (suspended)"
+        } else if s.paused {
+            " (paused)"
+        } else {
+            ""
+        };
+        let step = match (s.max_weight, s.total_iterations) {
+            (Some(max), _) => format!("{}/{max}%", s.canary_weight),
+            (None, Some(total)) => format!("{}/{total}", s.iterations),
+            _ => "-".into(),
+        };
         rows.push(vec![
-            c.namespace().unwrap_or_default(),
-            c.name_any(),
-            phase(c),
-            format!("{}%", status.canary_weight),
-            format!("{}/{threshold}", status.failed_checks),
-            status.message.unwrap_or_default(),
+            s.namespace.clone(),
+            s.name.clone(),
+            format!("{} {phase}{held}", symbol(s)),
+            format!("{}%", s.canary_weight),
+            step,
+            format!("{}/{}", s.failed_checks, s.threshold),
+            duration(u64::try_from(s.age_seconds).unwrap_or(0)),
+            s.last_event
+                .clone()
+                .or(s.message.clone())
+                .unwrap_or_default(),
         ]);
     }
-    if !all_namespaces {
+    if namespace.is_some() {
         rows.iter_mut().for_each(|r| {
             r.remove(0);
         });
-    }
-    if rows.len() == 1 {
-        println!("no Canaries found");
-        return Ok(ExitCode::SUCCESS);
     }
     print!("{}", table(&rows));
     Ok(ExitCode::SUCCESS)
