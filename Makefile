@@ -3,7 +3,7 @@
 CARGO ?= cargo
 FLEDGE := target/debug/fledge
 
-.PHONY: demo test lint crds bench deps build check-deploy check-gitops
+.PHONY: demo test lint crds bench deps build check-deploy check-gitops screenshots
 
 ## demo: the one-command tour (simulated cluster + real Prometheus + controller, two releases).
 ## It needs only Prometheus: installed when run as root, otherwise the exact command is printed
@@ -17,7 +17,7 @@ demo:
 	    echo "fledge demo needs a real Prometheus; run as root: apt-get update && apt-get install -y prometheus" >&2; \
 	    exit 1; \
 	  fi; }
-	$(CARGO) build --bin fledge
+	$(CARGO) build --bin fledge --bin kubectl-fledge
 	$(FLEDGE) demo $(DEMO_FLAGS)
 
 ## test: the whole suite (unit, CLI, simulated cluster, real Prometheus, kubectl, deploy checks).
@@ -33,6 +33,9 @@ lint:
 	$(CARGO) clippy -p fledge --no-default-features --all-targets -- -D warnings
 	@! $(CARGO) tree -p fledge --no-default-features -e normal --prefix none | grep -q '^fledge-sim ' \
 	  || { echo "fledge-sim is linked into the controller build without the sim feature" >&2; exit 1; }
+	# The dashboard's script and the browser test parse (syntax only; the tests run them).
+	node --check src/bin/kubectl-fledge/dashboard/assets/app.js
+	node --check tests/browser/dashboard.mjs
 
 ## crds: regenerate deploy/crds from the Rust types (a test fails when they drift).
 crds: build
@@ -45,6 +48,10 @@ bench: deps
 
 build:
 	$(CARGO) build -p fledge -p fledge-loadtester --bins
+
+## screenshots: the dashboard's pictures in docs/images, from the browser test's real release.
+screenshots: deps
+	FLEDGE_SCREENSHOTS=$(CURDIR)/docs/images $(CARGO) test -p fledge --test dashboard in_a_browser
 
 deps:
 	@scripts/install-deps.sh

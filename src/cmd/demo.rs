@@ -75,6 +75,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 "  KUBECONFIG={} kubectl describe canary -n demo podinfo",
                 running.kubeconfig().display()
             );
+            // kubectl-fledge is built next to this binary (`make demo` builds both).
+            let bin_dir = std::env::current_exe()
+                .ok()
+                .and_then(|p| p.parent().map(|d| d.display().to_string()))
+                .unwrap_or_else(|| "target/debug".into());
+            for command in [
+                "kubectl fledge get podinfo -n demo -w",
+                "kubectl fledge dashboard -n demo",
+            ] {
+                println!(
+                    "  PATH={bin_dir}:$PATH FLEDGE_MIN_INTERVAL=1s KUBECONFIG={} {command}",
+                    running.kubeconfig().display()
+                );
+            }
             println!("  Prometheus: {}   logs: {}", running.prometheus_url(), running.dir().display());
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
