@@ -165,6 +165,12 @@ fn the_status_gate_and_every_request_through_the_plugin() {
         "{out}"
     );
 
+    let (code, out, _) = plugin(&c, ns, &["list", "-o", "json"]);
+    assert_eq!(code, 0, "{out}");
+    let list: Value = serde_json::from_str(&out).expect("list -o json");
+    assert_eq!(list["items"][0]["phase"], "Initialized");
+    assert_eq!(list["items"][0]["totalIterations"], 2);
+
     // Between releases, plan says what the next release would do.
     let (code, out, _) = plugin(&c, ns, &["plan", "podinfo"]);
     assert_eq!(code, 0, "{out}");
@@ -300,10 +306,12 @@ fn the_status_gate_and_every_request_through_the_plugin() {
     );
 
     // Errors name the Canary and say what to do.
-    let (code, _, err) = plugin(&c, ns, &["status", "nothere"]);
-    assert_eq!(code, 3);
-    assert!(
-        err.contains("canary plugin/nothere not found; `kubectl fledge list`"),
-        "{err}"
-    );
+    for command in ["status", "get"] {
+        let (code, _, err) = plugin(&c, ns, &[command, "nothere"]);
+        assert_eq!(code, 3, "{command}: {err}");
+        assert!(
+            err.contains("canary plugin/nothere not found; `kubectl fledge list`"),
+            "{command}: {err}"
+        );
+    }
 }

@@ -49,6 +49,8 @@ pub enum Command {
         /// Every namespace the kube config's user can list.
         #[arg(short = 'A', long)]
         all_namespaces: bool,
+        #[arg(short = 'o', long, value_enum, default_value = "text")]
+        output: Output,
     },
     /// One line about a Canary; exit 0 when Succeeded or Initialized, 1 when Failed, 2 while
     /// in progress. A gate for CI.
@@ -68,13 +70,13 @@ pub enum Command {
         /// Draw it again on every change (from a watch) until Ctrl-C.
         #[arg(short = 'w', long)]
         watch: bool,
-        #[arg(short = 'o', long, value_enum, default_value = "tree")]
+        #[arg(short = 'o', long, value_enum, default_value = "text")]
         output: Output,
     },
     /// What the live Canary will do next and when, if every check passes.
     Plan {
         name: String,
-        #[arg(short = 'o', long, value_enum, default_value = "tree")]
+        #[arg(short = 'o', long, value_enum, default_value = "text")]
         output: Output,
     },
     /// The web dashboard on 127.0.0.1; its URL (with the token actions need) is the first
@@ -138,9 +140,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     let request = |kind, args: RequestArgs| (kind, args);
     let (kind, args) = match cli.command {
-        Command::List { all_namespaces } => {
+        Command::List {
+            all_namespaces,
+            output,
+        } => {
             let scope = (!all_namespaces).then_some(ns.as_str());
-            return show::list(&client, scope, &config).await;
+            return show::list(&client, scope, output, &config).await;
         }
         Command::Get {
             name,

@@ -10,9 +10,11 @@ use jiff::Timestamp;
 use crate::live::{Live, RouteMemo};
 use crate::{tree, view};
 
+/// `-o`: text for people (the tree, the table), JSON or YAML of the same model for scripts.
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Output {
-    Tree,
+    #[value(alias = "tree")]
+    Text,
     Json,
     Yaml,
 }
@@ -34,22 +36,21 @@ pub async fn get(
         let Some(canary) = snapshot.canary(ns, name) else {
             if watch {
                 println!("canary {ns}/{name} is gone");
-            } else {
-                eprintln!(
-                    "canary {ns}/{name} not found; `kubectl fledge list` shows the Canaries in this namespace (-n to pick another)"
-                );
+                return Ok(ExitCode::from(1));
             }
-            return Ok(ExitCode::from(1));
+            anyhow::bail!(
+                "canary {ns}/{name} not found; `kubectl fledge list` shows the Canaries in this namespace (-n to pick another)"
+            );
         };
         let route = memo.route(client, canary, config).await;
         let detail = view::detail(canary, &snapshot.around(route), config, Timestamp::now());
         let text = match output {
-            Output::Tree => tree::render(&detail, terminal),
+            Output::Text => tree::render(&detail, terminal),
             Output::Json => format!("{}\n", serde_json::to_string_pretty(&detail)?),
             Output::Yaml => format!("---\n{}", serde_saphyr::to_string(&detail)?),
         };
         let mut stdout = std::io::stdout().lock();
-        if watch && terminal && output == Output::Tree {
+        if watch && terminal && output == Output::Text {
             // Home and clear, then the new picture: a redraw, not a scroll.
             write!(stdout, "\x1b[H\x1b[2J")?;
         }

@@ -11,12 +11,14 @@ use fledge_core::Config;
 use futures::StreamExt as _;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Event, Service};
+use kube::api::ListParams;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
+use crate::requests::explain;
 use crate::view::Around;
 
 /// How long to wait for the first lists before saying what is wrong.
@@ -40,6 +42,13 @@ impl Live {
     /// Starts the watches in `namespace` (all namespaces with `None`) and waits for their
     /// first lists. A watch that can't list (RBAC, a missing CRD) is an error naming it.
     pub async fn start(client: &Client, namespace: Option<&str>) -> anyhow::Result<Live> {
+        // One small list first, so a missing CRD or a forbidden list is said plainly (a watch
+        // would only retry it).
+        let canaries: Api<Canary> = api(client, namespace);
+        canaries
+            .list_metadata(&ListParams::default().limit(1))
+            .await
+            .map_err(|e| explain(e, "list", namespace.unwrap_or_default(), ""))?;
         let (changed_tx, changed) = watch::channel(0u64);
         let (synced_tx, synced) = watch::channel(0usize);
         let errors = Arc::new(Mutex::new(Vec::new()));

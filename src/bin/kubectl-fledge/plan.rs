@@ -35,7 +35,7 @@ pub async fn plan(
             print!("{}", serde_saphyr::to_string(&plan)?);
             return Ok(ExitCode::SUCCESS);
         }
-        Output::Tree => {}
+        Output::Text => {}
     }
     let under_way = release_under_way(canary.status.as_ref().and_then(|s| s.phase));
     if under_way {

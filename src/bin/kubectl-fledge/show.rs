@@ -11,6 +11,7 @@ use kube::{Api, ResourceExt};
 use fledge_core::Config;
 use jiff::Timestamp;
 
+use crate::get::Output;
 use crate::live::Live;
 use crate::requests::explain;
 use crate::tree::{duration, symbol};
@@ -19,6 +20,7 @@ use crate::view;
 pub async fn list(
     client: &kube::Client,
     namespace: Option<&str>,
+    output: Output,
     config: &Config,
 ) -> anyhow::Result<ExitCode> {
     let live = Live::start(client, namespace)
@@ -27,6 +29,19 @@ pub async fn list(
     let snapshot = live.snapshot();
     let canaries: Vec<&Canary> = snapshot.canaries.iter().map(|c| c.as_ref()).collect();
     let summaries = view::summaries(&canaries, &snapshot.around(None), config, Timestamp::now());
+    match output {
+        Output::Json => {
+            let items = serde_json::json!({ "items": summaries });
+            println!("{}", serde_json::to_string_pretty(&items)?);
+            return Ok(ExitCode::SUCCESS);
+        }
+        Output::Yaml => {
+            let items = serde_json::json!({ "items": summaries });
+            print!("{}", serde_saphyr::to_string(&items)?);
+            return Ok(ExitCode::SUCCESS);
+        }
+        Output::Text => {}
+    }
     if summaries.is_empty() {
         println!("no Canaries found");
         return Ok(ExitCode::SUCCESS);
