@@ -50,7 +50,11 @@ async fn wait_for_backend(sim: &SimHandle, backend: &str, step: &str) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let served: Vec<String> = (0..20)
-            .map(|_| sim.traffic().serve("test", "podinfo").backend)
+            .map(|_| {
+                sim.traffic()
+                    .serve("test", "podinfo", &Default::default())
+                    .backend
+            })
             .collect();
         if served.iter().all(|b| b == backend) {
             return;

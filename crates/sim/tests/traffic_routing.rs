@@ -380,7 +380,7 @@ fn proxied_requests_follow_the_weights() {
     let mut g = Generator::new(7);
     let mut ok = 0;
     for _ in 0..1000 {
-        let (served, mirror) = g.serve_one(&w, &s, "test", "podinfo");
+        let (served, mirror) = g.serve_one(&w, &s, "test", "podinfo", &Default::default());
         assert!(mirror.is_none());
         assert_eq!(served.backend, "podinfo-canary");
         assert_eq!(served.pod.as_deref(), Some("podinfo-5d8f7c9b4-ccccc"));
@@ -439,4 +439,81 @@ fn no_synthetic_load_reaches_a_service_that_does_not_exist() {
     w.services
         .retain(|s| s.metadata.name.as_deref() != Some("podinfo"));
     assert!(run_ticks(&w, &scenario_70_percent_canary(), 2).is_empty());
+}
+
+/// ingress-nginx's canary rules for one real request, in its precedence: header (a value, a
+/// whole-value pattern, or always/never), then cookie (always/never), then the weight.
+#[test]
+fn nginx_canary_rules_route_each_request_by_its_headers() {
+    let with = |annotations: Value| {
+        let mut w = base_world(true);
+        let mut all = json!({"nginx.ingress.kubernetes.io/canary": "true",
+                             "nginx.ingress.kubernetes.io/canary-weight": "0"});
+        for (k, v) in annotations.as_object().unwrap() {
+            all[k] = v.clone();
+        }
+        w.ingresses = vec![
+            typed(ingress("podinfo", "podinfo", json!({}))),
+            typed(ingress("podinfo-canary", "podinfo-canary", all)),
+        ];
+        w
+    };
+    let canary_share = |w: &World, headers: &[(&str, &str)]| {
+        let request = routing::Request {
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        routing::route_request(w, "test", "podinfo", &request)
+            .backends
+            .iter()
+            .find(|b| b.canary)
+            .map(|b| b.share)
+            .unwrap_or(0.0)
+    };
+    let by_value = with(
+        json!({"nginx.ingress.kubernetes.io/canary-by-header": "x-canary",
+                               "nginx.ingress.kubernetes.io/canary-by-header-value": "insider"}),
+    );
+    assert_eq!(canary_share(&by_value, &[("x-canary", "insider")]), 1.0);
+    assert_eq!(canary_share(&by_value, &[("x-canary", "outsider")]), 0.0);
+    assert_eq!(canary_share(&by_value, &[]), 0.0);
+
+    let by_pattern = with(
+        json!({"nginx.ingress.kubernetes.io/canary-by-header": "user-agent",
+                                 "nginx.ingress.kubernetes.io/canary-by-header-pattern": ".*Firefox"}),
+    );
+    assert_eq!(
+        canary_share(&by_pattern, &[("user-agent", "Mozilla Firefox")]),
+        1.0
+    );
+    assert_eq!(
+        canary_share(&by_pattern, &[("user-agent", "Firefox/1 Chrome")]),
+        0.0,
+        "the pattern must match the whole value"
+    );
+
+    let always = with(
+        json!({"nginx.ingress.kubernetes.io/canary-by-header": "x-canary",
+                             "nginx.ingress.kubernetes.io/canary-weight": "100"}),
+    );
+    assert_eq!(canary_share(&always, &[("x-canary", "never")]), 0.0);
+    assert_eq!(
+        canary_share(&always, &[("x-canary", "maybe")]),
+        1.0,
+        "falls to the weight"
+    );
+
+    let cookie = with(json!({"nginx.ingress.kubernetes.io/canary-by-cookie": "canary"}));
+    assert_eq!(
+        canary_share(&cookie, &[("cookie", "a=1; canary=always")]),
+        1.0
+    );
+    assert_eq!(canary_share(&cookie, &[("cookie", "canary=yes")]), 0.0);
+    assert_eq!(
+        routing::route(&cookie, "test", "podinfo").backends[1].share,
+        0.0,
+        "synthetic traffic carries no headers"
+    );
 }

@@ -195,8 +195,9 @@ impl Generator {
         scenario: &Scenario,
         namespace: &str,
         service: &str,
+        request: &routing::Request,
     ) -> (Served, Option<Served>) {
-        let route = routing::route(world, namespace, service);
+        let route = routing::route_request(world, namespace, service, request);
         let call = Call {
             world,
             scenario,

@@ -118,12 +118,12 @@ impl Traffic {
     }
 
     /// Routes and records one real request to `namespace/service`; returns its fate.
-    pub fn serve(&self, namespace: &str, service: &str) -> Served {
+    pub fn serve(&self, namespace: &str, service: &str, request: &routing::Request) -> Served {
         let world = self.world();
         let scenario = self.scenario.snapshot();
         let (main, mirror) = self
             .generator()
-            .serve_one(&world, &scenario, namespace, service);
+            .serve_one(&world, &scenario, namespace, service, request);
         self.exporter.record(&main.outcome());
         if let Some(m) = mirror {
             self.exporter.record(&m.outcome());

@@ -5,19 +5,20 @@
 //! load tester) is routed by the same weights and recorded; and `PUT /sim/scenario` to replace
 //! the scenario of a running `fledge sim`. It decides nothing itself.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, put};
 use serde_json::json;
 
 use super::Traffic;
+use super::routing::Request as RoutingRequest;
 use crate::exporter::CONTENT_TYPE;
 use crate::scenario::Scenario;
 
@@ -99,6 +100,7 @@ pub fn service_from_host(host: &str) -> Option<(&str, &str)> {
 async fn proxy_path(
     State(traffic): State<Arc<Traffic>>,
     Path(params): Path<HashMap<String, String>>,
+    headers: HeaderMap,
 ) -> Response {
     let namespace = params
         .get("namespace")
@@ -123,7 +125,7 @@ async fn proxy_path(
         )
             .into_response();
     }
-    respond(&traffic, namespace, service).await
+    respond(&traffic, namespace, service, &headers).await
 }
 
 async fn host_routing(State(traffic): State<Arc<Traffic>>, req: Request, next: Next) -> Response {
@@ -135,14 +137,36 @@ async fn host_routing(State(traffic): State<Arc<Traffic>>, req: Request, next: N
         .filter(|(ns, svc)| traffic.has_service(ns, svc))
         .map(|(ns, svc)| (ns.to_string(), svc.to_string()));
     match target {
-        Some((ns, svc)) => respond(&traffic, &ns, &svc).await,
+        Some((ns, svc)) => respond(&traffic, &ns, &svc, req.headers()).await,
         None => next.run(req).await,
     }
 }
 
+/// The request's headers as routing sees them (names lowercase; a repeated header's values
+/// joined with `, `, cookies with `; `).
+fn routing_request(headers: &HeaderMap) -> RoutingRequest {
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in headers {
+        let Ok(value) = value.to_str() else { continue };
+        let separator = if name == header::COOKIE { "; " } else { ", " };
+        out.entry(name.as_str().to_string())
+            .and_modify(|v| {
+                v.push_str(separator);
+                v.push_str(value);
+            })
+            .or_insert_with(|| value.to_string());
+    }
+    RoutingRequest { headers: out }
+}
+
 /// Serves one request: routes it, waits its (capped) latency, answers with its status.
-async fn respond(traffic: &Traffic, namespace: &str, service: &str) -> Response {
-    let served = traffic.serve(namespace, service);
+async fn respond(
+    traffic: &Traffic,
+    namespace: &str,
+    service: &str,
+    headers: &HeaderMap,
+) -> Response {
+    let served = traffic.serve(namespace, service, &routing_request(headers));
     let cap = traffic.scenario().with(|s| s.proxy_latency_cap);
     tokio::time::sleep(served.latency.min(cap)).await;
     let code = StatusCode::from_u16(served.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

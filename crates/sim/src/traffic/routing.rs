@@ -14,6 +14,33 @@ use serde_json::Value;
 const NGINX_CANARY: &str = "nginx.ingress.kubernetes.io/canary";
 const NGINX_CANARY_WEIGHT: &str = "nginx.ingress.kubernetes.io/canary-weight";
 const NGINX_CANARY_WEIGHT_TOTAL: &str = "nginx.ingress.kubernetes.io/canary-weight-total";
+const NGINX_BY_HEADER: &str = "nginx.ingress.kubernetes.io/canary-by-header";
+const NGINX_BY_HEADER_VALUE: &str = "nginx.ingress.kubernetes.io/canary-by-header-value";
+const NGINX_BY_HEADER_PATTERN: &str = "nginx.ingress.kubernetes.io/canary-by-header-pattern";
+const NGINX_BY_COOKIE: &str = "nginx.ingress.kubernetes.io/canary-by-cookie";
+
+/// What routing may look at in one real request: its headers (names lowercase). Synthetic
+/// traffic has none.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub headers: BTreeMap<String, String>,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+
+    fn cookie(&self, name: &str) -> Option<&str> {
+        self.header("cookie")?
+            .split(';')
+            .filter_map(|kv| kv.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+    }
+}
 
 /// The objects traffic routing depends on, across all namespaces.
 #[derive(Debug, Clone, Default)]
@@ -86,10 +113,16 @@ pub struct Endpoints {
 /// Works out the split for `namespace/service`. Precedence, as if one mesh or ingress were
 /// installed: TrafficSplit, VirtualService, HTTPRoute, canary-aware Ingress, plain Service.
 pub fn route(world: &World, namespace: &str, service: &str) -> Route {
+    route_request(world, namespace, service, &Request::default())
+}
+
+/// [`route`] for one real request: an NGINX canary Ingress' header and cookie rules see its
+/// headers.
+pub fn route_request(world: &World, namespace: &str, service: &str, request: &Request) -> Route {
     traffic_split(world, namespace, service)
         .or_else(|| virtual_service(world, namespace, service))
         .or_else(|| http_route(world, namespace, service))
-        .or_else(|| ingress(world, namespace, service))
+        .or_else(|| ingress(world, namespace, service, request))
         .unwrap_or_else(|| Route {
             via: Via::Service,
             backends: vec![Backend {
@@ -385,7 +418,41 @@ fn is_canary_ingress(ing: &Ingress) -> bool {
     annotation(ing, NGINX_CANARY) == Some("true")
 }
 
-fn ingress(world: &World, namespace: &str, service: &str) -> Option<Route> {
+/// ingress-nginx's canary rules, in its order of precedence: the header (`always`/`never`, or
+/// the given value or whole-value pattern; any other value falls through), then the cookie
+/// (`always`/`never`); `None` leaves it to the weight.
+fn nginx_rule(canary: &Ingress, request: &Request) -> Option<bool> {
+    if let Some(name) = annotation(canary, NGINX_BY_HEADER)
+        && let Some(value) = request.header(name)
+    {
+        if let Some(wanted) = annotation(canary, NGINX_BY_HEADER_VALUE) {
+            if value == wanted {
+                return Some(true);
+            }
+        } else if let Some(pattern) = annotation(canary, NGINX_BY_HEADER_PATTERN) {
+            let whole = format!("^(?:{pattern})$");
+            if regex::Regex::new(&whole).is_ok_and(|re| re.is_match(value)) {
+                return Some(true);
+            }
+        } else {
+            match value {
+                "always" => return Some(true),
+                "never" => return Some(false),
+                _ => {}
+            }
+        }
+    }
+    if let Some(name) = annotation(canary, NGINX_BY_COOKIE) {
+        match request.cookie(name) {
+            Some("always") => return Some(true),
+            Some("never") => return Some(false),
+            _ => {}
+        }
+    }
+    None
+}
+
+fn ingress(world: &World, namespace: &str, service: &str, request: &Request) -> Option<Route> {
     let in_ns = || {
         world
             .ingresses
@@ -417,10 +484,14 @@ fn ingress(world: &World, namespace: &str, service: &str) -> Option<Route> {
             .and_then(|t| t.trim().parse::<f64>().ok())
             .filter(|t| *t > 0.0)
             .unwrap_or(100.0);
-        let weight = annotation(ci, NGINX_CANARY_WEIGHT)
-            .and_then(|w| w.trim().parse::<f64>().ok())
-            .unwrap_or(0.0)
-            .clamp(0.0, total);
+        let weight = match nginx_rule(ci, request) {
+            Some(true) => total,
+            Some(false) => 0.0,
+            None => annotation(ci, NGINX_CANARY_WEIGHT)
+                .and_then(|w| w.trim().parse::<f64>().ok())
+                .unwrap_or(0.0)
+                .clamp(0.0, total),
+        };
         backends[0].share = 1.0 - weight / total;
         backends.push(Backend {
             service: cb.name.clone(),
