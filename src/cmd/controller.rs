@@ -67,6 +67,13 @@ pub struct Args {
     /// Cluster name shown in alerts.
     #[arg(long, env = "FLEDGE_CLUSTER_NAME", default_value = "")]
     pub cluster_name: String,
+    /// The annotation prefix the NGINX ingress controller reads (its `--annotations-prefix`).
+    #[arg(
+        long,
+        env = "FLEDGE_INGRESS_ANNOTATIONS_PREFIX",
+        default_value = "nginx.ingress.kubernetes.io"
+    )]
+    pub ingress_annotations_prefix: String,
     #[arg(long, env = "FLEDGE_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
     /// A tracing filter, e.g. `info` or `fledge=debug,kube=info`.
@@ -96,6 +103,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         slack_url: args.slack_url,
         msteams_url: args.msteams_url,
         cluster_name: args.cluster_name,
+        ingress_annotations_prefix: args.ingress_annotations_prefix,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

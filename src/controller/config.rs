@@ -28,6 +28,8 @@ pub struct ControllerConfig {
     pub slack_url: Option<String>,
     pub msteams_url: Option<String>,
     pub cluster_name: String,
+    /// `--ingress-annotations-prefix`: the nginx provider's annotation prefix.
+    pub ingress_annotations_prefix: String,
 }
 
 /// The defaults of `fledge controller`'s flags (docs/controller.md), for callers that build a
@@ -53,6 +55,7 @@ impl Default for ControllerConfig {
             slack_url: None,
             msteams_url: None,
             cluster_name: String::new(),
+            ingress_annotations_prefix: fledge_routers::nginx::DEFAULT_ANNOTATIONS_PREFIX.into(),
         }
     }
 }

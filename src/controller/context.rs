@@ -97,6 +97,7 @@ pub struct Context {
     pub alerts: fledge_hooks::alerts::AlertSender,
     /// Generated Services and HTTPRoutes, for the routers.
     pub router_cache: Arc<dyn fledge_routers::ObjectCache>,
+    pub router_options: fledge_routers::RouterOptions,
     /// Consecutive failed reconciles per Canary, for the error backoff.
     failures: Mutex<HashMap<ObjectRef<Canary>, usize>>,
     /// The resourceVersion of our last write to each Canary. A reconcile that sees an older
@@ -119,7 +120,11 @@ impl Context {
             selector_labels: config.selector_labels.clone(),
             include_label_prefixes: config.include_label_prefixes.clone(),
         };
+        let router_options = fledge_routers::RouterOptions {
+            ingress_annotations_prefix: config.ingress_annotations_prefix.clone(),
+        };
         Ok(Context {
+            router_options,
             webhooks: fledge_hooks::webhook::WebhookClient::new()
                 .map_err(|e| RunError::other("building the webhook client", e))?,
             alerts: fledge_hooks::alerts::AlertSender::new()

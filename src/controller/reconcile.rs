@@ -76,6 +76,7 @@ async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, Reco
         provider,
         ctx.client.clone(),
         Some(ctx.router_cache.clone()),
+        &ctx.router_options,
     )
     .ok();
     if let Some(router) = &router

@@ -178,17 +178,18 @@ impl Provider {
 
     /// The providers this build of fledge routes traffic through. `fledge validate` and the
     /// controller both refuse any other, from this one list.
-    pub const ROUTED: [Provider; 3] = [
+    pub const ROUTED: [Provider; 4] = [
         Self::Kubernetes,
         Self::GatewayApiV1,
         Self::GatewayApiV1beta1,
+        Self::Nginx,
     ];
 
     pub fn is_routed(self) -> bool {
         Self::ROUTED.contains(&self)
     }
 
-    /// `kubernetes, gatewayapi:v1, gatewayapi:v1beta1`: for error messages.
+    /// `kubernetes, gatewayapi:v1, gatewayapi:v1beta1, nginx`: for error messages.
     pub fn routed_list() -> String {
         Self::ROUTED
             .iter()

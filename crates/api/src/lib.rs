@@ -10,6 +10,7 @@ pub mod duration;
 pub mod event;
 pub mod metric_template;
 pub mod names;
+pub mod nginx;
 pub mod routes;
 mod schema;
 pub mod service;

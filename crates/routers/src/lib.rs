@@ -12,6 +12,7 @@ mod error;
 pub mod gatewayapi;
 pub mod kubernetes;
 pub mod meta;
+pub mod nginx;
 pub mod read;
 pub mod service;
 
@@ -24,6 +25,7 @@ pub use error::RouterError;
 pub use gatewayapi::GatewayApiRouter;
 pub use kubernetes::KubernetesRouter;
 pub use meta::{CANARY_LABEL, DEFAULT_SELECTOR_LABELS, FLUX_ANNOTATIONS, TargetWorkload};
+pub use nginx::NginxRouter;
 pub use read::{ObjectCache, ReflectorCache};
 pub use service::{ServiceSet, build_services, merge_for_takeover};
 
@@ -88,12 +90,27 @@ pub trait Router: Send + Sync {
     ) -> Result<Vec<Write>, RouterError>;
 }
 
-/// The router for `provider`, reading live objects from the API server.
+/// Settings some providers need (the controller's flags).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouterOptions {
+    /// `--ingress-annotations-prefix`: the nginx provider's annotation prefix.
+    pub ingress_annotations_prefix: String,
+}
+
+impl Default for RouterOptions {
+    fn default() -> Self {
+        Self {
+            ingress_annotations_prefix: nginx::DEFAULT_ANNOTATIONS_PREFIX.into(),
+        }
+    }
+}
+
+/// The router for `provider` with default options, reading live objects from the API server.
 pub fn router_for(
     provider: Provider,
     client: kube::Client,
 ) -> Result<Box<dyn Router>, RouterError> {
-    router_with_cache(provider, client, None)
+    router_with_cache(provider, client, None, &RouterOptions::default())
 }
 
 /// [`router_for`], reading from the controller's caches first (see [`read`]). Every provider in
@@ -102,8 +119,14 @@ pub fn router_with_cache(
     provider: Provider,
     client: kube::Client,
     cache: Option<Arc<dyn ObjectCache>>,
+    options: &RouterOptions,
 ) -> Result<Box<dyn Router>, RouterError> {
     match provider {
+        Provider::Nginx => Ok(Box::new(NginxRouter::new(
+            client,
+            cache,
+            &options.ingress_annotations_prefix,
+        ))),
         Provider::Kubernetes => Ok(Box::new(KubernetesRouter::new(client, cache))),
         Provider::GatewayApiV1 => Ok(Box::new(GatewayApiRouter::new(
             client,

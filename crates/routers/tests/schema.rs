@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 
 use fledge_api::Canary;
 use fledge_routers::gatewayapi::{ApiVersion, build_route};
+use fledge_routers::nginx::build_canary_ingress;
 use fledge_routers::{DEFAULT_SELECTOR_LABELS, Routes, TargetWorkload, build_services};
 use k8s_openapi::api::apps::v1::Deployment;
 use serde_json::{Value, json};
@@ -193,4 +194,46 @@ fn generated_services_validate_against_kubernetes_1_32() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+#[test]
+fn generated_canary_ingresses_validate_against_kubernetes_1_32() {
+    let dir = tempfile::tempdir().unwrap();
+    let main: k8s_openapi::api::networking::v1::Ingress = fixture("ingress-podinfo.yaml");
+    let prefix = fledge_routers::nginx::DEFAULT_ANNOTATIONS_PREFIX;
+    let mut cases = Vec::new();
+    for weight in [0, 10, 50, 100] {
+        cases.push(("canary-nginx.yaml", Routes::canary(weight, false)));
+    }
+    cases.push(("canary-nginx-ab.yaml", Routes::ALL_CANARY));
+    for (file, routes) in cases {
+        let canary: Canary = fixture(file);
+        let ingress = build_canary_ingress(&canary, &main, routes, prefix).unwrap();
+        let mut value = serde_json::to_value(&ingress).unwrap();
+        value["apiVersion"] = json!("networking.k8s.io/v1");
+        value["kind"] = json!("Ingress");
+        let path = write_json(
+            dir.path(),
+            &format!("{file}-{}.json", routes.canary),
+            &value,
+        );
+        let out = kubernetes_validate(&path);
+        assert!(
+            out.status.success(),
+            "{file} at {routes:?} is invalid:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    let canary: Canary = fixture("canary-nginx.yaml");
+    let ingress = build_canary_ingress(&canary, &main, Routes::ALL_PRIMARY, prefix).unwrap();
+    let mut broken = serde_json::to_value(&ingress).unwrap();
+    broken["apiVersion"] = json!("networking.k8s.io/v1");
+    broken["kind"] = json!("Ingress");
+    broken["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"]["number"] =
+        json!("ninety");
+    let path = write_json(dir.path(), "broken-ingress.json", &broken);
+    let out = kubernetes_validate(&path);
+    assert!(!out.status.success(), "a string port number was accepted");
 }

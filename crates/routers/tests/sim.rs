@@ -435,6 +435,7 @@ async fn with_reflector_caches_an_unchanged_reconcile_makes_no_request_at_all() 
         Provider::GatewayApiV1,
         client,
         Some(std::sync::Arc::new(cache)),
+        &Default::default(),
     )
     .unwrap();
 

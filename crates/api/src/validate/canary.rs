@@ -165,6 +165,22 @@ fn service(spec: &CanarySpec, f: &mut Findings) {
             ),
         );
     }
+    if spec.provider == Some(Provider::Nginx) {
+        match &spec.ingress_ref {
+            None => f.error(
+                "spec.ingressRef",
+                "required for the nginx provider: name the Ingress that routes to the Service (kind Ingress, apiVersion networking.k8s.io/v1)",
+            ),
+            Some(r) if r.kind != "Ingress" => f.error(
+                "spec.ingressRef.kind",
+                format!("must be Ingress for the nginx provider (got {:?})", r.kind),
+            ),
+            Some(r) if r.name.is_empty() => {
+                f.error("spec.ingressRef.name", "required: the Ingress' name")
+            }
+            Some(_) => {}
+        }
+    }
     if spec.provider.is_some_and(Provider::is_gateway_api) && s.gateway_refs.is_empty() {
         f.error(
             "spec.service.gatewayRefs",
@@ -406,6 +422,12 @@ fn strategy(spec: &CanarySpec, a: &CanaryAnalysis, path: &str, f: &mut Findings)
             format!("{path}.mirror"),
             format!("the {p} provider cannot mirror traffic; only istio and gatewayapi can"),
         );
+    }
+    if spec.provider == Some(Provider::Nginx)
+        && plan.strategy == Strategy::ABTesting
+        && let Err((field, message)) = crate::nginx::ab_rules(&a.r#match)
+    {
+        f.error(format!("{path}.{field}"), message);
     }
     if let Some(p) = spec.provider
         && plan.strategy == Strategy::ABTesting

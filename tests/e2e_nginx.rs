@@ -1,0 +1,223 @@
+//! End to end on the nginx provider: the controller binary against `fledge sim`, whose traffic
+//! goes through the user's Ingress and the canary Ingress fledge writes (the sim reads
+//! ingress-nginx's canary annotations with its own code), and a real Prometheus scraping the
+//! sim's ingress-nginx metrics. A healthy canary is promoted and a faulty one rolled back on
+//! the builtin metrics; A/B testing sends only requests with the header (or cookie) to the
+//! canary, counted through real requests; an existing canary Ingress is taken over and given
+//! back by `revertOnDeletion`.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::Value;
+use support::net::runtime;
+use support::prometheus::Prometheus;
+use support::{Cluster, IMG1, podinfo};
+
+const NS: &str = "test";
+const T: Duration = Duration::from_secs(60);
+const RELEASE: Duration = Duration::from_secs(150);
+const HEALTHY: &str = "ghcr.io/stefanprodan/podinfo:6.0.1";
+const FAULTY: &str = "ghcr.io/stefanprodan/podinfo:6.0.3";
+const PROM_PLACEHOLDER: &str = "http://prometheus.monitoring:9090";
+const SCENARIO: &str = include_str!("../testdata/e2e/scenario-traffic.yaml");
+const INGRESS: &str = include_str!("../testdata/routers/ingress-podinfo.yaml");
+const CANARY: &str = include_str!("../testdata/e2e/canary-nginx-analysis.yaml");
+const CANARY_AB: &str = include_str!("../testdata/routers/canary-nginx-ab.yaml");
+const WEIGHT: &str = "nginx.ingress.kubernetes.io/canary-weight";
+
+/// A sim with traffic to test/podinfo, Prometheus, podinfo at IMG1, the user's Ingress, the
+/// Canary (`manifest`) and a controller; returns once the Canary is Initialized.
+fn nginx_world(manifest: &str) -> (Cluster, Prometheus) {
+    let mut c = Cluster::with(SCENARIO, None);
+    let prom = Prometheus::scraping(&c.url);
+    c.apply(&podinfo(NS, IMG1, 2));
+    c.apply(INGRESS);
+    c.apply(&manifest.replace(PROM_PLACEHOLDER, &prom.url));
+    c.start_controller(&[]);
+    c.wait_phase(NS, "podinfo", "Initialized", T);
+    (c, prom)
+}
+
+fn annotation(obj: &Value, key: &str) -> Option<String> {
+    obj["metadata"]["annotations"][key]
+        .as_str()
+        .map(str::to_string)
+}
+
+fn success_rates(canary: &Value, verdict: &str) -> Vec<f64> {
+    canary["status"]["analysisHistory"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["name"] == "request-success-rate" && r["verdict"] == verdict)
+        .filter_map(|r| r["value"].as_f64())
+        .collect()
+}
+
+#[test]
+fn a_healthy_canary_is_promoted_through_the_canary_ingress() {
+    let (c, _prom) = nginx_world(CANARY);
+    let ing = c.must_get("ingress", NS, "podinfo-canary");
+    assert_eq!(
+        annotation(&ing, "nginx.ingress.kubernetes.io/canary").as_deref(),
+        Some("true")
+    );
+    assert_eq!(annotation(&ing, WEIGHT).as_deref(), Some("0"));
+    assert_eq!(
+        ing["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"],
+        "podinfo-canary"
+    );
+    assert_eq!(ing["spec"]["ingressClassName"], "nginx");
+
+    c.set_image(NS, "podinfo", HEALTHY);
+    // The weight moves on the canary Ingress while the analysis runs.
+    c.wait_for("the canary Ingress at 40%", T, |c| {
+        let ing = c.get("ingress", NS, "podinfo-canary")?;
+        (annotation(&ing, WEIGHT).as_deref() == Some("40")).then_some(())
+    });
+    let done = c.wait_phase_not(NS, "podinfo", "Succeeded", "Failed", RELEASE);
+    assert_eq!(c.image(NS, "podinfo-primary"), HEALTHY);
+    let passed = success_rates(&done, "Pass");
+    assert!(!passed.is_empty(), "{:#}", done["status"]);
+    for v in passed {
+        assert!((v - 100.0).abs() < 1e-6, "success rate {v}");
+    }
+    let ing = c.must_get("ingress", NS, "podinfo-canary");
+    assert_eq!(
+        annotation(&ing, WEIGHT).as_deref(),
+        Some("0"),
+        "all back on the primary"
+    );
+}
+
+#[test]
+fn a_faulty_canary_is_rolled_back_on_ingress_nginx_metrics() {
+    let (c, _prom) = nginx_world(CANARY);
+    c.set_image(NS, "podinfo", FAULTY);
+    let done = c.wait_phase_not(NS, "podinfo", "Failed", "Succeeded", RELEASE);
+    let failed = success_rates(&done, "Fail");
+    assert!(!failed.is_empty(), "{:#}", done["status"]);
+    for v in failed {
+        // The scenario answers 70% of the canary's requests with 200.
+        assert!((50.0..90.0).contains(&v), "success rate {v}");
+    }
+    assert_eq!(c.image(NS, "podinfo-primary"), IMG1);
+    let ing = c.must_get("ingress", NS, "podinfo-canary");
+    assert_eq!(annotation(&ing, WEIGHT).as_deref(), Some("0"));
+}
+
+/// Sends `n` requests for test/podinfo through the sim's service proxy with `headers`;
+/// returns how many the canary (the `podinfo` Deployment's pods) answered.
+fn canary_answers(c: &Cluster, n: usize, headers: &[(&str, &str)]) -> usize {
+    let url = format!("{}/api/v1/namespaces/{NS}/services/podinfo/proxy/", c.url);
+    runtime().block_on(async {
+        let client = reqwest::Client::new();
+        let mut canary = 0;
+        for _ in 0..n {
+            let mut request = client.get(&url);
+            for (k, v) in headers {
+                request = request.header(*k, *v);
+            }
+            let resp = request.send().await.expect("proxied request");
+            let deployment = resp
+                .headers()
+                .get("x-fledge-sim-deployment")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            if deployment == "podinfo" {
+                canary += 1;
+            }
+        }
+        canary
+    })
+}
+
+#[test]
+fn ab_testing_sends_only_matching_requests_to_the_canary() {
+    // Two iterations, then a closed gate holds the release with the match routes in place.
+    let manifest = CANARY_AB
+        .replace("iterations: 10", "iterations: 2")
+        .replace("interval: 1m", "interval: 1s")
+        .replace(
+            "    match:",
+            "    webhooks:\n      - {name: gate, type: confirm-promotion, url: http://127.0.0.1:9/closed}\n    match:",
+        );
+    let (c, _prom) = nginx_world(&manifest);
+    c.set_image(NS, "podinfo", HEALTHY);
+    c.wait_phase(NS, "podinfo", "WaitingPromotion", T);
+    let ing = c.must_get("ingress", NS, "podinfo-canary");
+    assert_eq!(
+        annotation(&ing, "nginx.ingress.kubernetes.io/canary-by-header").as_deref(),
+        Some("x-canary")
+    );
+    assert_eq!(canary_answers(&c, 200, &[("x-canary", "insider")]), 200);
+    assert_eq!(canary_answers(&c, 200, &[("cookie", "canary=always")]), 200);
+    assert_eq!(canary_answers(&c, 200, &[]), 0);
+    assert_eq!(canary_answers(&c, 200, &[("x-canary", "outsider")]), 0);
+}
+
+#[test]
+fn an_existing_canary_ingress_is_taken_over_and_given_back() {
+    let mut c = Cluster::with(SCENARIO, None);
+    c.apply(&podinfo(NS, IMG1, 2));
+    c.apply(INGRESS);
+    // Someone's own canary Ingress, already splitting 30%.
+    c.apply(&format!(
+        r#"apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: podinfo-canary
+  namespace: {NS}
+  labels: {{team: web}}
+  annotations:
+    nginx.ingress.kubernetes.io/canary: "true"
+    {WEIGHT}: "30"
+spec:
+  ingressClassName: nginx
+  rules:
+    - host: app.example.com
+      http:
+        paths:
+          - path: /
+            pathType: Prefix
+            backend:
+              service: {{name: podinfo-old, port: {{number: 9898}}}}
+"#
+    ));
+    let canary = CANARY
+        .replace(PROM_PLACEHOLDER, "http://127.0.0.1:9")
+        .replace("  service:\n", "  revertOnDeletion: true\n  service:\n");
+    c.apply(&canary);
+    c.start_controller(&[]);
+    c.wait_phase(NS, "podinfo", "Initialized", T);
+    // Taken over: the primary gets everything from the first write.
+    let ing = c.must_get("ingress", NS, "podinfo-canary");
+    assert_eq!(annotation(&ing, WEIGHT).as_deref(), Some("0"));
+    assert_eq!(ing["metadata"]["labels"]["team"], "web");
+    assert_eq!(ing["metadata"]["labels"]["fledge.dev/canary"], "podinfo");
+    assert!(ing["metadata"]["ownerReferences"].is_null(), "still theirs");
+
+    c.kubectl(&["-n", NS, "delete", "canary", "podinfo", "--wait=false"]);
+    c.wait_for("the canary Ingress given back", T, |c| {
+        let ing = c.get("ingress", NS, "podinfo-canary")?;
+        (annotation(&ing, WEIGHT).as_deref() == Some("30")
+            && ing["metadata"]["labels"]["fledge.dev/canary"].is_null())
+        .then_some(ing)
+    });
+    let ing = c.must_get("ingress", NS, "podinfo-canary");
+    assert_eq!(
+        ing["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"],
+        "podinfo-old"
+    );
+    c.wait_for("the Canary gone", T, |c| {
+        c.get("canary", NS, "podinfo").is_none().then_some(())
+    });
+    assert_eq!(
+        c.replicas(NS, "podinfo"),
+        2,
+        "the target's replicas are back"
+    );
+}
