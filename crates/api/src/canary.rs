@@ -178,18 +178,22 @@ impl Provider {
 
     /// The providers this build of fledge routes traffic through. `fledge validate` and the
     /// controller both refuse any other, from this one list.
-    pub const ROUTED: [Provider; 4] = [
+    pub const ROUTED: [Provider; 8] = [
         Self::Kubernetes,
         Self::GatewayApiV1,
         Self::GatewayApiV1beta1,
         Self::Nginx,
+        Self::Linkerd,
+        Self::SmiV1alpha1,
+        Self::SmiV1alpha2,
+        Self::SmiV1alpha3,
     ];
 
     pub fn is_routed(self) -> bool {
         Self::ROUTED.contains(&self)
     }
 
-    /// `kubernetes, gatewayapi:v1, gatewayapi:v1beta1, nginx`: for error messages.
+    /// `kubernetes, gatewayapi:v1, ...`: for error messages.
     pub fn routed_list() -> String {
         Self::ROUTED
             .iter()

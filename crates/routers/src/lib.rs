@@ -15,6 +15,7 @@ pub mod meta;
 pub mod nginx;
 pub mod read;
 pub mod service;
+pub mod smi;
 
 use std::sync::Arc;
 
@@ -28,6 +29,7 @@ pub use meta::{CANARY_LABEL, DEFAULT_SELECTOR_LABELS, FLUX_ANNOTATIONS, TargetWo
 pub use nginx::NginxRouter;
 pub use read::{ObjectCache, ReflectorCache};
 pub use service::{ServiceSet, build_services, merge_for_takeover};
+pub use smi::SmiRouter;
 
 pub use fledge_api::Routes;
 
@@ -138,6 +140,12 @@ pub fn router_with_cache(
             gatewayapi::ApiVersion::V1beta1,
             cache,
         ))),
+        Provider::Linkerd
+        | Provider::SmiV1alpha1
+        | Provider::SmiV1alpha2
+        | Provider::SmiV1alpha3 => SmiRouter::new(client, provider, cache)
+            .map(|r| Box::new(r) as Box<dyn Router>)
+            .ok_or(RouterError::UnsupportedProvider { provider }),
         other => Err(RouterError::UnsupportedProvider { provider: other }),
     }
 }

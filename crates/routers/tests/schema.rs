@@ -38,7 +38,12 @@ fn write_json(dir: &Path, name: &str, value: &Value) -> PathBuf {
 
 /// `spec.versions[name=v1].schema.openAPIV3Schema` of the official HTTPRoute CRD.
 fn httproute_schema(version: &str) -> Value {
-    let path = repo().join("testdata/crds/gateway-api-httproutes.yaml");
+    crd_schema("gateway-api-httproutes.yaml", version)
+}
+
+/// `spec.versions[name=version].schema.openAPIV3Schema` of a vendored CRD in testdata/crds.
+fn crd_schema(file: &str, version: &str) -> Value {
+    let path = repo().join("testdata/crds").join(file);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
             "{}: {e} (the third-party CRDs live in testdata/crds/)",
@@ -236,4 +241,49 @@ fn generated_canary_ingresses_validate_against_kubernetes_1_32() {
     let path = write_json(dir.path(), "broken-ingress.json", &broken);
     let out = kubernetes_validate(&path);
     assert!(!out.status.success(), "a string port number was accepted");
+}
+
+/// The SMI CRD vendored in testdata/crds serves v1alpha1 and v1alpha2 (int-or-string and
+/// numeric weights); v1alpha3 writes the same shape as v1alpha2, and no CRD of it is vendored.
+#[test]
+fn generated_traffic_splits_validate_against_the_smi_crd() {
+    use fledge_routers::smi::{SmiVersion, build_split};
+    let dir = tempfile::tempdir().unwrap();
+    let canary: Canary = fixture("canary-smi.yaml");
+    for (name, version) in [
+        ("v1alpha1", SmiVersion::V1alpha1),
+        ("v1alpha2", SmiVersion::V1alpha2),
+    ] {
+        let schema = write_json(
+            dir.path(),
+            &format!("smi-{name}.json"),
+            &crd_schema("smi-trafficsplits.yaml", name),
+        );
+        for weight in [0, 10, 50, 100] {
+            let split = build_split(&canary, version, Routes::canary(weight, false)).unwrap();
+            let value = serde_json::to_value(&split).unwrap();
+            assert_eq!(value["apiVersion"], format!("split.smi-spec.io/{name}"));
+            let path = write_json(dir.path(), &format!("split-{name}-{weight}.json"), &value);
+            let out = check_jsonschema(&schema, &path);
+            assert!(
+                out.status.success(),
+                "{name} at {weight}% is invalid:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        // A backend without its weight is refused: the validator is looking.
+        let mut broken =
+            serde_json::to_value(build_split(&canary, version, Routes::ALL_PRIMARY).unwrap())
+                .unwrap();
+        broken["spec"]["backends"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("weight");
+        let path = write_json(dir.path(), &format!("broken-{name}.json"), &broken);
+        assert!(
+            !check_jsonschema(&schema, &path).status.success(),
+            "{name}: a backend without a weight was accepted"
+        );
+    }
 }

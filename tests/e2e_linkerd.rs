@@ -1,0 +1,105 @@
+//! End to end on the linkerd provider (an SMI TrafficSplit): the controller binary against
+//! `fledge sim`, which splits its traffic by the TrafficSplit with its own code and exports the
+//! Linkerd proxies' metrics, and a real Prometheus. A healthy canary is promoted and a faulty
+//! one rolled back on the builtin Linkerd metrics; deleting the Canary (revertOnDeletion)
+//! deletes the TrafficSplit and gives the apex Service back.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::Value;
+use support::prometheus::Prometheus;
+use support::{Cluster, IMG1, podinfo, repo};
+
+const NS: &str = "test";
+const T: Duration = Duration::from_secs(60);
+const RELEASE: Duration = Duration::from_secs(150);
+const HEALTHY: &str = "ghcr.io/stefanprodan/podinfo:6.0.1";
+const FAULTY: &str = "ghcr.io/stefanprodan/podinfo:6.0.3";
+const PROM_PLACEHOLDER: &str = "http://prometheus.monitoring:9090";
+const SCENARIO: &str = include_str!("../testdata/e2e/scenario-traffic.yaml");
+const CANARY: &str = include_str!("../testdata/e2e/canary-linkerd-analysis.yaml");
+
+fn linkerd_world() -> (Cluster, Prometheus) {
+    let mut c = Cluster::with(SCENARIO, None);
+    let prom = Prometheus::scraping(&c.url);
+    c.apply_file(&repo().join("testdata/crds/smi-trafficsplits.yaml"));
+    c.apply(&podinfo(NS, IMG1, 2));
+    c.apply(&CANARY.replace(PROM_PLACEHOLDER, &prom.url));
+    c.start_controller(&[]);
+    c.wait_phase(NS, "podinfo", "Initialized", T);
+    (c, prom)
+}
+
+/// (primary, canary) weights of the TrafficSplit.
+fn split_weights(c: &Cluster) -> Option<(i64, i64)> {
+    let ts = c.get("trafficsplit", NS, "podinfo")?;
+    let weight = |name: &str| {
+        ts["spec"]["backends"]
+            .as_array()?
+            .iter()
+            .find(|b| b["service"] == name)?["weight"]
+            .as_i64()
+    };
+    Some((weight("podinfo-primary")?, weight("podinfo-canary")?))
+}
+
+fn success_rates(canary: &Value, verdict: &str) -> Vec<f64> {
+    canary["status"]["analysisHistory"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["name"] == "request-success-rate" && r["verdict"] == verdict)
+        .filter_map(|r| r["value"].as_f64())
+        .collect()
+}
+
+#[test]
+fn a_healthy_canary_is_promoted_through_the_traffic_split() {
+    let (c, _prom) = linkerd_world();
+    assert_eq!(split_weights(&c), Some((100, 0)));
+    let ts = c.must_get("trafficsplit", NS, "podinfo");
+    assert_eq!(
+        ts["apiVersion"], "split.smi-spec.io/v1alpha2",
+        "linkerd reads v1alpha2"
+    );
+    assert_eq!(ts["spec"]["service"], "podinfo");
+
+    c.set_image(NS, "podinfo", HEALTHY);
+    c.wait_for("the split at 40%", T, |c| {
+        (split_weights(c) == Some((60, 40))).then_some(())
+    });
+    let done = c.wait_phase_not(NS, "podinfo", "Succeeded", "Failed", RELEASE);
+    assert_eq!(c.image(NS, "podinfo-primary"), HEALTHY);
+    let passed = success_rates(&done, "Pass");
+    assert!(!passed.is_empty(), "{:#}", done["status"]);
+    for v in passed {
+        assert!((v - 100.0).abs() < 1e-6, "success rate {v}");
+    }
+    assert_eq!(split_weights(&c), Some((100, 0)));
+
+    // revertOnDeletion: the split goes, the apex Service selects the target's pods again.
+    c.kubectl(&["-n", NS, "delete", "canary", "podinfo", "--wait=false"]);
+    c.wait_for("the TrafficSplit deleted", T, |c| {
+        c.get("trafficsplit", NS, "podinfo").is_none().then_some(())
+    });
+    c.wait_for("the apex Service back on the target's pods", T, |c| {
+        let svc = c.get("service", NS, "podinfo")?;
+        (svc["spec"]["selector"]["app"] == "podinfo").then_some(())
+    });
+}
+
+#[test]
+fn a_faulty_canary_is_rolled_back_on_linkerd_metrics() {
+    let (c, _prom) = linkerd_world();
+    c.set_image(NS, "podinfo", FAULTY);
+    let done = c.wait_phase_not(NS, "podinfo", "Failed", "Succeeded", RELEASE);
+    let failed = success_rates(&done, "Fail");
+    assert!(!failed.is_empty(), "{:#}", done["status"]);
+    for v in failed {
+        assert!((50.0..90.0).contains(&v), "success rate {v}");
+    }
+    assert_eq!(c.image(NS, "podinfo-primary"), IMG1);
+    assert_eq!(split_weights(&c), Some((100, 0)));
+}
