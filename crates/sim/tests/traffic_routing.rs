@@ -517,3 +517,60 @@ fn nginx_canary_rules_route_each_request_by_its_headers() {
         "synthetic traffic carries no headers"
     );
 }
+
+/// A real request takes the first VirtualService route it satisfies: headers (exact, prefix,
+/// whole-value regex, present), withoutHeaders, and a root-path uri.
+#[test]
+fn virtual_service_routes_each_request_by_its_matches() {
+    let mut w = base_world(true);
+    let weighted = |p: i32, c: i32| {
+        json!([
+            {"destination": {"host": "podinfo-primary"}, "weight": p},
+            {"destination": {"host": "podinfo-canary"}, "weight": c},
+        ])
+    };
+    w.virtual_services = vec![json!({
+        "metadata": {"name": "podinfo", "namespace": "test"},
+        "spec": {"hosts": ["podinfo"], "http": [
+            {"match": [
+                {"headers": {"x-canary": {"exact": "insider"}}},
+                {"headers": {"user-agent": {"regex": ".*Firefox"}},
+                 "withoutHeaders": {"x-opt-out": {}}},
+                {"headers": {"x-team": {"prefix": "qa-"}}, "uri": {"prefix": "/api"}},
+            ], "route": weighted(0, 100)},
+            {"match": [{"uri": {"prefix": "/"}}], "route": weighted(100, 0)},
+        ]},
+    })];
+    let canary_share = |headers: &[(&str, &str)]| {
+        let request = routing::Request {
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        routing::route_request(&w, "test", "podinfo", &request)
+            .backends
+            .iter()
+            .find(|b| b.service == "podinfo-canary")
+            .map(|b| b.share)
+            .unwrap_or(0.0)
+    };
+    assert_eq!(canary_share(&[("x-canary", "insider")]), 1.0);
+    assert_eq!(
+        canary_share(&[("x-canary", "insiders")]),
+        0.0,
+        "exact is whole"
+    );
+    assert_eq!(canary_share(&[("user-agent", "Mozilla Firefox")]), 1.0);
+    assert_eq!(
+        canary_share(&[("user-agent", "Mozilla Firefox"), ("x-opt-out", "1")]),
+        0.0,
+        "withoutHeaders"
+    );
+    assert_eq!(
+        canary_share(&[("x-team", "qa-1")]),
+        0.0,
+        "a request for / doesn't satisfy a /api uri"
+    );
+    assert_eq!(canary_share(&[]), 0.0, "no headers: the default route");
+}

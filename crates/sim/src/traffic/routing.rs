@@ -120,7 +120,7 @@ pub fn route(world: &World, namespace: &str, service: &str) -> Route {
 /// headers.
 pub fn route_request(world: &World, namespace: &str, service: &str, request: &Request) -> Route {
     traffic_split(world, namespace, service)
-        .or_else(|| virtual_service(world, namespace, service))
+        .or_else(|| virtual_service(world, namespace, service, request))
         .or_else(|| http_route(world, namespace, service))
         .or_else(|| ingress(world, namespace, service, request))
         .unwrap_or_else(|| Route {
@@ -227,7 +227,56 @@ fn istio_destination(dest: &Value, namespace: &str) -> Option<(String, String)> 
     Some((service.to_string(), port_text(&dest["port"]["number"])))
 }
 
-fn virtual_service(world: &World, namespace: &str, service: &str) -> Option<Route> {
+/// Istio's `StringMatch` against a whole value: exact, prefix or (whole-value) regex.
+fn istio_string_match(m: &Value, value: &str) -> bool {
+    if let Some(exact) = m["exact"].as_str() {
+        return value == exact;
+    }
+    if let Some(prefix) = m["prefix"].as_str() {
+        return value.starts_with(prefix);
+    }
+    if let Some(pattern) = m["regex"].as_str() {
+        let whole = format!("^(?:{pattern})$");
+        return regex::Regex::new(&whole).is_ok_and(|re| re.is_match(value));
+    }
+    // An empty match means "present".
+    true
+}
+
+/// One `HTTPMatchRequest` against a request for `/`: its headers (present and matching),
+/// `withoutHeaders` (absent or not matching) and a `uri` the root path satisfies; any other
+/// condition is taken as not satisfied.
+fn istio_match(m: &Value, request: &Request) -> bool {
+    let Some(obj) = m.as_object() else {
+        return false;
+    };
+    obj.iter().all(|(key, cond)| match key.as_str() {
+        "headers" => cond.as_object().is_some_and(|h| {
+            h.iter().all(|(name, sm)| {
+                request
+                    .header(name)
+                    .is_some_and(|v| istio_string_match(sm, v))
+            })
+        }),
+        "withoutHeaders" => cond.as_object().is_some_and(|h| {
+            h.iter().all(|(name, sm)| {
+                request
+                    .header(name)
+                    .is_none_or(|v| !istio_string_match(sm, v))
+            })
+        }),
+        "uri" => istio_string_match(cond, "/"),
+        "name" | "ignoreUriCase" => true,
+        _ => false,
+    })
+}
+
+fn virtual_service(
+    world: &World,
+    namespace: &str,
+    service: &str,
+    request: &Request,
+) -> Option<Route> {
     let vs = world.virtual_services.iter().find(|vs| {
         name_ns(vs).1 == namespace
             && vs["spec"]["hosts"]
@@ -237,12 +286,14 @@ fn virtual_service(world: &World, namespace: &str, service: &str) -> Option<Rout
                 .filter_map(Value::as_str)
                 .any(|h| host_to_service(h, namespace) == Some(service))
     })?;
-    // Synthetic requests carry no headers, so they take the first route without a match
-    // (Flagger's A/B routes put header matches first and the default route last).
-    let http = vs["spec"]["http"]
-        .as_array()?
-        .iter()
-        .find(|r| r["match"].as_array().is_none_or(|m| m.is_empty()))?;
+    // Routes in order: the first whose match list is empty or has an entry the request
+    // satisfies. Synthetic requests carry no headers, so they take the first route without a
+    // header match (Flagger's A/B routes put header matches first and the default last).
+    let http = vs["spec"]["http"].as_array()?.iter().find(|r| {
+        r["match"]
+            .as_array()
+            .is_none_or(|m| m.is_empty() || m.iter().any(|m| istio_match(m, request)))
+    })?;
     let dests = http["route"].as_array()?;
     let any_weight = dests.iter().any(|d| !d["weight"].is_null());
     let backends = dests
