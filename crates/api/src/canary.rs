@@ -178,10 +178,11 @@ impl Provider {
 
     /// The providers this build of fledge routes traffic through. `fledge validate` and the
     /// controller both refuse any other, from this one list.
-    pub const ROUTED: [Provider; 8] = [
+    pub const ROUTED: [Provider; 9] = [
         Self::Kubernetes,
         Self::GatewayApiV1,
         Self::GatewayApiV1beta1,
+        Self::Istio,
         Self::Nginx,
         Self::Linkerd,
         Self::SmiV1alpha1,

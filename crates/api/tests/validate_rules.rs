@@ -194,7 +194,7 @@ fn canary_warnings_say_what_wins() {
         ("mirror on linkerd", vec![("spec/provider", json!("linkerd")), ("spec/analysis/mirror", json!(true))], "spec.analysis.mirror", "cannot mirror traffic", W),
         ("affinity on nginx", vec![("spec/provider", json!("nginx")), ("spec/analysis/sessionAffinity", json!({"cookieName": "c"}))], "spec.analysis.sessionAffinity", "ignored by the nginx provider", W),
         ("canaryAnalysis alias", vec![("spec/canaryAnalysis", json!({"interval": "1m", "threshold": 1, "stepWeight": 10})), ("spec/analysis", null.clone())], "spec.canaryAnalysis", "deprecated; rename it to spec.analysis", W),
-        ("unrouted provider", vec![("spec/provider", json!("istio"))], "spec.provider", "istio is not supported by this fledge version (supported: kubernetes, gatewayapi:v1, gatewayapi:v1beta1, nginx, linkerd, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3); set spec.provider to one of them", Level::Error),
+        ("unrouted provider", vec![("spec/provider", json!("contour"))], "spec.provider", "contour is not supported by this fledge version (supported: kubernetes, gatewayapi:v1, gatewayapi:v1beta1, istio, nginx, linkerd, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3); set spec.provider to one of them", Level::Error),
         ("both analyses", vec![("spec/canaryAnalysis", json!({"interval": "1m", "stepWeight": 10}),)], "spec.canaryAnalysis", "ignored because spec.analysis is set", W),
     ];
     check_rows(canary, rows);

@@ -10,12 +10,14 @@
 
 mod error;
 pub mod gatewayapi;
+pub mod istio;
 pub mod kubernetes;
 pub mod meta;
 pub mod nginx;
 pub mod read;
 pub mod service;
 pub mod smi;
+pub mod takeover;
 
 use std::sync::Arc;
 
@@ -24,6 +26,7 @@ use fledge_api::{Canary, Provider};
 
 pub use error::RouterError;
 pub use gatewayapi::GatewayApiRouter;
+pub use istio::IstioRouter;
 pub use kubernetes::KubernetesRouter;
 pub use meta::{CANARY_LABEL, DEFAULT_SELECTOR_LABELS, FLUX_ANNOTATIONS, TargetWorkload};
 pub use nginx::NginxRouter;
@@ -124,6 +127,7 @@ pub fn router_with_cache(
     options: &RouterOptions,
 ) -> Result<Box<dyn Router>, RouterError> {
     match provider {
+        Provider::Istio => Ok(Box::new(IstioRouter::new(client, cache))),
         Provider::Nginx => Ok(Box::new(NginxRouter::new(
             client,
             cache,

@@ -1,24 +1,25 @@
 //! The SMI providers (`smi:v1alpha1`, `smi:v1alpha2`, `smi:v1alpha3`, and `linkerd`, which is
 //! `smi:v1alpha2` as in Flagger): the Services plus a `TrafficSplit` named `<svc>` whose apex
 //! is the apex Service and whose backends `<svc>-primary` and `<svc>-canary` carry the weights.
-//! The object is built by [`build_split`]; this module's `Router` impl only reads and writes.
+//! The object is built by [`build_split`]; this module's `Router` impl only reads and writes,
+//! through [`crate::takeover`] (a user's TrafficSplit of that name is taken over in place and
+//! given back by `revertOnDeletion`).
 //! Linkerd reads TrafficSplits through its SMI extension (linkerd-smi) on 2.12 and later.
-
-use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use fledge_api::{Canary, Provider};
 use kube::ResourceExt;
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, PostParams};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use serde_json::{Value, json};
 use tracing::info;
 
 use crate::kubernetes::KubernetesRouter;
 use crate::meta::{
-    canary_namespace, controlled_by, foreign_controller, generated_annotations, generated_labels,
-    object_name, owner_reference,
+    canary_namespace, controlled_by, generated_annotations, generated_labels, object_name,
+    owner_reference,
 };
-use crate::{Router, RouterError, Routes, TargetWorkload, Write, WriteAction};
+use crate::takeover;
+use crate::{Router, RouterError, Routes, TargetWorkload, Write};
 
 const KIND: &str = "TrafficSplit";
 const GROUP: &str = "split.smi-spec.io";
@@ -104,30 +105,7 @@ impl SmiRouter {
         routes: Routes,
     ) -> Result<Option<Write>, RouterError> {
         let desired = build_split(canary, self.version, routes)?;
-        let api = self.api(canary)?;
-        let ns = canary_namespace(canary)?;
-        let name = desired.name_any();
-        let Some(existing) = existing else {
-            api.create(&PostParams::default(), &desired)
-                .await
-                .map_err(|e| RouterError::kube("create", KIND, ns, &name, e))?;
-            return Ok(Some(Write {
-                action: WriteAction::Created,
-                kind: KIND,
-                name,
-            }));
-        };
-        let Some(updated) = merge(&existing, &desired, canary)? else {
-            return Ok(None);
-        };
-        api.replace(&name, &PostParams::default(), &updated)
-            .await
-            .map_err(|e| RouterError::kube("update", KIND, ns, &name, e))?;
-        Ok(Some(Write {
-            action: WriteAction::Updated,
-            kind: KIND,
-            name,
-        }))
+        takeover::write(KIND, &self.api(canary)?, existing, desired, canary).await
     }
 }
 
@@ -190,58 +168,6 @@ pub fn routes_from_split(spec: &Value, primary: &str, canary: &str) -> Option<Ro
     Some(Routes::canary(canary_pct, false))
 }
 
-/// `existing` updated to `desired`, or `None` when nothing fledge manages differs. A split
-/// fledge didn't create is taken over in place (its labels and annotations kept, no owner
-/// reference added); one another object controls is refused.
-fn merge(
-    existing: &DynamicObject,
-    desired: &DynamicObject,
-    canary: &Canary,
-) -> Result<Option<DynamicObject>, RouterError> {
-    if let Some(other) = foreign_controller(existing.owner_references(), canary) {
-        return Err(RouterError::Object {
-            kind: KIND,
-            object: object_name(existing),
-            message: format!(
-                "is controlled by {other}, so fledge won't take it over; delete it, or set spec.service.name on canary {} to an unused name",
-                object_name(canary)
-            ),
-        });
-    }
-    let mut labels = desired.metadata.labels.clone().unwrap_or_default();
-    let mut annotations = desired.metadata.annotations.clone().unwrap_or_default();
-    let mut owners = desired.metadata.owner_references.clone();
-    if !controlled_by(existing.owner_references(), canary) {
-        let keep = |mine: &mut BTreeMap<String, String>,
-                    theirs: &Option<BTreeMap<String, String>>| {
-            for (k, v) in theirs.iter().flatten() {
-                mine.entry(k.clone()).or_insert_with(|| v.clone());
-            }
-        };
-        keep(&mut labels, &existing.metadata.labels);
-        keep(&mut annotations, &existing.metadata.annotations);
-        owners = existing.metadata.owner_references.clone();
-    }
-    let unchanged = existing.data.get("spec") == desired.data.get("spec")
-        && existing.metadata.labels.clone().unwrap_or_default() == labels
-        && existing.metadata.annotations.clone().unwrap_or_default() == annotations;
-    if unchanged {
-        return Ok(None);
-    }
-    let mut updated = existing.clone();
-    updated.types = desired.types.clone();
-    if let Some(map) = updated.data.as_object_mut() {
-        map.insert(
-            "spec".into(),
-            desired.data.get("spec").cloned().unwrap_or_default(),
-        );
-    }
-    updated.metadata.labels = Some(labels);
-    updated.metadata.annotations = Some(annotations);
-    updated.metadata.owner_references = owners;
-    Ok(Some(updated))
-}
-
 #[async_trait]
 impl Router for SmiRouter {
     fn provider(&self) -> Provider {
@@ -259,7 +185,9 @@ impl Router for SmiRouter {
         let existing = self.get(canary).await?;
         let current = existing
             .as_ref()
-            .filter(|e| controlled_by(e.owner_references(), canary))
+            .filter(|e| {
+                controlled_by(e.owner_references(), canary) || takeover::given_back(e).is_some()
+            })
             .and_then(|e| {
                 routes_from_split(
                     e.data.get("spec")?,
@@ -317,36 +245,24 @@ impl Router for SmiRouter {
             })
     }
 
-    /// Reverts the apex Service, then deletes the TrafficSplit fledge generated.
+    /// Reverts the apex Service, then deletes the TrafficSplit fledge created, or gives a
+    /// taken-over one back as it was.
     async fn finalize(
         &self,
         canary: &Canary,
         target: &TargetWorkload<'_>,
     ) -> Result<Vec<Write>, RouterError> {
         let mut writes = self.services.revert_apex_service(canary, target).await?;
-        let Some(existing) = self.get(canary).await? else {
-            return Ok(writes);
-        };
-        if !controlled_by(existing.owner_references(), canary) {
-            return Ok(writes);
-        }
-        let name = existing.name_any();
-        let ns = canary_namespace(canary)?;
-        self.api(canary)?
-            .delete(&name, &DeleteParams::default())
-            .await
-            .map_err(|e| RouterError::kube("delete", KIND, ns, &name, e))?;
-        writes.push(Write {
-            action: WriteAction::Deleted,
-            kind: KIND,
-            name,
-        });
+        let existing = self.get(canary).await?;
+        writes.extend(takeover::release(KIND, &self.api(canary)?, existing, canary).await?);
         Ok(writes)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
     use crate::testutil;
 
@@ -408,14 +324,21 @@ mod tests {
         theirs.metadata.owner_references = None;
         theirs.metadata.labels = Some(BTreeMap::from([("team".into(), "web".into())]));
         theirs.data["spec"]["backends"][1]["weight"] = json!(30);
-        let taken = merge(&theirs, &desired, &canary).unwrap().unwrap();
+        let taken = takeover::merge(KIND, &theirs, &desired, &canary)
+            .unwrap()
+            .unwrap();
         assert_eq!(taken.metadata.owner_references, None);
         assert_eq!(taken.labels()["team"], "web");
         assert_eq!(taken.data["spec"], desired.data["spec"]);
         assert_eq!(
-            merge(&taken, &desired, &canary).unwrap(),
+            takeover::merge(KIND, &taken, &desired, &canary).unwrap(),
             None,
             "then stable"
+        );
+        let back = takeover::given_back(&taken).unwrap();
+        assert_eq!(
+            back.data["spec"], theirs.data["spec"],
+            "given back as it was"
         );
 
         theirs.metadata.owner_references = Some(vec![
@@ -428,7 +351,9 @@ mod tests {
                 ..Default::default()
             },
         ]);
-        let err = merge(&theirs, &desired, &canary).unwrap_err().to_string();
+        let err = takeover::merge(KIND, &theirs, &desired, &canary)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.starts_with("TrafficSplit test/podinfo: is controlled by Thing t"),
             "{err}"

@@ -287,3 +287,91 @@ fn generated_traffic_splits_validate_against_the_smi_crd() {
         );
     }
 }
+
+/// Every VirtualService and DestinationRule the istio router writes (weights 0/10/50/100,
+/// mirroring, A/B, session affinity, every route option) against Istio's own CRD schemas.
+#[test]
+fn generated_istio_objects_validate_against_the_istio_crds() {
+    use fledge_routers::istio::{build_destination_rules, build_virtual_service};
+    let dir = tempfile::tempdir().unwrap();
+    let vs_schema = write_json(
+        dir.path(),
+        "vs.json",
+        &crd_schema("istio-virtualservices.yaml", "v1beta1"),
+    );
+    let dr_schema = write_json(
+        dir.path(),
+        "dr.json",
+        &crd_schema("istio-destinationrules.yaml", "v1beta1"),
+    );
+    let mut affinity: Canary = fixture("canary-istio.yaml");
+    if let Some(a) = affinity.spec.analysis.as_mut() {
+        a.session_affinity =
+            serde_json::from_value(json!({"cookieName": "c", "primaryCookieName": "p"})).unwrap();
+    }
+    affinity.status = Some(fledge_api::CanaryStatus {
+        last_applied_spec: Some("rev1".into()),
+        ..Default::default()
+    });
+    let mut cases: Vec<(Canary, Routes, String)> = Vec::new();
+    for w in [0, 10, 50, 100] {
+        cases.push((
+            fixture("canary-istio.yaml"),
+            Routes::canary(w, false),
+            format!("w{w}"),
+        ));
+    }
+    cases.push((
+        fixture("canary-istio.yaml"),
+        Routes {
+            primary: 100,
+            canary: 0,
+            mirrored: true,
+        },
+        "mirror".into(),
+    ));
+    cases.push((
+        fixture("canary-istio-ab.yaml"),
+        Routes::ALL_CANARY,
+        "ab".into(),
+    ));
+    cases.push((
+        affinity.clone(),
+        Routes::canary(20, false),
+        "affinity".into(),
+    ));
+    cases.push((affinity, Routes::ALL_PRIMARY, "affinity-done".into()));
+    for (canary, routes, name) in &cases {
+        let vs = serde_json::to_value(build_virtual_service(canary, *routes).unwrap()).unwrap();
+        assert_eq!(vs["apiVersion"], "networking.istio.io/v1beta1");
+        let path = write_json(dir.path(), &format!("vs-{name}.json"), &vs);
+        let out = check_jsonschema(&vs_schema, &path);
+        assert!(
+            out.status.success(),
+            "VirtualService {name} is invalid:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let canary: Canary = fixture("canary-istio.yaml");
+    for rule in build_destination_rules(&canary).unwrap() {
+        let value = serde_json::to_value(&rule).unwrap();
+        let path = write_json(dir.path(), "dr.json-instance", &value);
+        let out = check_jsonschema(&dr_schema, &path);
+        assert!(
+            out.status.success(),
+            "DestinationRule is invalid:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    // The validator is looking: a weight that isn't an integer is refused.
+    let mut broken =
+        serde_json::to_value(build_virtual_service(&canary, Routes::canary(10, false)).unwrap())
+            .unwrap();
+    broken["spec"]["http"][0]["route"][0]["weight"] = json!("ninety");
+    let path = write_json(dir.path(), "vs-broken.json", &broken);
+    assert!(
+        !check_jsonschema(&vs_schema, &path).status.success(),
+        "a string weight was accepted"
+    );
+}

@@ -91,7 +91,7 @@ pub(super) fn sticky_rules(
 }
 
 /// The revision as a cookie value: only characters a cookie value may hold unquoted.
-fn cookie_value(canary: &Canary) -> Option<String> {
+pub(crate) fn cookie_value(canary: &Canary) -> Option<String> {
     let revision = canary.status.as_ref()?.last_applied_spec.as_deref()?;
     let value: String = revision
         .chars()
@@ -100,7 +100,8 @@ fn cookie_value(canary: &Canary) -> Option<String> {
     (!value.is_empty()).then_some(value)
 }
 
-fn attributes(a: &SessionAffinity) -> String {
+/// The cookie's attributes after its value (`; Path=/; HttpOnly`...).
+pub(crate) fn attributes(a: &SessionAffinity) -> String {
     let mut out = String::new();
     if let Some(path) = &a.path {
         out.push_str(&format!("; Path={path}"));

@@ -3,7 +3,7 @@
 //! that splits traffic between `<svc>-primary` and `<svc>-canary` by backendRef weights.
 //! The spec is built by [`route::build_route_spec`]; this module only reads and writes.
 
-mod affinity;
+pub(crate) mod affinity;
 pub mod route;
 pub mod types;
 

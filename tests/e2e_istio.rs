@@ -1,0 +1,210 @@
+//! End to end on the istio provider: the controller binary against `fledge sim`, which routes
+//! its traffic (and real requests, by their headers) through the VirtualService with its own
+//! code and exports the sidecars' metrics, and a real Prometheus. A healthy canary is promoted
+//! and a faulty one rolled back on the builtin Istio metrics; A/B testing sends only matching
+//! requests to the canary; an existing VirtualService is taken over and given back.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::Value;
+use support::net::runtime;
+use support::prometheus::Prometheus;
+use support::{Cluster, IMG1, podinfo, repo};
+
+const NS: &str = "test";
+const T: Duration = Duration::from_secs(60);
+const RELEASE: Duration = Duration::from_secs(150);
+const HEALTHY: &str = "ghcr.io/stefanprodan/podinfo:6.0.1";
+const FAULTY: &str = "ghcr.io/stefanprodan/podinfo:6.0.3";
+const PROM_PLACEHOLDER: &str = "http://prometheus.monitoring:9090";
+const SCENARIO: &str = include_str!("../testdata/e2e/scenario-traffic.yaml");
+const CANARY: &str = include_str!("../testdata/e2e/canary-istio-analysis.yaml");
+const CANARY_AB: &str = include_str!("../testdata/routers/canary-istio-ab.yaml");
+
+fn istio_cluster() -> Cluster {
+    let c = Cluster::with(SCENARIO, None);
+    for crd in ["istio-virtualservices.yaml", "istio-destinationrules.yaml"] {
+        c.apply_file(&repo().join("testdata/crds").join(crd));
+    }
+    c.apply(&podinfo(NS, IMG1, 2));
+    c
+}
+
+fn istio_world(manifest: &str) -> (Cluster, Prometheus) {
+    let mut c = istio_cluster();
+    let prom = Prometheus::scraping(&c.url);
+    c.apply(&manifest.replace(PROM_PLACEHOLDER, &prom.url));
+    c.start_controller(&[]);
+    c.wait_phase(NS, "podinfo", "Initialized", T);
+    (c, prom)
+}
+
+/// (primary, canary) weights of the VirtualService's first weighted route.
+fn vs_weights(c: &Cluster) -> Option<(i64, i64)> {
+    let vs = c.get("virtualservice", NS, "podinfo")?;
+    let route = &vs["spec"]["http"][0]["route"];
+    let weight = |host: &str| {
+        route
+            .as_array()?
+            .iter()
+            .find(|d| d["destination"]["host"] == host)?["weight"]
+            .as_i64()
+    };
+    Some((weight("podinfo-primary")?, weight("podinfo-canary")?))
+}
+
+fn success_rates(canary: &Value, verdict: &str) -> Vec<f64> {
+    canary["status"]["analysisHistory"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["name"] == "request-success-rate" && r["verdict"] == verdict)
+        .filter_map(|r| r["value"].as_f64())
+        .collect()
+}
+
+#[test]
+fn a_healthy_canary_is_promoted_through_the_virtual_service() {
+    let (c, _prom) = istio_world(CANARY);
+    assert_eq!(vs_weights(&c), Some((100, 0)));
+    let vs = c.must_get("virtualservice", NS, "podinfo");
+    // Written as v1beta1; kubectl reads the CRD's preferred version.
+    assert!(
+        vs["apiVersion"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("networking.istio.io/")),
+        "{vs}"
+    );
+    assert_eq!(vs["spec"]["gateways"], serde_json::json!(["mesh"]));
+    assert_eq!(vs["spec"]["http"][0]["timeout"], "30s");
+    let dr = c.must_get("destinationrule", NS, "podinfo-canary");
+    assert_eq!(dr["spec"]["host"], "podinfo-canary");
+
+    c.set_image(NS, "podinfo", HEALTHY);
+    c.wait_for("the VirtualService at 40%", T, |c| {
+        (vs_weights(c) == Some((60, 40))).then_some(())
+    });
+    let done = c.wait_phase_not(NS, "podinfo", "Succeeded", "Failed", RELEASE);
+    assert_eq!(c.image(NS, "podinfo-primary"), HEALTHY);
+    let passed = success_rates(&done, "Pass");
+    assert!(!passed.is_empty(), "{:#}", done["status"]);
+    for v in passed {
+        assert!((v - 100.0).abs() < 1e-6, "success rate {v}");
+    }
+    assert_eq!(vs_weights(&c), Some((100, 0)));
+}
+
+#[test]
+fn a_faulty_canary_is_rolled_back_on_istio_metrics() {
+    let (c, _prom) = istio_world(CANARY);
+    c.set_image(NS, "podinfo", FAULTY);
+    let done = c.wait_phase_not(NS, "podinfo", "Failed", "Succeeded", RELEASE);
+    let failed = success_rates(&done, "Fail");
+    assert!(!failed.is_empty(), "{:#}", done["status"]);
+    for v in failed {
+        assert!((50.0..90.0).contains(&v), "success rate {v}");
+    }
+    assert_eq!(c.image(NS, "podinfo-primary"), IMG1);
+    assert_eq!(vs_weights(&c), Some((100, 0)));
+}
+
+/// Sends `n` requests for test/podinfo through the sim's service proxy with `headers`;
+/// returns how many the canary answered.
+fn canary_answers(c: &Cluster, n: usize, headers: &[(&str, &str)]) -> usize {
+    let url = format!("{}/api/v1/namespaces/{NS}/services/podinfo/proxy/", c.url);
+    runtime().block_on(async {
+        let client = reqwest::Client::new();
+        let mut canary = 0;
+        for _ in 0..n {
+            let mut request = client.get(&url);
+            for (k, v) in headers {
+                request = request.header(*k, *v);
+            }
+            let resp = request.send().await.expect("proxied request");
+            let deployment = resp
+                .headers()
+                .get("x-fledge-sim-deployment")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            if deployment == "podinfo" {
+                canary += 1;
+            }
+        }
+        canary
+    })
+}
+
+#[test]
+fn ab_testing_sends_only_matching_requests_to_the_canary() {
+    let manifest = CANARY_AB
+        .replace("iterations: 10", "iterations: 2")
+        .replace("interval: 1m", "interval: 1s")
+        .replace(
+            "    match:",
+            "    webhooks:\n      - {name: gate, type: confirm-promotion, url: http://127.0.0.1:9/closed}\n    match:",
+        );
+    let (c, _prom) = istio_world(&manifest);
+    c.set_image(NS, "podinfo", HEALTHY);
+    c.wait_phase(NS, "podinfo", "WaitingPromotion", T);
+    assert_eq!(canary_answers(&c, 200, &[("x-canary", "insider")]), 200);
+    assert_eq!(
+        canary_answers(&c, 200, &[("user-agent", "Mozilla Firefox")]),
+        200
+    );
+    assert_eq!(canary_answers(&c, 200, &[]), 0);
+    assert_eq!(canary_answers(&c, 200, &[("x-canary", "outsider")]), 0);
+}
+
+#[test]
+fn an_existing_virtual_service_is_taken_over_and_given_back() {
+    let mut c = istio_cluster();
+    // Someone's own VirtualService for the apex, straight to the target's pods.
+    c.apply(&format!(
+        r#"apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata:
+  name: podinfo
+  namespace: {NS}
+  labels: {{team: web}}
+spec:
+  hosts: [podinfo]
+  http:
+    - route:
+        - destination: {{host: podinfo}}
+"#
+    ));
+    let canary = CANARY
+        .replace(PROM_PLACEHOLDER, "http://127.0.0.1:9")
+        .replace("  service:\n", "  revertOnDeletion: true\n  service:\n");
+    c.apply(&canary);
+    c.start_controller(&[]);
+    c.wait_phase(NS, "podinfo", "Initialized", T);
+    let vs = c.must_get("virtualservice", NS, "podinfo");
+    assert_eq!(
+        vs_weights(&c),
+        Some((100, 0)),
+        "the primary gets everything"
+    );
+    assert_eq!(vs["metadata"]["labels"]["team"], "web");
+    assert!(vs["metadata"]["ownerReferences"].is_null(), "still theirs");
+
+    c.kubectl(&["-n", NS, "delete", "canary", "podinfo", "--wait=false"]);
+    let back = c.wait_for("the VirtualService given back", T, |c| {
+        let vs = c.get("virtualservice", NS, "podinfo")?;
+        vs["metadata"]["labels"]["fledge.dev/canary"]
+            .is_null()
+            .then_some(vs)
+    });
+    assert_eq!(
+        back["spec"]["http"][0]["route"][0]["destination"]["host"],
+        "podinfo"
+    );
+    c.wait_for("the DestinationRules deleted", T, |c| {
+        c.get("destinationrule", NS, "podinfo-canary")
+            .is_none()
+            .then_some(())
+    });
+}
