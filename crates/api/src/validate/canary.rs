@@ -418,9 +418,11 @@ fn strategy(spec: &CanarySpec, a: &CanaryAnalysis, path: &str, f: &mut Findings)
         && a.mirror == Some(true)
         && !p.supports_mirroring()
     {
-        f.warn(
+        f.error(
             format!("{path}.mirror"),
-            format!("the {p} provider cannot mirror traffic; only istio and gatewayapi can"),
+            format!(
+                "the {p} provider cannot mirror traffic; only istio and gatewayapi can (remove mirror, or change spec.provider)"
+            ),
         );
     }
     if spec.provider == Some(Provider::Nginx)
@@ -468,10 +470,10 @@ fn session_affinity(spec: &CanarySpec, a: &CanaryAnalysis, path: &str, f: &mut F
     if let Some(p) = spec.provider
         && !p.supports_session_affinity()
     {
-        f.warn(
+        f.error(
             spath,
             format!(
-                "ignored by the {p} provider; only istio and gatewayapi support session affinity"
+                "the {p} provider cannot pin sessions; only istio and gatewayapi support session affinity (remove sessionAffinity, or change spec.provider)"
             ),
         );
     }

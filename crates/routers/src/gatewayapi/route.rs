@@ -42,7 +42,15 @@ pub fn build_route_spec(canary: &Canary, routes: Routes) -> Result<HttpRouteSpec
         .gateway_refs
         .iter()
         .map(|r| ParentRef {
-            group: Some(r.group.clone().unwrap_or_else(|| PARENT_GROUP.into())),
+            // GAMMA: a Service parent (a mesh routing east-west traffic, e.g. Linkerd or Istio
+            // ambient) is in the core group, not Gateway API's.
+            group: Some(r.group.clone().unwrap_or_else(|| {
+                if r.kind.as_deref() == Some("Service") {
+                    String::new()
+                } else {
+                    PARENT_GROUP.into()
+                }
+            })),
             kind: Some(r.kind.clone().unwrap_or_else(|| PARENT_KIND.into())),
             namespace: r.namespace.clone(),
             name: r.name.clone(),

@@ -417,3 +417,21 @@ fn session_affinity_expires_the_cookies_once_the_release_is_over() {
         1
     );
 }
+
+/// GAMMA: an HTTPRoute whose parent is the apex Service (meshes such as Linkerd 2.12+ or Istio
+/// ambient route east-west traffic this way). A Service parent is in the core group.
+#[test]
+fn a_service_parent_for_gamma_is_in_the_core_group() {
+    let mut canary = testutil::canary("canary-gatewayapi.yaml");
+    canary.spec.service.gateway_refs = vec![fledge_api::service::ParentReference {
+        kind: Some("Service".into()),
+        name: "podinfo".into(),
+        port: Some(9898),
+        ..Default::default()
+    }];
+    let got = spec_json(&canary, Routes::canary(10, false));
+    assert_eq!(
+        got["parentRefs"],
+        json!([{"group": "", "kind": "Service", "name": "podinfo", "port": 9898}])
+    );
+}
