@@ -8,9 +8,8 @@ mod support;
 
 use std::time::Duration;
 
-use serde_json::Value;
-use support::net::runtime;
 use support::prometheus::Prometheus;
+use support::routed::success_rates;
 use support::{Cluster, IMG1, podinfo, repo};
 
 const NS: &str = "test";
@@ -53,16 +52,6 @@ fn vs_weights(c: &Cluster) -> Option<(i64, i64)> {
             .as_i64()
     };
     Some((weight("podinfo-primary")?, weight("podinfo-canary")?))
-}
-
-fn success_rates(canary: &Value, verdict: &str) -> Vec<f64> {
-    canary["status"]["analysisHistory"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|r| r["name"] == "request-success-rate" && r["verdict"] == verdict)
-        .filter_map(|r| r["value"].as_f64())
-        .collect()
 }
 
 #[test]
@@ -110,33 +99,6 @@ fn a_faulty_canary_is_rolled_back_on_istio_metrics() {
     assert_eq!(vs_weights(&c), Some((100, 0)));
 }
 
-/// Sends `n` requests for test/podinfo through the sim's service proxy with `headers`;
-/// returns how many the canary answered.
-fn canary_answers(c: &Cluster, n: usize, headers: &[(&str, &str)]) -> usize {
-    let url = format!("{}/api/v1/namespaces/{NS}/services/podinfo/proxy/", c.url);
-    runtime().block_on(async {
-        let client = reqwest::Client::new();
-        let mut canary = 0;
-        for _ in 0..n {
-            let mut request = client.get(&url);
-            for (k, v) in headers {
-                request = request.header(*k, *v);
-            }
-            let resp = request.send().await.expect("proxied request");
-            let deployment = resp
-                .headers()
-                .get("x-fledge-sim-deployment")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_string();
-            if deployment == "podinfo" {
-                canary += 1;
-            }
-        }
-        canary
-    })
-}
-
 #[test]
 fn ab_testing_sends_only_matching_requests_to_the_canary() {
     let manifest = CANARY_AB
@@ -149,13 +111,13 @@ fn ab_testing_sends_only_matching_requests_to_the_canary() {
     let (c, _prom) = istio_world(&manifest);
     c.set_image(NS, "podinfo", HEALTHY);
     c.wait_phase(NS, "podinfo", "WaitingPromotion", T);
-    assert_eq!(canary_answers(&c, 200, &[("x-canary", "insider")]), 200);
+    assert_eq!(c.canary_answers(NS, 200, &[("x-canary", "insider")]), 200);
     assert_eq!(
-        canary_answers(&c, 200, &[("user-agent", "Mozilla Firefox")]),
+        c.canary_answers(NS, 200, &[("user-agent", "Mozilla Firefox")]),
         200
     );
-    assert_eq!(canary_answers(&c, 200, &[]), 0);
-    assert_eq!(canary_answers(&c, 200, &[("x-canary", "outsider")]), 0);
+    assert_eq!(c.canary_answers(NS, 200, &[]), 0);
+    assert_eq!(c.canary_answers(NS, 200, &[("x-canary", "outsider")]), 0);
 }
 
 #[test]

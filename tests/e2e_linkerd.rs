@@ -8,8 +8,8 @@ mod support;
 
 use std::time::Duration;
 
-use serde_json::Value;
 use support::prometheus::Prometheus;
+use support::routed::success_rates;
 use support::{Cluster, IMG1, podinfo, repo};
 
 const NS: &str = "test";
@@ -43,16 +43,6 @@ fn split_weights(c: &Cluster) -> Option<(i64, i64)> {
             .as_i64()
     };
     Some((weight("podinfo-primary")?, weight("podinfo-canary")?))
-}
-
-fn success_rates(canary: &Value, verdict: &str) -> Vec<f64> {
-    canary["status"]["analysisHistory"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|r| r["name"] == "request-success-rate" && r["verdict"] == verdict)
-        .filter_map(|r| r["value"].as_f64())
-        .collect()
 }
 
 #[test]

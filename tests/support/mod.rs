@@ -9,6 +9,7 @@ pub mod net;
 pub mod openmetrics;
 pub mod prometheus;
 pub mod receiver;
+pub mod routed;
 pub mod wait;
 
 use std::io::{BufRead, BufReader};
