@@ -6,9 +6,8 @@
 //! The user's Ingress is never written. The clone is built by [`build_canary_ingress`]; this
 //! module's `Router` impl only reads and writes.
 //!
-//! A canary Ingress of that name that fledge didn't create is taken over in place (its spec
-//! and annotations are kept in [`ORIGINAL_ANNOTATION`] first) and given back as it was by
-//! `revertOnDeletion`.
+//! It is written through [`crate::takeover`]: a canary Ingress of that name that fledge didn't
+//! create is taken over in place and given back as it was by `revertOnDeletion`.
 
 use std::collections::BTreeMap;
 
@@ -17,22 +16,20 @@ use fledge_api::Canary;
 use fledge_api::nginx::{HeaderRule, ab_rules};
 use k8s_openapi::api::networking::v1::{Ingress, IngressBackend, IngressSpec};
 use kube::ResourceExt;
-use kube::api::{Api, DeleteParams, PostParams};
-use serde::{Deserialize, Serialize};
+use kube::api::{Api, ApiResource, DynamicObject};
 use tracing::info;
 
 use crate::kubernetes::KubernetesRouter;
 use crate::meta::{
-    canary_namespace, controlled_by, foreign_controller, generated_annotations, generated_labels,
-    object_name, owner_reference,
+    canary_namespace, controlled_by, generated_annotations, generated_labels, object_name,
+    owner_reference,
 };
-use crate::{Router, RouterError, Routes, TargetWorkload, Write, WriteAction};
+use crate::takeover;
+use crate::{Router, RouterError, Routes, TargetWorkload, Write};
 
 const KIND: &str = "Ingress";
 /// ingress-nginx's annotation prefix unless `--ingress-annotations-prefix` says otherwise.
 pub const DEFAULT_ANNOTATIONS_PREFIX: &str = "nginx.ingress.kubernetes.io";
-/// On a taken-over canary Ingress: its spec, labels and annotations before fledge wrote it.
-pub const ORIGINAL_ANNOTATION: &str = "fledge.dev/original-ingress";
 
 /// The canary annotations fledge owns, after the prefix.
 const CANARY_KEYS: [&str; 7] = [
@@ -51,14 +48,6 @@ pub struct NginxRouter {
     services: KubernetesRouter,
 }
 
-/// What a taken-over Ingress looked like, to give it back.
-#[derive(Debug, PartialEq, Serialize, Deserialize)]
-struct Original {
-    spec: Option<IngressSpec>,
-    labels: BTreeMap<String, String>,
-    annotations: BTreeMap<String, String>,
-}
-
 impl NginxRouter {
     pub fn new(
         client: kube::Client,
@@ -72,14 +61,15 @@ impl NginxRouter {
         }
     }
 
-    fn api(&self, canary: &Canary) -> Result<Api<Ingress>, RouterError> {
-        Ok(Api::namespaced(
+    fn api(&self, canary: &Canary) -> Result<Api<DynamicObject>, RouterError> {
+        Ok(Api::namespaced_with(
             self.client.clone(),
             canary_namespace(canary)?,
+            &ApiResource::erase::<Ingress>(&()),
         ))
     }
 
-    async fn get(&self, canary: &Canary, name: &str) -> Result<Option<Ingress>, RouterError> {
+    async fn get(&self, canary: &Canary, name: &str) -> Result<Option<DynamicObject>, RouterError> {
         let ns = canary_namespace(canary)?;
         self.api(canary)?
             .get_opt(name)
@@ -89,17 +79,20 @@ impl NginxRouter {
 
     async fn main_ingress(&self, canary: &Canary) -> Result<Ingress, RouterError> {
         let name = ingress_ref(canary)?;
-        self.get(canary, name)
-            .await?
-            .ok_or_else(|| RouterError::InvalidSpec {
-                canary: object_name(canary),
-                field: "spec.ingressRef.name".into(),
-                message: format!(
-                    "Ingress {}/{name} not found; create it (routing to Service {}) or name an existing one",
-                    canary_namespace(canary).unwrap_or_default(),
-                    canary.spec.service_name()
-                ),
-            })
+        let ns = canary_namespace(canary)?;
+        let found = self.get(canary, name).await?.ok_or_else(|| RouterError::InvalidSpec {
+            canary: object_name(canary),
+            field: "spec.ingressRef.name".into(),
+            message: format!(
+                "Ingress {ns}/{name} not found; create it (routing to Service {}) or name an existing one",
+                canary.spec.service_name()
+            ),
+        })?;
+        found.try_parse().map_err(|e| RouterError::Object {
+            kind: KIND,
+            object: format!("{ns}/{name}"),
+            message: format!("is not a networking.k8s.io/v1 Ingress: {e}"),
+        })
     }
 
     /// Writes the canary Ingress with split `routes` if it differs from `existing`.
@@ -107,35 +100,23 @@ impl NginxRouter {
         &self,
         canary: &Canary,
         main: &Ingress,
-        existing: Option<Ingress>,
+        existing: Option<DynamicObject>,
         routes: Routes,
     ) -> Result<Option<Write>, RouterError> {
-        let desired = build_canary_ingress(canary, main, routes, &self.prefix)?;
-        let api = self.api(canary)?;
-        let ns = canary_namespace(canary)?;
-        let name = desired.name_any();
-        let Some(existing) = existing else {
-            api.create(&PostParams::default(), &desired)
-                .await
-                .map_err(|e| RouterError::kube("create", KIND, ns, &name, e))?;
-            return Ok(Some(Write {
-                action: WriteAction::Created,
-                kind: KIND,
-                name,
-            }));
-        };
-        let Some(updated) = merge(&existing, desired, canary)? else {
-            return Ok(None);
-        };
-        api.replace(&name, &PostParams::default(), &updated)
-            .await
-            .map_err(|e| RouterError::kube("update", KIND, ns, &name, e))?;
-        Ok(Some(Write {
-            action: WriteAction::Updated,
-            kind: KIND,
-            name,
-        }))
+        let desired = dynamic(&build_canary_ingress(canary, main, routes, &self.prefix)?)?;
+        takeover::write(KIND, &self.api(canary)?, existing, desired, canary).await
     }
+}
+
+/// An Ingress as the unstructured object [`crate::takeover`] writes.
+pub fn dynamic(ingress: &Ingress) -> Result<DynamicObject, RouterError> {
+    serde_json::to_value(ingress)
+        .and_then(serde_json::from_value)
+        .map_err(|e| RouterError::Object {
+            kind: KIND,
+            object: object_name(ingress),
+            message: format!("cannot be written: {e}"),
+        })
 }
 
 fn ingress_ref(canary: &Canary) -> Result<&str, RouterError> {
@@ -288,10 +269,13 @@ fn canary_annotations(
     Ok(out)
 }
 
-/// The split a canary Ingress says: all matching requests when it has A/B rules, else its
-/// weight. `None` when it is not a canary Ingress or its weight can't be read.
-pub fn routes_from_ingress(ingress: &Ingress, prefix: &str) -> Option<Routes> {
-    let get = |k: &str| ingress.annotations().get(&format!("{prefix}/{k}"));
+/// The split a canary Ingress' annotations say: all matching requests when it has A/B rules,
+/// else its weight. `None` when it is not a canary Ingress or its weight can't be read.
+pub fn routes_from_annotations(
+    annotations: &BTreeMap<String, String>,
+    prefix: &str,
+) -> Option<Routes> {
+    let get = |k: &str| annotations.get(&format!("{prefix}/{k}"));
     if get("canary").map(String::as_str) != Some("true") {
         return None;
     }
@@ -302,71 +286,6 @@ pub fn routes_from_ingress(ingress: &Ingress, prefix: &str) -> Option<Routes> {
     (0..=100)
         .contains(&weight)
         .then(|| Routes::canary(weight, false))
-}
-
-/// `existing` updated to `desired`, or `None` when nothing fledge manages differs. A canary
-/// Ingress fledge didn't create is taken over: its original is recorded first, and it keeps
-/// its owner references and other labels and annotations. One that another object controls
-/// is refused.
-fn merge(
-    existing: &Ingress,
-    mut desired: Ingress,
-    canary: &Canary,
-) -> Result<Option<Ingress>, RouterError> {
-    if let Some(other) = foreign_controller(existing.owner_references(), canary) {
-        return Err(RouterError::Object {
-            kind: KIND,
-            object: object_name(existing),
-            message: format!(
-                "is controlled by {other}, so fledge won't take it over; delete it, or point spec.ingressRef of canary {} at another Ingress",
-                object_name(canary)
-            ),
-        });
-    }
-    if !controlled_by(existing.owner_references(), canary) {
-        // Taken over: theirs stays theirs (no owner reference, so deleting the Canary doesn't
-        // delete it), and what it was is kept to give it back.
-        desired.metadata.owner_references = existing.metadata.owner_references.clone();
-        let original = match existing.annotations().get(ORIGINAL_ANNOTATION) {
-            Some(recorded) => recorded.clone(),
-            None => serde_json::to_string(&Original {
-                spec: existing.spec.clone(),
-                labels: existing.labels().clone(),
-                annotations: existing.annotations().clone(),
-            })
-            .unwrap_or_default(),
-        };
-        let annotations = desired.metadata.annotations.get_or_insert_default();
-        annotations.insert(ORIGINAL_ANNOTATION.into(), original);
-        let labels = desired.metadata.labels.get_or_insert_default();
-        for (k, v) in existing.labels() {
-            labels.entry(k.clone()).or_insert_with(|| v.clone());
-        }
-    }
-    let unchanged = existing.spec == desired.spec
-        && existing.metadata.labels.clone().unwrap_or_default()
-            == desired.metadata.labels.clone().unwrap_or_default()
-        && existing.metadata.annotations.clone().unwrap_or_default()
-            == desired.metadata.annotations.clone().unwrap_or_default();
-    if unchanged {
-        return Ok(None);
-    }
-    let mut updated = existing.clone();
-    updated.spec = desired.spec;
-    updated.metadata.labels = desired.metadata.labels;
-    updated.metadata.annotations = desired.metadata.annotations;
-    Ok(Some(updated))
-}
-
-/// A taken-over Ingress as it was before fledge, or `None` if fledge created it.
-fn given_back(existing: &Ingress) -> Option<Ingress> {
-    let original: Original =
-        serde_json::from_str(existing.annotations().get(ORIGINAL_ANNOTATION)?).ok()?;
-    let mut back = existing.clone();
-    back.spec = original.spec;
-    back.metadata.labels = Some(original.labels);
-    back.metadata.annotations = Some(original.annotations);
-    Some(back)
 }
 
 #[async_trait]
@@ -389,8 +308,10 @@ impl Router for NginxRouter {
         let existing = self.get(canary, &canary_ingress_name(canary)?).await?;
         let current = existing
             .as_ref()
-            .filter(|e| controlled_by(e.owner_references(), canary) || given_back(e).is_some())
-            .and_then(|e| routes_from_ingress(e, &self.prefix))
+            .filter(|e| {
+                controlled_by(e.owner_references(), canary) || takeover::given_back(e).is_some()
+            })
+            .and_then(|e| routes_from_annotations(e.annotations(), &self.prefix))
             .unwrap_or(Routes::ALL_PRIMARY);
         if let Some(write) = self.write(canary, &main, existing, current).await? {
             info!(canary = %object_name(canary), "{write}");
@@ -425,7 +346,7 @@ impl Router for NginxRouter {
         let Some(existing) = self.get(canary, &canary_ingress_name(canary)?).await? else {
             return Ok(None);
         };
-        routes_from_ingress(&existing, &self.prefix)
+        routes_from_annotations(existing.annotations(), &self.prefix)
             .map(Some)
             .ok_or_else(|| RouterError::Object {
                 kind: KIND,
@@ -445,31 +366,8 @@ impl Router for NginxRouter {
         target: &TargetWorkload<'_>,
     ) -> Result<Vec<Write>, RouterError> {
         let mut writes = self.services.revert_apex_service(canary, target).await?;
-        let name = canary_ingress_name(canary)?;
-        let Some(existing) = self.get(canary, &name).await? else {
-            return Ok(writes);
-        };
-        let ns = canary_namespace(canary)?;
-        let api = self.api(canary)?;
-        if let Some(back) = given_back(&existing) {
-            api.replace(&name, &PostParams::default(), &back)
-                .await
-                .map_err(|e| RouterError::kube("update", KIND, ns, &name, e))?;
-            writes.push(Write {
-                action: WriteAction::Updated,
-                kind: KIND,
-                name,
-            });
-        } else if controlled_by(existing.owner_references(), canary) {
-            api.delete(&name, &DeleteParams::default())
-                .await
-                .map_err(|e| RouterError::kube("delete", KIND, ns, &name, e))?;
-            writes.push(Write {
-                action: WriteAction::Deleted,
-                kind: KIND,
-                name,
-            });
-        }
+        let existing = self.get(canary, &canary_ingress_name(canary)?).await?;
+        writes.extend(takeover::release(KIND, &self.api(canary)?, existing, canary).await?);
         Ok(writes)
     }
 }

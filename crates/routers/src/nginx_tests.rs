@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
 use super::*;
@@ -38,7 +40,7 @@ fn the_clone_points_every_rule_at_the_canary_and_carries_the_weight() {
         );
         assert!(!ing.annotations().contains_key("kubernetes.io/description"));
         assert_eq!(
-            routes_from_ingress(&ing, PREFIX),
+            routes_from_annotations(ing.annotations(), PREFIX),
             Some(Routes::canary(weight, false)),
             "set → get round trip"
         );
@@ -63,11 +65,17 @@ fn ab_testing_routes_by_header_and_cookie_only_while_the_canary_side_is_on() {
         Some("canary")
     );
     assert_eq!(annotation(&on, "canary-weight").as_deref(), Some("0"));
-    assert_eq!(routes_from_ingress(&on, PREFIX), Some(Routes::ALL_CANARY));
+    assert_eq!(
+        routes_from_annotations(on.annotations(), PREFIX),
+        Some(Routes::ALL_CANARY)
+    );
 
     let off = build_canary_ingress(&canary, &main_ingress(), Routes::ALL_PRIMARY, PREFIX).unwrap();
     assert_eq!(annotation(&off, "canary-by-header"), None);
-    assert_eq!(routes_from_ingress(&off, PREFIX), Some(Routes::ALL_PRIMARY));
+    assert_eq!(
+        routes_from_annotations(off.annotations(), PREFIX),
+        Some(Routes::ALL_PRIMARY)
+    );
 }
 
 #[test]
@@ -113,7 +121,7 @@ fn a_custom_prefix_is_used_throughout() {
     );
     assert_eq!(annotation(&ing, "canary-weight"), None);
     assert_eq!(
-        routes_from_ingress(&ing, "example.com/nginx"),
+        routes_from_annotations(ing.annotations(), "example.com/nginx"),
         Some(Routes::canary(20, false))
     );
 }
@@ -121,8 +129,10 @@ fn a_custom_prefix_is_used_throughout() {
 #[test]
 fn an_existing_canary_ingress_is_taken_over_and_given_back_as_it_was() {
     let canary = testutil::canary("canary-nginx.yaml");
-    let desired =
-        build_canary_ingress(&canary, &main_ingress(), Routes::ALL_PRIMARY, PREFIX).unwrap();
+    let desired = dynamic(
+        &build_canary_ingress(&canary, &main_ingress(), Routes::ALL_PRIMARY, PREFIX).unwrap(),
+    )
+    .unwrap();
     let mut theirs = desired.clone();
     theirs.metadata.owner_references = None;
     theirs.metadata.labels = Some(BTreeMap::from([("team".into(), "web".into())]));
@@ -130,24 +140,29 @@ fn an_existing_canary_ingress_is_taken_over_and_given_back_as_it_was() {
         (format!("{PREFIX}/canary"), "true".into()),
         (format!("{PREFIX}/canary-weight"), "30".into()),
     ]));
-    theirs.spec.as_mut().unwrap().ingress_class_name = Some("old".into());
+    theirs.data["spec"]["ingressClassName"] = serde_json::json!("old");
 
-    let taken = merge(&theirs, desired.clone(), &canary).unwrap().unwrap();
+    let taken = takeover::merge(KIND, &theirs, &desired, &canary)
+        .unwrap()
+        .unwrap();
     assert_eq!(taken.metadata.owner_references, None, "still theirs");
     assert_eq!(taken.labels()["team"], "web");
-    assert_eq!(annotation(&taken, "canary-weight").as_deref(), Some("0"));
-    assert!(taken.annotations().contains_key(ORIGINAL_ANNOTATION));
     assert_eq!(
-        merge(&taken, desired.clone(), &canary).unwrap(),
+        routes_from_annotations(taken.annotations(), PREFIX),
+        Some(Routes::ALL_PRIMARY),
+        "no canary traffic from the first write"
+    );
+    assert_eq!(
+        takeover::merge(KIND, &taken, &desired, &canary).unwrap(),
         None,
         "then stable"
     );
-    let back = given_back(&taken).unwrap();
-    assert_eq!(back.spec, theirs.spec);
+    let back = takeover::given_back(&taken).unwrap();
+    assert_eq!(back.data["spec"], theirs.data["spec"]);
     assert_eq!(back.metadata.annotations, theirs.metadata.annotations);
     assert_eq!(back.metadata.labels, theirs.metadata.labels);
     assert_eq!(
-        given_back(&desired),
+        takeover::given_back(&desired),
         None,
         "ours is deleted, not given back"
     );
@@ -160,7 +175,9 @@ fn an_existing_canary_ingress_is_taken_over_and_given_back_as_it_was() {
         controller: Some(true),
         ..Default::default()
     }]);
-    let err = merge(&theirs, desired, &canary).unwrap_err().to_string();
+    let err = takeover::merge(KIND, &theirs, &desired, &canary)
+        .unwrap_err()
+        .to_string();
     assert!(
         err.starts_with("Ingress test/podinfo-canary: is controlled by Thing t"),
         "{err}"
