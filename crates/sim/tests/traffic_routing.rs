@@ -574,3 +574,51 @@ fn virtual_service_routes_each_request_by_its_matches() {
     );
     assert_eq!(canary_share(&[]), 0.0, "no headers: the default route");
 }
+
+/// Contour: the HTTPProxy named after the Service; of the routes a request satisfies, the one
+/// with the most header conditions, split by its services' weights.
+#[test]
+fn http_proxy_routes_each_request_by_its_most_specific_route() {
+    let mut w = base_world(true);
+    let weighted = |p: i32, c: i32| {
+        json!([
+            {"name": "podinfo-primary", "port": 80, "weight": p},
+            {"name": "podinfo-canary", "port": 80, "weight": c},
+        ])
+    };
+    w.http_proxies = vec![json!({
+        "metadata": {"name": "podinfo", "namespace": "test"},
+        "spec": {"routes": [
+            {"conditions": [{"prefix": "/"}], "services": weighted(70, 30)},
+            {"conditions": [{"prefix": "/"}, {"header": {"name": "x-canary", "exact": "insider"}}],
+             "services": weighted(0, 100)},
+            {"conditions": [{"prefix": "/"}, {"header": {"name": "user-agent", "regex": ".*Firefox"}}],
+             "services": weighted(0, 100)},
+        ]},
+    })];
+    let share = |headers: &[(&str, &str)]| {
+        let request = routing::Request {
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        let route = routing::route_request(&w, "test", "podinfo", &request);
+        assert_eq!(route.via, Via::HttpProxy("podinfo".into()));
+        route
+            .backends
+            .iter()
+            .find(|b| b.service == "podinfo-canary")
+            .map(|b| b.share)
+            .unwrap_or(0.0)
+    };
+    assert_eq!(share(&[]), 0.3, "the weighted default");
+    assert_eq!(share(&[("x-canary", "insider")]), 1.0);
+    assert_eq!(share(&[("x-canary", "no")]), 0.3);
+    assert_eq!(share(&[("user-agent", "Mozilla Firefox")]), 1.0);
+    assert_eq!(
+        share(&[("user-agent", "Firefox Chrome")]),
+        0.3,
+        "a whole-value regex"
+    );
+}

@@ -27,6 +27,7 @@ pub const HTTPROUTES: GroupResource = GroupResource::of("gateway.networking.k8s.
 pub const VIRTUAL_SERVICES: GroupResource =
     GroupResource::of("networking.istio.io", "virtualservices");
 pub const TRAFFIC_SPLITS: GroupResource = GroupResource::of("split.smi-spec.io", "trafficsplits");
+pub const HTTP_PROXIES: GroupResource = GroupResource::of("projectcontour.io", "httpproxies");
 
 /// The traffic simulation: shared by the tick task and the HTTP handlers.
 #[derive(Debug)]
@@ -94,6 +95,7 @@ impl Traffic {
             http_routes: raw_list(&self.store, &HTTPROUTES),
             virtual_services: raw_list(&self.store, &VIRTUAL_SERVICES),
             traffic_splits: raw_list(&self.store, &TRAFFIC_SPLITS),
+            http_proxies: raw_list(&self.store, &HTTP_PROXIES),
             deployments: typed_list(&self.store, &resources::DEPLOYMENTS),
             pods: typed_list(&self.store, &resources::PODS),
         }

@@ -53,6 +53,8 @@ pub struct World {
     pub virtual_services: Vec<Value>,
     /// split.smi-spec.io TrafficSplits (any version), as stored.
     pub traffic_splits: Vec<Value>,
+    /// projectcontour.io HTTPProxies, as stored.
+    pub http_proxies: Vec<Value>,
     pub deployments: Vec<Deployment>,
     pub pods: Vec<Pod>,
 }
@@ -63,6 +65,7 @@ pub enum Via {
     Service,
     TrafficSplit(String),
     VirtualService(String),
+    HttpProxy(String),
     HttpRoute(String),
     /// The main Ingress routing to the Service, with the host and path of its rule.
     Ingress {
@@ -121,6 +124,7 @@ pub fn route(world: &World, namespace: &str, service: &str) -> Route {
 pub fn route_request(world: &World, namespace: &str, service: &str, request: &Request) -> Route {
     traffic_split(world, namespace, service)
         .or_else(|| virtual_service(world, namespace, service, request))
+        .or_else(|| http_proxy(world, namespace, service, request))
         .or_else(|| http_route(world, namespace, service))
         .or_else(|| ingress(world, namespace, service, request))
         .unwrap_or_else(|| Route {
@@ -268,6 +272,95 @@ fn istio_match(m: &Value, request: &Request) -> bool {
         "uri" => istio_string_match(cond, "/"),
         "name" | "ignoreUriCase" => true,
         _ => false,
+    })
+}
+
+/// Contour's header condition against the request's header: present/notpresent,
+/// exact/notexact, contains/notcontains, and a whole-value regex.
+fn contour_header(cond: &Value, request: &Request) -> bool {
+    let Some(name) = cond["name"].as_str() else {
+        return false;
+    };
+    let value = request.header(name);
+    if cond["present"].as_bool() == Some(true) {
+        return value.is_some();
+    }
+    if cond["notpresent"].as_bool() == Some(true) {
+        return value.is_none();
+    }
+    if let Some(exact) = cond["exact"].as_str() {
+        return value == Some(exact);
+    }
+    if let Some(not) = cond["notexact"].as_str() {
+        return value != Some(not);
+    }
+    if let Some(part) = cond["contains"].as_str() {
+        return value.is_some_and(|v| v.contains(part));
+    }
+    if let Some(part) = cond["notcontains"].as_str() {
+        return value.is_none_or(|v| !v.contains(part));
+    }
+    if let Some(pattern) = cond["regex"].as_str() {
+        let whole = format!("^(?:{pattern})$");
+        return value.is_some_and(|v| regex::Regex::new(&whole).is_ok_and(|re| re.is_match(v)));
+    }
+    false
+}
+
+/// The HTTPProxy named after the Service (how an included proxy for it is named, as Flagger
+/// writes it): of the routes whose conditions a request for `/` satisfies, Contour takes the
+/// one with the most header conditions; its services split by weight.
+fn http_proxy(world: &World, namespace: &str, service: &str, request: &Request) -> Option<Route> {
+    let proxy = world
+        .http_proxies
+        .iter()
+        .find(|p| name_ns(p) == (service, namespace))?;
+    let (_, route) = proxy["spec"]["routes"]
+        .as_array()?
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| {
+            r["conditions"].as_array().is_none_or(|conds| {
+                conds.iter().all(|c| {
+                    if let Some(prefix) = c["prefix"].as_str() {
+                        "/".starts_with(prefix)
+                    } else if !c["header"].is_null() {
+                        contour_header(&c["header"], request)
+                    } else {
+                        false
+                    }
+                })
+            })
+        })
+        .max_by_key(|(i, r)| {
+            // The most header conditions wins; on a tie, the first route.
+            let headers = r["conditions"]
+                .as_array()
+                .map_or(0, |c| c.iter().filter(|c| !c["header"].is_null()).count());
+            (headers, std::cmp::Reverse(*i))
+        })?;
+    let services = route["services"].as_array()?;
+    let any_weight = services.iter().any(|s| !s["weight"].is_null());
+    let backends = services
+        .iter()
+        .filter_map(|s| {
+            Some(Backend {
+                service: s["name"].as_str()?.to_string(),
+                port: port_text(&s["port"]),
+                // Contour: without weights, services share equally.
+                share: if any_weight {
+                    weight_value(&s["weight"]).unwrap_or(0.0)
+                } else {
+                    1.0
+                },
+                canary: false,
+            })
+        })
+        .collect();
+    Some(Route {
+        via: Via::HttpProxy(name_ns(proxy).0.to_string()),
+        backends: normalise(backends),
+        mirror: None,
     })
 }
 
