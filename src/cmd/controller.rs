@@ -74,6 +74,9 @@ pub struct Args {
         default_value = "nginx.ingress.kubernetes.io"
     )]
     pub ingress_annotations_prefix: String,
+    /// The ingress class the contour provider's HTTPProxies carry (`spec.ingressClassName`).
+    #[arg(long, env = "FLEDGE_INGRESS_CLASS")]
+    pub ingress_class: Option<String>,
     #[arg(long, env = "FLEDGE_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
     /// A tracing filter, e.g. `info` or `fledge=debug,kube=info`.
@@ -104,6 +107,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         msteams_url: args.msteams_url,
         cluster_name: args.cluster_name,
         ingress_annotations_prefix: args.ingress_annotations_prefix,
+        ingress_class: args.ingress_class,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -30,6 +30,8 @@ pub struct ControllerConfig {
     pub cluster_name: String,
     /// `--ingress-annotations-prefix`: the nginx provider's annotation prefix.
     pub ingress_annotations_prefix: String,
+    /// `--ingress-class`: the contour provider's `spec.ingressClassName`.
+    pub ingress_class: Option<String>,
 }
 
 /// The defaults of `fledge controller`'s flags (docs/controller.md), for callers that build a
@@ -56,6 +58,7 @@ impl Default for ControllerConfig {
             msteams_url: None,
             cluster_name: String::new(),
             ingress_annotations_prefix: fledge_routers::nginx::DEFAULT_ANNOTATIONS_PREFIX.into(),
+            ingress_class: None,
         }
     }
 }

@@ -122,6 +122,7 @@ impl Context {
         };
         let router_options = fledge_routers::RouterOptions {
             ingress_annotations_prefix: config.ingress_annotations_prefix.clone(),
+            ingress_class: config.ingress_class.clone(),
         };
         Ok(Context {
             router_options,

@@ -178,11 +178,12 @@ impl Provider {
 
     /// The providers this build of fledge routes traffic through. `fledge validate` and the
     /// controller both refuse any other, from this one list.
-    pub const ROUTED: [Provider; 9] = [
+    pub const ROUTED: [Provider; 10] = [
         Self::Kubernetes,
         Self::GatewayApiV1,
         Self::GatewayApiV1beta1,
         Self::Istio,
+        Self::Contour,
         Self::Nginx,
         Self::Linkerd,
         Self::SmiV1alpha1,
@@ -220,7 +221,11 @@ impl Provider {
     pub fn supports_ab_testing(self) -> bool {
         matches!(
             self,
-            Self::Istio | Self::Nginx | Self::GatewayApiV1 | Self::GatewayApiV1beta1
+            Self::Istio
+                | Self::Nginx
+                | Self::Contour
+                | Self::GatewayApiV1
+                | Self::GatewayApiV1beta1
         )
     }
 
@@ -235,6 +240,7 @@ impl Provider {
                 | Self::Istio
                 | Self::Linkerd
                 | Self::Nginx
+                | Self::Contour
         )
     }
 

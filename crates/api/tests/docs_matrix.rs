@@ -8,6 +8,7 @@ fn providers(column: &str) -> Vec<Provider> {
         "kubernetes" => vec![Provider::Kubernetes],
         "gatewayapi:*" => vec![Provider::GatewayApiV1, Provider::GatewayApiV1beta1],
         "istio" => vec![Provider::Istio],
+        "contour" => vec![Provider::Contour],
         "nginx" => vec![Provider::Nginx],
         "linkerd`, `smi:*" => vec![
             Provider::Linkerd,

@@ -194,7 +194,7 @@ fn canary_warnings_say_what_wins() {
         ("deprecated threshold", vec![("spec/analysis/metrics/0/threshold", json!(99))], "spec.analysis.metrics[0].threshold", "thresholdRange is set and wins", W),
         ("no bounds", vec![("spec/analysis/metrics/0/thresholdRange", null.clone())], "spec.analysis.metrics[0]", "can never fail the check", W),
         ("canaryAnalysis alias", vec![("spec/canaryAnalysis", json!({"interval": "1m", "threshold": 1, "stepWeight": 10})), ("spec/analysis", null.clone())], "spec.canaryAnalysis", "deprecated; rename it to spec.analysis", W),
-        ("unrouted provider", vec![("spec/provider", json!("contour"))], "spec.provider", "contour is not supported by this fledge version (supported: kubernetes, gatewayapi:v1, gatewayapi:v1beta1, istio, nginx, linkerd, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3); set spec.provider to one of them", Level::Error),
+        ("unrouted provider", vec![("spec/provider", json!("traefik"))], "spec.provider", "traefik is not supported by this fledge version (supported: kubernetes, gatewayapi:v1, gatewayapi:v1beta1, istio, contour, nginx, linkerd, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3); set spec.provider to one of them", Level::Error),
         ("both analyses", vec![("spec/canaryAnalysis", json!({"interval": "1m", "stepWeight": 10}),)], "spec.canaryAnalysis", "ignored because spec.analysis is set", W),
     ];
     check_rows(canary, rows);
@@ -344,7 +344,7 @@ fn template_refs_are_checked_when_the_template_is_at_hand() {
         "spec/analysis/metrics/1",
         json!({"name": "errors", "templateRef": {"name": "errors"}, "thresholdRange": {"max": 1}, "minSampleCount": 10}),
     );
-    set(&mut doc, "spec/provider", json!("contour"));
+    set(&mut doc, "spec/provider", json!("smi:v1alpha2"));
     let canary: Canary = serde_json::from_value(doc).unwrap();
     let mut tpl = template();
     set(
@@ -362,7 +362,7 @@ fn template_refs_are_checked_when_the_template_is_at_hand() {
         found,
         [
             "Canary test/podinfo: spec.analysis.metrics[1].templateVariables: MetricTemplate test/errors uses {{ variables.codes }}; set codes here",
-            "Canary test/podinfo: spec.analysis.metrics[1].minSampleCount: MetricTemplate test/errors has no countQuery and the contour provider has no builtin request count, so this check will fail; add countQuery to the template",
+            "Canary test/podinfo: spec.analysis.metrics[1].minSampleCount: MetricTemplate test/errors has no countQuery and the smi:v1alpha2 provider has no builtin request count, so this check will fail; add countQuery to the template",
         ]
     );
 

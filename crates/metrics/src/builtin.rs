@@ -59,7 +59,7 @@ impl BuiltinQueries {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
     "fledge has no builtin metrics for provider {provider:?} (it has them for kubernetes, \
-     gatewayapi, istio, linkerd and nginx); use a MetricTemplate (spec.analysis.metrics[].templateRef)"
+     gatewayapi, istio, linkerd, nginx and contour); use a MetricTemplate (spec.analysis.metrics[].templateRef)"
 )]
 pub struct NoBuiltinQueries {
     pub provider: String,
@@ -73,6 +73,7 @@ pub fn queries_for(provider: Provider) -> Result<&'static BuiltinQueries, NoBuil
         Provider::Istio => Ok(&ISTIO),
         Provider::Linkerd => Ok(&LINKERD),
         Provider::Nginx => Ok(&NGINX),
+        Provider::Contour => Ok(&CONTOUR),
         other => Err(NoBuiltinQueries {
             provider: other.as_str().to_string(),
         }),
@@ -290,6 +291,49 @@ sum(
 )"#,
 };
 
+/// Envoy's upstream cluster stats of the canary Service, as Contour names the cluster
+/// (`<namespace>_<service>_<port>`); Flagger's queries.
+pub const CONTOUR: BuiltinQueries = BuiltinQueries {
+    observer: "contour",
+    success_rate: r#"
+sum(
+  rate(
+    envoy_cluster_upstream_rq{
+      envoy_cluster_name=~"{{ namespace }}_{{ target }}-canary_[0-9a-zA-Z-]+",
+      envoy_response_code!~"5.*"
+    }[{{ interval }}]
+  )
+)
+/
+sum(
+  rate(
+    envoy_cluster_upstream_rq{
+      envoy_cluster_name=~"{{ namespace }}_{{ target }}-canary_[0-9a-zA-Z-]+"
+    }[{{ interval }}]
+  )
+)
+* 100"#,
+    duration: r#"
+histogram_quantile(
+  0.99,
+  sum(
+    rate(
+      envoy_cluster_upstream_rq_time_bucket{
+        envoy_cluster_name=~"{{ namespace }}_{{ target }}-canary_[0-9a-zA-Z-]+"
+      }[{{ interval }}]
+    )
+  ) by (le)
+)"#,
+    request_count: r#"
+sum(
+  increase(
+    envoy_cluster_upstream_rq{
+      envoy_cluster_name=~"{{ namespace }}_{{ target }}-canary_[0-9a-zA-Z-]+"
+    }[{{ interval }}]
+  )
+)"#,
+};
+
 #[cfg(test)]
 mod tests {
     use fledge_api::template::{Placeholder, placeholders};
@@ -308,7 +352,7 @@ mod tests {
             (Provider::Istio, Some("istio")),
             (Provider::Linkerd, Some("linkerd")),
             (Provider::Nginx, Some("nginx")),
-            (Provider::Contour, None),
+            (Provider::Contour, Some("contour")),
             (Provider::AppMesh, None),
         ];
         for (provider, want) in cases {

@@ -8,6 +8,7 @@
 //! This crate never decides *when* weights change (that is `fledge-core`'s job), never touches
 //! Deployments, and never shares code with the simulated cluster, which checks its output.
 
+pub mod contour;
 mod error;
 pub mod gatewayapi;
 pub mod istio;
@@ -24,6 +25,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use fledge_api::{Canary, Provider};
 
+pub use contour::ContourRouter;
 pub use error::RouterError;
 pub use gatewayapi::GatewayApiRouter;
 pub use istio::IstioRouter;
@@ -100,12 +102,15 @@ pub trait Router: Send + Sync {
 pub struct RouterOptions {
     /// `--ingress-annotations-prefix`: the nginx provider's annotation prefix.
     pub ingress_annotations_prefix: String,
+    /// `--ingress-class`: the contour provider's `spec.ingressClassName`.
+    pub ingress_class: Option<String>,
 }
 
 impl Default for RouterOptions {
     fn default() -> Self {
         Self {
             ingress_annotations_prefix: nginx::DEFAULT_ANNOTATIONS_PREFIX.into(),
+            ingress_class: None,
         }
     }
 }
@@ -128,6 +133,11 @@ pub fn router_with_cache(
 ) -> Result<Box<dyn Router>, RouterError> {
     match provider {
         Provider::Istio => Ok(Box::new(IstioRouter::new(client, cache))),
+        Provider::Contour => Ok(Box::new(ContourRouter::new(
+            client,
+            cache,
+            options.ingress_class.clone(),
+        ))),
         Provider::Nginx => Ok(Box::new(NginxRouter::new(
             client,
             cache,

@@ -41,8 +41,37 @@ fn httproute_schema(version: &str) -> Value {
     crd_schema("gateway-api-httproutes.yaml", version)
 }
 
+/// OpenAPI 3.0's boolean `exclusiveMaximum`/`exclusiveMinimum` (with `maximum`/`minimum`) as
+/// the JSON Schema `check-jsonschema` reads: the bound itself.
+fn json_schema_bounds(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            for (flag, bound) in [
+                ("exclusiveMaximum", "maximum"),
+                ("exclusiveMinimum", "minimum"),
+            ] {
+                if let Some(Value::Bool(exclusive)) = map.get(flag).cloned() {
+                    map.remove(flag);
+                    if exclusive && let Some(b) = map.remove(bound) {
+                        map.insert(flag.into(), b);
+                    }
+                }
+            }
+            map.values_mut().for_each(json_schema_bounds);
+        }
+        Value::Array(items) => items.iter_mut().for_each(json_schema_bounds),
+        _ => {}
+    }
+}
+
 /// `spec.versions[name=version].schema.openAPIV3Schema` of a vendored CRD in testdata/crds.
 fn crd_schema(file: &str, version: &str) -> Value {
+    let mut schema = crd_schema_as_is(file, version);
+    json_schema_bounds(&mut schema);
+    schema
+}
+
+fn crd_schema_as_is(file: &str, version: &str) -> Value {
     let path = repo().join("testdata/crds").join(file);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
@@ -373,5 +402,51 @@ fn generated_istio_objects_validate_against_the_istio_crds() {
     assert!(
         !check_jsonschema(&vs_schema, &path).status.success(),
         "a string weight was accepted"
+    );
+}
+
+/// Every HTTPProxy the contour router writes (weights 0/10/50/100, A/B, every route option,
+/// an ingress class) against Contour's own CRD schema.
+#[test]
+fn generated_http_proxies_validate_against_the_contour_crd() {
+    use fledge_routers::contour::build_http_proxy;
+    let dir = tempfile::tempdir().unwrap();
+    let schema = write_json(
+        dir.path(),
+        "httpproxy.json",
+        &crd_schema("contour-httpproxies.yaml", "v1"),
+    );
+    let mut cases: Vec<(&str, Routes)> = [0, 10, 50, 100]
+        .into_iter()
+        .map(|w| ("canary-contour.yaml", Routes::canary(w, false)))
+        .collect();
+    cases.push(("canary-contour-ab.yaml", Routes::ALL_CANARY));
+    for (file, routes) in cases {
+        let canary: Canary = fixture(file);
+        let proxy = build_http_proxy(&canary, routes, Some("contour")).unwrap();
+        let value = serde_json::to_value(&proxy).unwrap();
+        assert_eq!(value["apiVersion"], "projectcontour.io/v1");
+        let path = write_json(
+            dir.path(),
+            &format!("{file}-{}.json", routes.canary),
+            &value,
+        );
+        let out = check_jsonschema(&schema, &path);
+        assert!(
+            out.status.success(),
+            "{file} at {routes:?} is invalid:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let canary: Canary = fixture("canary-contour.yaml");
+    let mut broken =
+        serde_json::to_value(build_http_proxy(&canary, Routes::ALL_PRIMARY, None).unwrap())
+            .unwrap();
+    broken["spec"]["routes"][0]["services"][0]["port"] = json!("ninety");
+    let path = write_json(dir.path(), "broken-proxy.json", &broken);
+    assert!(
+        !check_jsonschema(&schema, &path).status.success(),
+        "a string port was accepted"
     );
 }

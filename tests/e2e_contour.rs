@@ -1,0 +1,109 @@
+//! End to end on the contour provider: the controller binary against `fledge sim`, which
+//! routes its traffic (and real requests, by their headers) through the HTTPProxy with its own
+//! reading of Contour's rules and exports Envoy's upstream stats, and a real Prometheus. A
+//! healthy canary is promoted and a faulty one rolled back on the builtin Contour metrics; A/B
+//! testing sends only matching requests to the canary; `revertOnDeletion` removes the
+//! HTTPProxy.
+
+mod support;
+
+use std::time::Duration;
+
+use support::prometheus::Prometheus;
+use support::routed::success_rates;
+use support::{Cluster, IMG1, podinfo, repo};
+
+const NS: &str = "test";
+const T: Duration = Duration::from_secs(60);
+const RELEASE: Duration = Duration::from_secs(150);
+const HEALTHY: &str = "ghcr.io/stefanprodan/podinfo:6.0.1";
+const FAULTY: &str = "ghcr.io/stefanprodan/podinfo:6.0.3";
+const PROM_PLACEHOLDER: &str = "http://prometheus.monitoring:9090";
+const SCENARIO: &str = include_str!("../testdata/e2e/scenario-traffic.yaml");
+const CANARY: &str = include_str!("../testdata/e2e/canary-contour-analysis.yaml");
+const CANARY_AB: &str = include_str!("../testdata/routers/canary-contour-ab.yaml");
+
+fn contour_world(manifest: &str, controller_args: &[&str]) -> (Cluster, Prometheus) {
+    let mut c = Cluster::with(SCENARIO, None);
+    let prom = Prometheus::scraping(&c.url);
+    c.apply_file(&repo().join("testdata/crds/contour-httpproxies.yaml"));
+    c.apply(&podinfo(NS, IMG1, 2));
+    c.apply(&manifest.replace(PROM_PLACEHOLDER, &prom.url));
+    c.start_controller(controller_args);
+    c.wait_phase(NS, "podinfo", "Initialized", T);
+    (c, prom)
+}
+
+/// (primary, canary) weights of the HTTPProxy's first route.
+fn proxy_weights(c: &Cluster) -> Option<(i64, i64)> {
+    let proxy = c.get("httpproxy", NS, "podinfo")?;
+    let services = proxy["spec"]["routes"][0]["services"].as_array()?.clone();
+    let weight = |name: &str| services.iter().find(|s| s["name"] == name)?["weight"].as_i64();
+    Some((weight("podinfo-primary")?, weight("podinfo-canary")?))
+}
+
+#[test]
+fn a_healthy_canary_is_promoted_through_the_http_proxy() {
+    let manifest = CANARY.replace("  service:\n", "  revertOnDeletion: true\n  service:\n");
+    let (c, _prom) = contour_world(&manifest, &["--ingress-class", "contour-internal"]);
+    assert_eq!(proxy_weights(&c), Some((100, 0)));
+    let proxy = c.must_get("httpproxy", NS, "podinfo");
+    assert_eq!(proxy["spec"]["ingressClassName"], "contour-internal");
+    assert_eq!(
+        proxy["spec"]["routes"][0]["timeoutPolicy"]["response"],
+        "30s"
+    );
+
+    c.set_image(NS, "podinfo", HEALTHY);
+    c.wait_for("the HTTPProxy at 40%", T, |c| {
+        (proxy_weights(c) == Some((60, 40))).then_some(())
+    });
+    let done = c.wait_phase_not(NS, "podinfo", "Succeeded", "Failed", RELEASE);
+    assert_eq!(c.image(NS, "podinfo-primary"), HEALTHY);
+    let passed = success_rates(&done, "Pass");
+    assert!(!passed.is_empty(), "{:#}", done["status"]);
+    for v in passed {
+        assert!((v - 100.0).abs() < 1e-6, "success rate {v}");
+    }
+    assert_eq!(proxy_weights(&c), Some((100, 0)));
+
+    c.kubectl(&["-n", NS, "delete", "canary", "podinfo", "--wait=false"]);
+    c.wait_for("the HTTPProxy deleted", T, |c| {
+        c.get("httpproxy", NS, "podinfo").is_none().then_some(())
+    });
+}
+
+#[test]
+fn a_faulty_canary_is_rolled_back_on_envoy_metrics() {
+    let (c, _prom) = contour_world(CANARY, &[]);
+    c.set_image(NS, "podinfo", FAULTY);
+    let done = c.wait_phase_not(NS, "podinfo", "Failed", "Succeeded", RELEASE);
+    let failed = success_rates(&done, "Fail");
+    assert!(!failed.is_empty(), "{:#}", done["status"]);
+    for v in failed {
+        assert!((50.0..90.0).contains(&v), "success rate {v}");
+    }
+    assert_eq!(c.image(NS, "podinfo-primary"), IMG1);
+    assert_eq!(proxy_weights(&c), Some((100, 0)));
+}
+
+#[test]
+fn ab_testing_sends_only_matching_requests_to_the_canary() {
+    let manifest = CANARY_AB
+        .replace("iterations: 10", "iterations: 2")
+        .replace("interval: 1m", "interval: 1s")
+        .replace(
+            "    match:",
+            "    webhooks:\n      - {name: gate, type: confirm-promotion, url: http://127.0.0.1:9/closed}\n    match:",
+        );
+    let (c, _prom) = contour_world(&manifest, &[]);
+    c.set_image(NS, "podinfo", HEALTHY);
+    c.wait_phase(NS, "podinfo", "WaitingPromotion", T);
+    assert_eq!(c.canary_answers(NS, 200, &[("x-canary", "insider")]), 200);
+    assert_eq!(
+        c.canary_answers(NS, 200, &[("user-agent", "Mozilla Firefox")]),
+        200
+    );
+    assert_eq!(c.canary_answers(NS, 200, &[]), 0);
+    assert_eq!(c.canary_answers(NS, 200, &[("x-canary", "outsider")]), 0);
+}
