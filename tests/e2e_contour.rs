@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use support::prometheus::Prometheus;
 use support::routed::success_rates;
-use support::{Cluster, IMG1, podinfo, repo};
+use support::{Cluster, IMG1, condition, podinfo, repo};
 
 const NS: &str = "test";
 const T: Duration = Duration::from_secs(60);
@@ -106,4 +106,41 @@ fn ab_testing_sends_only_matching_requests_to_the_canary() {
     );
     assert_eq!(c.canary_answers(NS, 200, &[]), 0);
     assert_eq!(c.canary_answers(NS, 200, &[("x-canary", "outsider")]), 0);
+}
+
+/// What the router can't express stalls the Canary like any invalid spec: the Stalled
+/// condition and a Warning Event name the field, and nothing is written.
+#[test]
+fn a_spec_contour_cannot_express_is_stalled_naming_the_field() {
+    let mut c = Cluster::with(SCENARIO, None);
+    c.apply_file(&repo().join("testdata/crds/contour-httpproxies.yaml"));
+    c.apply(&podinfo(NS, IMG1, 2));
+    let manifest = CANARY
+        .replace(PROM_PLACEHOLDER, "http://127.0.0.1:9")
+        .replace(
+            "    timeout: 30s\n",
+            "    timeout: 30s\n    corsPolicy: {allowMethods: [GET]}\n",
+        );
+    c.apply(&manifest);
+    c.start_controller(&[]);
+    let stalled = c.wait_for("Stalled condition", T, |c| {
+        condition(&c.canary(NS, "podinfo"), "Stalled").filter(|x| x["status"] == "True")
+    });
+    assert_eq!(stalled["reason"], "InvalidSpec");
+    let message = stalled["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("spec.service.corsPolicy: Contour sets CORS"),
+        "{message}"
+    );
+    assert!(
+        c.get("httpproxy", NS, "podinfo").is_none(),
+        "nothing written"
+    );
+    assert!(c.get("deployment", NS, "podinfo-primary").is_none());
+    assert!(
+        c.events(NS, "podinfo")
+            .iter()
+            .any(|e| e.contains("spec.service.corsPolicy")),
+        "a Warning Event says it"
+    );
 }

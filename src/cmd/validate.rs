@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use fledge_api::validate::{Level, ValidateOptions, check_document, validate_template_refs};
+use fledge_api::validate::{
+    Level, Problem, ValidateOptions, check_document, validate_template_refs,
+};
 use fledge_api::{Canary, MetricTemplate};
 use serde_json::Value;
 
@@ -79,6 +81,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 result
                     .problems
                     .extend(validate_template_refs(&canary, &templates));
+                // Said once: a field the schema rules already reported isn't repeated.
+                if let Some(problem) = router_problem(&canary)
+                    && !result.problems.iter().any(|p| p.path == problem.path)
+                {
+                    result.problems.push(problem);
+                }
             }
             checked += 1;
             if !result.is_valid() {
@@ -104,6 +112,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// What the Canary's router can't express (the same check the controller stalls on). Only
+/// with `spec.provider` set: without it the controller's `--mesh-provider` decides.
+fn router_problem(canary: &Canary) -> Option<Problem> {
+    let provider = canary.spec.provider.filter(|p| p.is_routed())?;
+    let options = fledge_routers::RouterOptions::default();
+    match fledge_routers::check_spec(provider, canary, &options) {
+        Err(fledge_routers::RouterError::InvalidSpec { field, message, .. }) => Some(Problem {
+            kind: "Canary".into(),
+            object: format!(
+                "{}/{}",
+                canary.metadata.namespace.as_deref().unwrap_or("default"),
+                canary.metadata.name.as_deref().unwrap_or_default()
+            ),
+            path: field,
+            message,
+            severity: Level::Error,
+        }),
+        _ => None,
+    }
 }
 
 /// One of our kinds, in our group or Flagger's.

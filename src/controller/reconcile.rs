@@ -79,6 +79,13 @@ async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, Reco
         &ctx.router_options,
     )
     .ok();
+    // What the router can't express is an invalid spec too: stalled and said, nothing written.
+    if obs.observed.invalid_spec.is_none()
+        && let Err(fledge_routers::RouterError::InvalidSpec { field, message, .. }) =
+            fledge_routers::check_spec(provider, canary, &ctx.router_options)
+    {
+        obs.observed.invalid_spec = Some(format!("{field}: {message}"));
+    }
     if let Some(router) = &router
         && obs.observed.invalid_spec.is_none()
     {

@@ -115,6 +115,28 @@ impl Default for RouterOptions {
     }
 }
 
+/// What `provider`'s router can tell from the Canary alone, without I/O: whether the objects it
+/// writes can express the spec. A spec error is a [`RouterError::InvalidSpec`] naming the
+/// field; `fledge validate` reports it, and the controller stalls the Canary on it.
+pub fn check_spec(
+    provider: Provider,
+    canary: &Canary,
+    options: &RouterOptions,
+) -> Result<(), RouterError> {
+    let routes = Routes::ALL_CANARY;
+    match provider {
+        Provider::GatewayApiV1 | Provider::GatewayApiV1beta1 => {
+            gatewayapi::build_route_spec(canary, routes).map(|_| ())
+        }
+        Provider::Istio => istio::virtual_service_spec(canary, routes).map(|_| ()),
+        Provider::Contour => {
+            contour::http_proxy_spec(canary, routes, options.ingress_class.as_deref()).map(|_| ())
+        }
+        Provider::Nginx => nginx::check_spec(canary, &options.ingress_annotations_prefix),
+        _ => Ok(()),
+    }
+}
+
 /// The router for `provider` with default options, reading live objects from the API server.
 pub fn router_for(
     provider: Provider,

@@ -134,6 +134,12 @@ fn ingress_ref(canary: &Canary) -> Result<&str, RouterError> {
         })
 }
 
+/// What can be checked without the Ingress: `spec.ingressRef` and the A/B rules.
+pub fn check_spec(canary: &Canary, prefix: &str) -> Result<(), RouterError> {
+    ingress_ref(canary)?;
+    canary_annotations(canary, Routes::ALL_CANARY, prefix).map(|_| ())
+}
+
 /// `<ingress>-canary`.
 pub fn canary_ingress_name(canary: &Canary) -> Result<String, RouterError> {
     Ok(format!("{}-canary", ingress_ref(canary)?))
