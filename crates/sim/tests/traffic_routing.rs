@@ -622,3 +622,181 @@ fn http_proxy_routes_each_request_by_its_most_specific_route() {
         "a whole-value regex"
     );
 }
+
+fn request(headers: &[(&str, &str)]) -> routing::Request {
+    routing::Request {
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    }
+}
+
+/// Traefik: the TraefikService named after the Service, weighted round robin over its
+/// Kubernetes Services with Traefik's default weight of 1; a nested TraefikService isn't one.
+#[test]
+fn traefik_service_splits_by_weight_with_traefiks_default() {
+    let mut w = base_world(true);
+    let with = |services: Value| {
+        json!({"metadata": {"name": "podinfo", "namespace": "test"},
+               "spec": {"weighted": {"services": services}}})
+    };
+    w.traefik_services = vec![with(json!([
+        {"name": "podinfo-primary", "port": 80, "weight": 90},
+        {"name": "podinfo-canary", "port": 80, "weight": 10},
+    ]))];
+    let (via, m) = shares(&w);
+    assert_eq!(via, Via::TraefikService("podinfo".into()));
+    assert_eq!(m["podinfo-primary"], 0.9);
+    assert_eq!(m["podinfo-canary"], 0.1);
+    let r = routing::route(&w, "test", "podinfo");
+    assert_eq!(r.backends[1].port, "80");
+
+    w.traefik_services = vec![with(json!([
+        {"name": "podinfo-primary", "port": 80},
+        {"name": "podinfo-canary", "port": 80, "weight": 3},
+    ]))];
+    assert_eq!(shares(&w).1["podinfo-canary"], 0.75, "no weight is 1");
+
+    w.traefik_services = vec![with(json!([
+        {"name": "podinfo-primary", "port": 80, "weight": 1},
+        {"name": "podinfo-canary", "kind": "TraefikService", "weight": 1},
+    ]))];
+    let (_, m) = shares(&w);
+    assert_eq!(
+        m.get("podinfo-canary"),
+        None,
+        "a nested TraefikService isn't followed"
+    );
+    assert_eq!(m["podinfo-primary"], 1.0);
+}
+
+/// Gateway API: of the rule matches a request satisfies, the one ranked first (more header
+/// matches beats fewer; an exact path beats a prefix); headers Exact or RegularExpression.
+#[test]
+fn http_route_ranks_the_matches_a_request_satisfies() {
+    let mut w = base_world(true);
+    let backends = |p: i32, c: i32| {
+        json!([
+            {"name": "podinfo-primary", "port": 80, "weight": p},
+            {"name": "podinfo-canary", "port": 80, "weight": c},
+        ])
+    };
+    w.http_routes = vec![json!({
+        "metadata": {"name": "podinfo", "namespace": "test"},
+        "spec": {"rules": [
+            {"matches": [{"path": {"type": "PathPrefix", "value": "/"}}], "backendRefs": backends(100, 0)},
+            {"matches": [
+                {"path": {"type": "PathPrefix", "value": "/"},
+                 "headers": [{"type": "Exact", "name": "X-Canary", "value": "insider"}]},
+                {"path": {"type": "PathPrefix", "value": "/"},
+                 "headers": [{"type": "RegularExpression", "name": "user-agent", "value": ".*Firefox.*"}]},
+             ], "backendRefs": backends(0, 100)},
+            {"matches": [{"path": {"type": "PathPrefix", "value": "/api"},
+                          "headers": [{"name": "x-canary", "value": "api"}]}],
+             "backendRefs": backends(50, 50)},
+            {"matches": [{"path": {"type": "PathPrefix", "value": "/"},
+                          "queryParams": [{"name": "canary", "value": "1"}]}],
+             "backendRefs": backends(0, 100)},
+        ]},
+    })];
+    let canary_share = |w: &World, headers: &[(&str, &str)]| {
+        let route = routing::route_request(w, "test", "podinfo", &request(headers));
+        assert_eq!(route.via, Via::HttpRoute("podinfo".into()));
+        route
+            .backends
+            .iter()
+            .find(|b| b.service == "podinfo-canary")
+            .map(|b| b.share)
+            .unwrap_or(0.0)
+    };
+    assert_eq!(canary_share(&w, &[]), 0.0, "no headers: the path-only rule");
+    assert_eq!(
+        canary_share(&w, &[("x-canary", "insider")]),
+        1.0,
+        "header names are case-insensitive"
+    );
+    assert_eq!(
+        canary_share(&w, &[("x-canary", "insiders")]),
+        0.0,
+        "Exact is whole"
+    );
+    assert_eq!(
+        canary_share(&w, &[("user-agent", "Mozilla Firefox 1")]),
+        1.0
+    );
+    assert_eq!(
+        canary_share(&w, &[("x-canary", "api")]),
+        0.0,
+        "GET / doesn't satisfy /api"
+    );
+
+    // An exact path outranks a prefix with a header.
+    w.http_routes[0]["spec"]["rules"]
+        .as_array_mut()
+        .unwrap()
+        .push(
+            json!({"matches": [{"path": {"type": "Exact", "value": "/"}}],
+                     "backendRefs": backends(20, 80)}),
+        );
+    assert_eq!(canary_share(&w, &[("x-canary", "insider")]), 0.8);
+}
+
+/// The response headers a route adds reach the backend that answers: Gateway API
+/// `ResponseHeaderModifier` on the rule and on a backendRef, Istio `headers.response` on the
+/// route and on a destination.
+#[test]
+fn routes_add_their_response_headers_per_backend() {
+    let mut w = base_world(true);
+    let modifier = |name: &str, value: &str| {
+        json!([{"type": "ResponseHeaderModifier",
+                "responseHeaderModifier": {"add": [{"name": name, "value": value}]}}])
+    };
+    w.http_routes = vec![json!({
+        "metadata": {"name": "podinfo", "namespace": "test"},
+        "spec": {"rules": [{
+            "filters": modifier("x-rule", "1"),
+            "backendRefs": [
+                {"name": "podinfo-primary", "port": 80, "weight": 90},
+                {"name": "podinfo-canary", "port": 80, "weight": 10,
+                 "filters": modifier("Set-Cookie", "flagger-cookie=rev1; Max-Age=3600")},
+            ]}]},
+    })];
+    let r = routing::route(&w, "test", "podinfo");
+    let headers = |i: usize| r.backends[i].response_headers.clone();
+    assert_eq!(headers(0), vec![("x-rule".to_string(), "1".to_string())]);
+    assert_eq!(
+        headers(1),
+        vec![
+            ("x-rule".to_string(), "1".to_string()),
+            (
+                "Set-Cookie".to_string(),
+                "flagger-cookie=rev1; Max-Age=3600".to_string()
+            ),
+        ]
+    );
+
+    let mut w = base_world(true);
+    w.virtual_services = vec![json!({
+        "metadata": {"name": "podinfo", "namespace": "test"},
+        "spec": {"hosts": ["podinfo"], "http": [{
+            "headers": {"response": {"set": {"x-route": "a"}}},
+            "route": [
+                {"destination": {"host": "podinfo-primary"}, "weight": 90},
+                {"destination": {"host": "podinfo-canary"}, "weight": 10,
+                 "headers": {"response": {"add": {"Set-Cookie": "c=rev1; Max-Age=60"}}}},
+            ]}]},
+    })];
+    let r = routing::route(&w, "test", "podinfo");
+    assert_eq!(
+        r.backends[0].response_headers,
+        vec![("x-route".into(), "a".into())]
+    );
+    assert_eq!(
+        r.backends[1].response_headers,
+        vec![
+            ("x-route".to_string(), "a".to_string()),
+            ("Set-Cookie".to_string(), "c=rev1; Max-Age=60".to_string()),
+        ]
+    );
+}

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::exporter::{IngressHop, Outcome, Source};
+use crate::exporter::{Edge, Outcome, Source};
 use crate::scenario::{Latency, Scenario};
 
 use super::routing::{self, Backend, Route, Via, World};
@@ -26,10 +26,12 @@ pub struct Served {
     pub deployment: Option<String>,
     pub pod: Option<String>,
     pub image: Option<String>,
-    /// `(main ingress, host, path, canary backend?)` when the request entered via NGINX.
-    pub ingress: Option<(String, String, String, bool)>,
+    /// The edge proxy the request entered through, if any (mirrored copies have none).
+    pub edge: Option<Edge>,
     pub code: u16,
     pub latency: Duration,
+    /// Headers the route adds to the response.
+    pub response_headers: Vec<(String, String)>,
 }
 
 impl Served {
@@ -42,15 +44,7 @@ impl Served {
             backend_port: &self.backend_port,
             deployment: self.deployment.as_deref(),
             pod: self.pod.as_deref(),
-            ingress: self
-                .ingress
-                .as_ref()
-                .map(|(name, host, path, canary)| IngressHop {
-                    name,
-                    host,
-                    path,
-                    canary: *canary,
-                }),
+            edge: self.edge.as_ref(),
             code: self.code,
             latency: self.latency,
         }
@@ -222,9 +216,7 @@ impl Generator {
                 Source::Proxy,
                 &Backend {
                     service: service.to_string(),
-                    port: String::new(),
-                    share: 0.0,
-                    canary: false,
+                    ..Backend::default()
                 },
                 false,
             ),
@@ -275,10 +267,15 @@ struct Call<'a> {
 impl Call<'_> {
     /// A 503 with no pod behind it; callers fill in the pod that answered, if any.
     fn template(&self, source: Source, backend: &Backend, mirrored: bool) -> Served {
-        let ingress = match &self.route.via {
-            Via::Ingress { name, host, path } if !mirrored => {
-                Some((name.clone(), host.clone(), path.clone(), backend.canary))
-            }
+        let edge = match &self.route.via {
+            _ if mirrored => None,
+            Via::Ingress { name, host, path } => Some(Edge::Nginx {
+                name: name.clone(),
+                host: host.clone(),
+                path: path.clone(),
+                canary: backend.canary,
+            }),
+            Via::TraefikService(_) => Some(Edge::Traefik),
             _ => None,
         };
         Served {
@@ -290,9 +287,10 @@ impl Call<'_> {
             deployment: None,
             pod: None,
             image: None,
-            ingress,
+            edge,
             code: 503,
             latency: Duration::ZERO,
+            response_headers: backend.response_headers.clone(),
         }
     }
 }

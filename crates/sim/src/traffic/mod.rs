@@ -28,6 +28,10 @@ pub const VIRTUAL_SERVICES: GroupResource =
     GroupResource::of("networking.istio.io", "virtualservices");
 pub const TRAFFIC_SPLITS: GroupResource = GroupResource::of("split.smi-spec.io", "trafficsplits");
 pub const HTTP_PROXIES: GroupResource = GroupResource::of("projectcontour.io", "httpproxies");
+pub const TRAEFIK_SERVICES: GroupResource = GroupResource::of("traefik.io", "traefikservices");
+/// Traefik v2's group, which v3 still serves.
+pub const TRAEFIK_SERVICES_V2: GroupResource =
+    GroupResource::of("traefik.containo.us", "traefikservices");
 
 /// The traffic simulation: shared by the tick task and the HTTP handlers.
 #[derive(Debug)]
@@ -96,6 +100,10 @@ impl Traffic {
             virtual_services: raw_list(&self.store, &VIRTUAL_SERVICES),
             traffic_splits: raw_list(&self.store, &TRAFFIC_SPLITS),
             http_proxies: raw_list(&self.store, &HTTP_PROXIES),
+            traefik_services: [TRAEFIK_SERVICES, TRAEFIK_SERVICES_V2]
+                .iter()
+                .flat_map(|gr| raw_list(&self.store, gr))
+                .collect(),
             deployments: typed_list(&self.store, &resources::DEPLOYMENTS),
             pods: typed_list(&self.store, &resources::PODS),
         }

@@ -192,6 +192,16 @@ async fn respond(
             resp.headers_mut().insert(HeaderName::from_static(name), v);
         }
     }
+    // What the route adds (a session affinity cookie, say); appended, since a route may add
+    // a header twice.
+    for (name, value) in &served.response_headers {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            resp.headers_mut().append(n, v);
+        }
+    }
     resp
 }
 

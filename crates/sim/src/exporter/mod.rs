@@ -1,6 +1,7 @@
 //! The sim's Prometheus exporter: every simulated or proxied request is recorded under the metric
 //! names and label sets that Flagger's builtin queries read for each provider (Istio, Linkerd,
-//! NGINX, Envoy, and app-exposed `http_request_duration_seconds` for Kubernetes / Gateway API),
+//! NGINX, Envoy, Traefik, and app-exposed `http_request_duration_seconds` for Kubernetes /
+//! Gateway API),
 //! plus the sim's own `fledge_sim_requests_total`. It only records what it is told; it never
 //! decides where a request goes or whether it succeeds.
 
@@ -34,15 +35,20 @@ impl Source {
     }
 }
 
-/// The NGINX ingress a request entered through.
-#[derive(Debug, Clone, Copy)]
-pub struct IngressHop<'a> {
-    /// The main (non-canary) Ingress; NGINX labels canary traffic with it too.
-    pub name: &'a str,
-    pub host: &'a str,
-    pub path: &'a str,
-    /// Whether the canary Ingress's backend took the request.
-    pub canary: bool,
+/// The edge proxy a request entered through, which exports metrics of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Edge {
+    /// The NGINX ingress controller.
+    Nginx {
+        /// The main (non-canary) Ingress; NGINX labels canary traffic with it too.
+        name: String,
+        host: String,
+        path: String,
+        /// Whether the canary Ingress's backend took the request.
+        canary: bool,
+    },
+    /// Traefik, through a TraefikService.
+    Traefik,
 }
 
 /// One request's fate, as the traffic simulation decided it.
@@ -61,7 +67,7 @@ pub struct Outcome<'a> {
     pub deployment: Option<&'a str>,
     /// The pod that answered; `None` when no pod was ready (a 503 nobody upstream saw).
     pub pod: Option<&'a str>,
-    pub ingress: Option<IngressHop<'a>>,
+    pub edge: Option<&'a Edge>,
     pub code: u16,
     pub latency: Duration,
 }
@@ -107,6 +113,14 @@ struct NginxLabels {
     path: String,
     method: String,
     status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TraefikLabels {
+    service: String,
+    code: String,
+    method: String,
+    protocol: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -176,6 +190,8 @@ pub struct Exporter {
     linkerd_latency: HistogramFamily<LinkerdLatencyLabels>,
     nginx_requests: Family<NginxLabels, Gauge>,
     nginx_duration: HistogramFamily<NginxLabels>,
+    traefik_requests: Family<TraefikLabels, Counter>,
+    traefik_duration: HistogramFamily<TraefikLabels>,
     http_duration: HistogramFamily<HttpLabels>,
     envoy_requests: Family<EnvoyLabels, Gauge>,
     envoy_time: HistogramFamily<EnvoyLabels>,
@@ -208,6 +224,9 @@ impl Exporter {
         // rate() works the same on them.
         let nginx_requests = Family::<NginxLabels, Gauge>::default();
         let nginx_duration: HistogramFamily<NginxLabels> =
+            Family::new_with_constructor(seconds_histogram);
+        let traefik_requests = Family::<TraefikLabels, Counter>::default();
+        let traefik_duration: HistogramFamily<TraefikLabels> =
             Family::new_with_constructor(seconds_histogram);
         let http_duration: HistogramFamily<HttpLabels> =
             Family::new_with_constructor(seconds_histogram);
@@ -247,6 +266,16 @@ impl Exporter {
             nginx_duration.clone(),
         );
         registry.register(
+            "traefik_service_requests",
+            "Requests through the (simulated) Traefik, by service",
+            traefik_requests.clone(),
+        );
+        registry.register(
+            "traefik_service_request_duration_seconds",
+            "Request duration through the (simulated) Traefik, by service",
+            traefik_duration.clone(),
+        );
+        registry.register(
             "http_request_duration_seconds",
             "Request duration as exposed by the (simulated) app pod",
             http_duration.clone(),
@@ -274,6 +303,8 @@ impl Exporter {
             linkerd_latency,
             nginx_requests,
             nginx_duration,
+            traefik_requests,
+            traefik_duration,
             http_duration,
             envoy_requests,
             envoy_time,
@@ -334,25 +365,48 @@ impl Exporter {
             })
             .observe(ms);
 
-        if let Some(hop) = o.ingress {
-            let labels = NginxLabels {
-                namespace: o.namespace.into(),
-                ingress: hop.name.into(),
-                service: o.backend.into(),
-                // NGINX names the canary upstream `<namespace>-<service>-<port>`; empty means
-                // the main backend took the request.
-                canary: if hop.canary {
-                    format!("{}-{}-{}", o.namespace, o.backend, o.backend_port)
-                } else {
-                    String::new()
-                },
-                host: hop.host.into(),
-                path: hop.path.into(),
-                method: "GET".into(),
-                status: code.clone(),
-            };
-            self.nginx_requests.get_or_create(&labels).inc();
-            self.nginx_duration.get_or_create(&labels).observe(secs);
+        match o.edge {
+            Some(Edge::Nginx {
+                name,
+                host,
+                path,
+                canary,
+            }) => {
+                let labels = NginxLabels {
+                    namespace: o.namespace.into(),
+                    ingress: name.clone(),
+                    service: o.backend.into(),
+                    // NGINX names the canary upstream `<namespace>-<service>-<port>`; empty
+                    // means the main backend took the request.
+                    canary: if *canary {
+                        format!("{}-{}-{}", o.namespace, o.backend, o.backend_port)
+                    } else {
+                        String::new()
+                    },
+                    host: host.clone(),
+                    path: path.clone(),
+                    method: "GET".into(),
+                    status: code.clone(),
+                };
+                self.nginx_requests.get_or_create(&labels).inc();
+                self.nginx_duration.get_or_create(&labels).observe(secs);
+            }
+            Some(Edge::Traefik) => {
+                // Traefik's CRD provider names a Kubernetes Service of a TraefikService
+                // `<namespace>-<service>-<port>@kubernetescrd`.
+                let labels = TraefikLabels {
+                    service: format!(
+                        "{}-{}-{}@kubernetescrd",
+                        o.namespace, o.backend, o.backend_port
+                    ),
+                    code: code.clone(),
+                    method: "GET".into(),
+                    protocol: "http".into(),
+                };
+                self.traefik_requests.get_or_create(&labels).inc();
+                self.traefik_duration.get_or_create(&labels).observe(secs);
+            }
+            None => {}
         }
 
         // App-exposed and sidecar metrics exist only where a pod answered.
@@ -386,61 +440,4 @@ impl Exporter {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn outcome<'a>(pod: Option<&'a str>, code: u16) -> Outcome<'a> {
-        Outcome {
-            source: Source::Synthetic,
-            namespace: "test",
-            service: "podinfo",
-            backend: "podinfo-canary",
-            backend_port: "80",
-            deployment: Some("podinfo"),
-            pod,
-            ingress: Some(IngressHop {
-                name: "podinfo",
-                host: "app.example.com",
-                path: "/",
-                canary: true,
-            }),
-            code,
-            latency: Duration::from_millis(20),
-        }
-    }
-
-    #[test]
-    fn series_carry_the_labels_flagger_queries() {
-        let e = Exporter::new();
-        e.record(&outcome(Some("podinfo-7b9c4d5f6-x2x4k"), 200));
-        e.record(&outcome(Some("podinfo-7b9c4d5f6-x2x4k"), 500));
-        let text = e.encode();
-        for needle in [
-            "istio_requests_total{reporter=\"destination\",destination_workload=\"podinfo\",destination_workload_namespace=\"test\"",
-            "istio_request_duration_milliseconds_bucket{",
-            "response_total{direction=\"inbound\",namespace=\"test\",deployment=\"podinfo\",pod=\"podinfo-7b9c4d5f6-x2x4k\",status_code=\"500\",classification=\"failure\"} 1",
-            "response_latency_ms_bucket{",
-            "nginx_ingress_controller_requests{namespace=\"test\",ingress=\"podinfo\",service=\"podinfo-canary\",canary=\"test-podinfo-canary-80\"",
-            "nginx_ingress_controller_response_duration_seconds_sum{",
-            "nginx_ingress_controller_response_duration_seconds_count{",
-            "http_request_duration_seconds_count{kubernetes_namespace=\"test\",kubernetes_pod_name=\"podinfo-7b9c4d5f6-x2x4k\",method=\"GET\",status=\"200\"} 1",
-            "envoy_cluster_upstream_rq{kubernetes_namespace=\"test\",kubernetes_pod_name=\"podinfo-7b9c4d5f6-x2x4k\",envoy_cluster_name=\"test_podinfo-canary_80\",envoy_response_code=\"500\"} 1",
-            "fledge_sim_requests_total{namespace=\"test\",service=\"podinfo\",backend=\"podinfo-canary\",deployment=\"podinfo\",code=\"200\",source=\"synthetic\"} 1",
-        ] {
-            assert!(text.contains(needle), "missing {needle}\n{text}");
-        }
-    }
-
-    #[test]
-    fn requests_without_a_pod_stay_out_of_pod_series() {
-        let e = Exporter::new();
-        e.record(&outcome(None, 503));
-        let text = e.encode();
-        assert!(
-            !text.contains("http_request_duration_seconds_count{"),
-            "{text}"
-        );
-        assert!(!text.contains("envoy_cluster_upstream_rq{"), "{text}");
-        assert!(text.contains("response_code=\"503\"} 1"), "{text}");
-    }
-}
+mod tests;
