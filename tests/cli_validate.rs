@@ -99,7 +99,7 @@ fn examples_for_unrouted_providers_fail_only_on_spec_provider() {
         assert!(
             problems[0].contains(": spec.provider: ")
                 && problems[0].contains(
-                    "is not supported by this fledge version (supported: kubernetes, gatewayapi:v1, gatewayapi:v1beta1, istio, contour, nginx, linkerd, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3)"
+                    "is not supported by this fledge version (supported: kubernetes, gatewayapi:v1, gatewayapi:v1beta1, istio, contour, nginx, linkerd, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, traefik)"
                 ),
             "{}",
             problems[0]

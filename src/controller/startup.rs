@@ -157,7 +157,7 @@ mod tests {
             (|c| c.event_webhook = Some("ftp://events".into()), Some("--event-webhook \"ftp://events\": scheme \"ftp\" is not http or https")),
             (|c| c.slack_url = Some("hooks.slack.com/services/SECRET".into()), Some("--slack-url \"<redacted>\": not a URL")),
             (|c| c.msteams_url = Some("file:///etc/passwd".into()), Some("--msteams-url \"<redacted>\": scheme \"file\" is not http or https")),
-            (|c| c.mesh_provider = "traefik".into(), Some("--mesh-provider \"traefik\": not a provider this fledge version routes through; use one of kubernetes, gatewayapi:v1, gatewayapi:v1beta1, istio, contour, nginx, linkerd, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3")),
+            (|c| c.mesh_provider = "gloo".into(), Some("--mesh-provider \"gloo\": not a provider this fledge version routes through; use one of kubernetes, gatewayapi:v1, gatewayapi:v1beta1, istio, contour, nginx, linkerd, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, traefik")),
             (|c| c.mesh_provider = "istio".into(), None),
             (|c| c.mesh_provider = "gatewayapi:v1".into(), None),
         ];

@@ -178,7 +178,7 @@ impl Provider {
 
     /// The providers this build of fledge routes traffic through. `fledge validate` and the
     /// controller both refuse any other, from this one list.
-    pub const ROUTED: [Provider; 10] = [
+    pub const ROUTED: [Provider; 11] = [
         Self::Kubernetes,
         Self::GatewayApiV1,
         Self::GatewayApiV1beta1,
@@ -189,6 +189,7 @@ impl Provider {
         Self::SmiV1alpha1,
         Self::SmiV1alpha2,
         Self::SmiV1alpha3,
+        Self::Traefik,
     ];
 
     pub fn is_routed(self) -> bool {
@@ -241,6 +242,7 @@ impl Provider {
                 | Self::Linkerd
                 | Self::Nginx
                 | Self::Contour
+                | Self::Traefik
         )
     }
 

@@ -10,6 +10,7 @@ fn providers(column: &str) -> Vec<Provider> {
         "istio" => vec![Provider::Istio],
         "contour" => vec![Provider::Contour],
         "nginx" => vec![Provider::Nginx],
+        "traefik" => vec![Provider::Traefik],
         "linkerd`, `smi:*" => vec![
             Provider::Linkerd,
             Provider::SmiV1alpha1,

@@ -194,7 +194,7 @@ fn canary_warnings_say_what_wins() {
         ("deprecated threshold", vec![("spec/analysis/metrics/0/threshold", json!(99))], "spec.analysis.metrics[0].threshold", "thresholdRange is set and wins", W),
         ("no bounds", vec![("spec/analysis/metrics/0/thresholdRange", null.clone())], "spec.analysis.metrics[0]", "can never fail the check", W),
         ("canaryAnalysis alias", vec![("spec/canaryAnalysis", json!({"interval": "1m", "threshold": 1, "stepWeight": 10})), ("spec/analysis", null.clone())], "spec.canaryAnalysis", "deprecated; rename it to spec.analysis", W),
-        ("unrouted provider", vec![("spec/provider", json!("traefik"))], "spec.provider", "traefik is not supported by this fledge version (supported: kubernetes, gatewayapi:v1, gatewayapi:v1beta1, istio, contour, nginx, linkerd, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3); set spec.provider to one of them", Level::Error),
+        ("unrouted provider", vec![("spec/provider", json!("gloo"))], "spec.provider", "gloo is not supported by this fledge version (supported: kubernetes, gatewayapi:v1, gatewayapi:v1beta1, istio, contour, nginx, linkerd, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, traefik); set spec.provider to one of them", Level::Error),
         ("both analyses", vec![("spec/canaryAnalysis", json!({"interval": "1m", "stepWeight": 10}),)], "spec.canaryAnalysis", "ignored because spec.analysis is set", W),
     ];
     check_rows(canary, rows);

@@ -58,8 +58,13 @@ impl BuiltinQueries {
 /// No builtin queries exist for this provider.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "fledge has no builtin metrics for provider {provider:?} (it has them for kubernetes, \
-     gatewayapi, istio, linkerd, nginx and contour); use a MetricTemplate (spec.analysis.metrics[].templateRef)"
+    "fledge has no builtin metrics for provider {provider:?} (it has them for {with}); use a MetricTemplate (spec.analysis.metrics[].templateRef)",
+    with = Provider::ALL
+        .into_iter()
+        .filter(|p| p.has_builtin_metrics())
+        .map(Provider::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
 )]
 pub struct NoBuiltinQueries {
     pub provider: String,
@@ -74,6 +79,7 @@ pub fn queries_for(provider: Provider) -> Result<&'static BuiltinQueries, NoBuil
         Provider::Linkerd => Ok(&LINKERD),
         Provider::Nginx => Ok(&NGINX),
         Provider::Contour => Ok(&CONTOUR),
+        Provider::Traefik => Ok(&TRAEFIK),
         other => Err(NoBuiltinQueries {
             provider: other.as_str().to_string(),
         }),
@@ -334,6 +340,52 @@ sum(
 )"#,
 };
 
+/// Traefik's service metrics for the canary Service as the Kubernetes CRD provider names it
+/// (`<namespace>-<service>-<port>@kubernetescrd`); the request duration histogram is in
+/// seconds. Flagger reads the success rate from the histogram's `+Inf` bucket; the request
+/// counter Traefik exports next to it counts the same requests.
+pub const TRAEFIK: BuiltinQueries = BuiltinQueries {
+    observer: "traefik",
+    success_rate: r#"
+sum(
+  rate(
+    traefik_service_requests_total{
+      service=~"{{ namespace }}-{{ target }}-canary-[0-9a-zA-Z-]+@kubernetescrd",
+      code!~"5.."
+    }[{{ interval }}]
+  )
+)
+/
+sum(
+  rate(
+    traefik_service_requests_total{
+      service=~"{{ namespace }}-{{ target }}-canary-[0-9a-zA-Z-]+@kubernetescrd"
+    }[{{ interval }}]
+  )
+)
+* 100"#,
+    duration: r#"
+histogram_quantile(
+  0.99,
+  sum(
+    rate(
+      traefik_service_request_duration_seconds_bucket{
+        service=~"{{ namespace }}-{{ target }}-canary-[0-9a-zA-Z-]+@kubernetescrd"
+      }[{{ interval }}]
+    )
+  ) by (le)
+)
+* 1000"#,
+    request_count: r#"
+sum(
+  increase(
+    traefik_service_requests_total{
+      service=~"{{ namespace }}-{{ target }}-canary-[0-9a-zA-Z-]+@kubernetescrd"
+    }[{{ interval }}]
+  )
+)"#,
+};
+
 #[cfg(test)]
 mod tests {
     use fledge_api::template::{Placeholder, placeholders};
@@ -353,6 +405,7 @@ mod tests {
             (Provider::Linkerd, Some("linkerd")),
             (Provider::Nginx, Some("nginx")),
             (Provider::Contour, Some("contour")),
+            (Provider::Traefik, Some("traefik")),
             (Provider::AppMesh, None),
         ];
         for (provider, want) in cases {
@@ -362,9 +415,9 @@ mod tests {
                 "{provider:?}"
             );
         }
-        let err = queries_for(Provider::Traefik).unwrap_err().to_string();
+        let err = queries_for(Provider::Kuma).unwrap_err().to_string();
         assert!(
-            err.contains("\"traefik\"") && err.contains("MetricTemplate"),
+            err.contains("\"kuma\"") && err.contains("contour, ") && err.contains("MetricTemplate"),
             "{err}"
         );
     }
@@ -373,7 +426,7 @@ mod tests {
     /// namespace, its target or ingress, and the interval: no user variable can be missing.
     #[test]
     fn every_builtin_query_uses_known_placeholders_only() {
-        for queries in [&HTTP, &ISTIO, &LINKERD, &NGINX] {
+        for queries in [&HTTP, &ISTIO, &LINKERD, &NGINX, &CONTOUR, &TRAEFIK] {
             for query in [
                 queries.success_rate,
                 queries.duration,
@@ -400,7 +453,7 @@ mod tests {
     #[test]
     fn the_docs_show_the_queries_that_run() {
         let docs = include_str!("../../../docs/metrics.md");
-        for queries in [&HTTP, &ISTIO, &LINKERD, &NGINX] {
+        for queries in [&HTTP, &ISTIO, &LINKERD, &NGINX, &CONTOUR, &TRAEFIK] {
             for query in [
                 queries.success_rate,
                 queries.duration,

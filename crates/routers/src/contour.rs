@@ -1,24 +1,16 @@
 //! The Contour provider (`contour`): the Services plus an `HTTPProxy` named `<svc>`
 //! (`projectcontour.io/v1`) whose route weighs `<svc>-primary` and `<svc>-canary`. It has no
 //! virtual host: your root HTTPProxy includes it, as in Flagger. The spec is built by
-//! [`http_proxy_spec`]; the object is written through [`crate::takeover`], so a user's
-//! HTTPProxy of that name is taken over in place and given back by `revertOnDeletion`.
+//! [`http_proxy_spec`]; the object is written by [`crate::object::ObjectRouter`].
 
-use async_trait::async_trait;
 use fledge_api::service::{HttpMatchRequest, StringMatch};
 use fledge_api::{Canary, Provider};
-use kube::ResourceExt;
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use serde_json::{Map, Value, json};
-use tracing::info;
 
-use crate::kubernetes::KubernetesRouter;
-use crate::meta::{
-    canary_namespace, controlled_by, generated_annotations, generated_labels, object_name,
-    owner_reference,
-};
-use crate::takeover;
-use crate::{Router, RouterError, Routes, TargetWorkload, Write};
+use crate::meta::{canary_namespace, object_name};
+use crate::object::SplitObject;
+use crate::{RouterError, Routes};
 
 const KIND: &str = "HTTPProxy";
 
@@ -29,10 +21,31 @@ pub fn resource() -> ApiResource {
     )
 }
 
-pub struct ContourRouter {
-    client: kube::Client,
-    ingress_class: Option<String>,
-    services: KubernetesRouter,
+/// The HTTPProxy the contour provider writes, with `--ingress-class` as its
+/// `spec.ingressClassName`.
+#[derive(Clone, Debug, Default)]
+pub struct HttpProxy {
+    pub ingress_class: Option<String>,
+}
+
+impl SplitObject for HttpProxy {
+    const KIND: &'static str = KIND;
+
+    fn provider(&self) -> Provider {
+        Provider::Contour
+    }
+
+    fn resource(&self) -> ApiResource {
+        resource()
+    }
+
+    fn spec(&self, canary: &Canary, routes: Routes) -> Result<Value, RouterError> {
+        http_proxy_spec(canary, routes, self.ingress_class.as_deref())
+    }
+
+    fn routes(&self, spec: &Value, primary: &str, canary: &str) -> Option<Routes> {
+        routes_from_spec(spec, primary, canary)
+    }
 }
 
 /// Escapes regex metacharacters.
@@ -238,14 +251,10 @@ pub fn build_http_proxy(
     routes: Routes,
     ingress_class: Option<&str>,
 ) -> Result<DynamicObject, RouterError> {
-    let apex = canary.spec.service.apex.as_ref();
-    let mut obj = DynamicObject::new(canary.spec.service_name(), &resource())
-        .within(canary_namespace(canary)?);
-    obj.metadata.labels = Some(generated_labels(canary, apex.map(|m| &m.labels), &[]));
-    obj.metadata.annotations = Some(generated_annotations(apex.map(|m| &m.annotations)));
-    obj.metadata.owner_references = Some(vec![owner_reference(canary)?]);
-    obj.data = json!({ "spec": http_proxy_spec(canary, routes, ingress_class)? });
-    Ok(obj)
+    let proxy = HttpProxy {
+        ingress_class: ingress_class.map(str::to_string),
+    };
+    crate::object::build(&proxy, canary, routes)
 }
 
 /// The split an HTTPProxy says: the weights of its first route with both services.
@@ -262,128 +271,6 @@ pub fn routes_from_spec(spec: &Value, primary: &str, canary: &str) -> Option<Rou
         let (p, c) = (weight(primary)?, weight(canary)?);
         (p + c == 100).then(|| Routes::canary(c, false))
     })
-}
-
-impl ContourRouter {
-    pub fn new(
-        client: kube::Client,
-        cache: Option<std::sync::Arc<dyn crate::ObjectCache>>,
-        ingress_class: Option<String>,
-    ) -> Self {
-        Self {
-            services: KubernetesRouter::new(client.clone(), cache),
-            client,
-            ingress_class,
-        }
-    }
-
-    fn api(&self, canary: &Canary) -> Result<Api<DynamicObject>, RouterError> {
-        Ok(Api::namespaced_with(
-            self.client.clone(),
-            canary_namespace(canary)?,
-            &resource(),
-        ))
-    }
-
-    async fn get(&self, canary: &Canary) -> Result<Option<DynamicObject>, RouterError> {
-        let ns = canary_namespace(canary)?;
-        let name = canary.spec.service_name();
-        self.api(canary)?
-            .get_opt(name)
-            .await
-            .map_err(|e| RouterError::kube("get", KIND, ns, name, e))
-    }
-
-    async fn write(
-        &self,
-        canary: &Canary,
-        existing: Option<DynamicObject>,
-        routes: Routes,
-    ) -> Result<Option<Write>, RouterError> {
-        let desired = build_http_proxy(canary, routes, self.ingress_class.as_deref())?;
-        takeover::write(KIND, &self.api(canary)?, existing, desired, canary).await
-    }
-
-    fn current(canary: &Canary, proxy: &DynamicObject) -> Option<Routes> {
-        routes_from_spec(
-            proxy.data.get("spec")?,
-            &canary.spec.primary_service_name(),
-            &canary.spec.canary_service_name(),
-        )
-    }
-}
-
-#[async_trait]
-impl Router for ContourRouter {
-    fn provider(&self) -> Provider {
-        Provider::Contour
-    }
-
-    async fn reconcile(
-        &self,
-        canary: &Canary,
-        target: &TargetWorkload<'_>,
-    ) -> Result<Vec<Write>, RouterError> {
-        // Build first: a spec Contour can't express fails before any write.
-        http_proxy_spec(canary, Routes::ALL_PRIMARY, self.ingress_class.as_deref())?;
-        let mut writes = self.services.reconcile_services(canary, target).await?;
-        let existing = self.get(canary).await?;
-        let current = existing
-            .as_ref()
-            .filter(|p| {
-                controlled_by(p.owner_references(), canary) || takeover::given_back(p).is_some()
-            })
-            .and_then(|p| Self::current(canary, p))
-            .unwrap_or(Routes::ALL_PRIMARY);
-        if let Some(write) = self.write(canary, existing, current).await? {
-            info!(canary = %object_name(canary), "{write}");
-            writes.push(write);
-        }
-        Ok(writes)
-    }
-
-    async fn set_routes(&self, canary: &Canary, routes: Routes) -> Result<Vec<Write>, RouterError> {
-        let Some(existing) = self.get(canary).await? else {
-            return Err(RouterError::Object {
-                kind: KIND,
-                object: format!(
-                    "{}/{}",
-                    canary_namespace(canary)?,
-                    canary.spec.service_name()
-                ),
-                message: "not found; reconcile the canary first (it creates the HTTPProxy)".into(),
-            });
-        };
-        Ok(self
-            .write(canary, Some(existing), routes)
-            .await?
-            .into_iter()
-            .collect())
-    }
-
-    async fn get_routes(&self, canary: &Canary) -> Result<Option<Routes>, RouterError> {
-        let Some(existing) = self.get(canary).await? else {
-            return Ok(None);
-        };
-        Self::current(canary, &existing)
-            .map(Some)
-            .ok_or_else(|| RouterError::Object {
-                kind: KIND,
-                object: object_name(&existing),
-                message: "has no route weighing the primary and the canary; it was edited outside fledge: the next reconcile rewrites it".into(),
-            })
-    }
-
-    async fn finalize(
-        &self,
-        canary: &Canary,
-        target: &TargetWorkload<'_>,
-    ) -> Result<Vec<Write>, RouterError> {
-        let mut writes = self.services.revert_apex_service(canary, target).await?;
-        let existing = self.get(canary).await?;
-        writes.extend(takeover::release(KIND, &self.api(canary)?, existing, canary).await?);
-        Ok(writes)
-    }
 }
 
 #[cfg(test)]

@@ -15,26 +15,28 @@ pub mod istio;
 pub mod kubernetes;
 pub mod meta;
 pub mod nginx;
+pub mod object;
 pub mod read;
 pub mod service;
 pub mod smi;
 pub mod takeover;
+pub mod traefik;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use fledge_api::{Canary, Provider};
+use object::SplitObject;
 
-pub use contour::ContourRouter;
 pub use error::RouterError;
 pub use gatewayapi::GatewayApiRouter;
 pub use istio::IstioRouter;
 pub use kubernetes::KubernetesRouter;
 pub use meta::{CANARY_LABEL, DEFAULT_SELECTOR_LABELS, FLUX_ANNOTATIONS, TargetWorkload};
 pub use nginx::NginxRouter;
+pub use object::ObjectRouter;
 pub use read::{ObjectCache, ReflectorCache};
 pub use service::{ServiceSet, build_services, merge_for_takeover};
-pub use smi::SmiRouter;
 
 pub use fledge_api::Routes;
 
@@ -132,6 +134,7 @@ pub fn check_spec(
         Provider::Contour => {
             contour::http_proxy_spec(canary, routes, options.ingress_class.as_deref()).map(|_| ())
         }
+        Provider::Traefik => traefik::TraefikService.spec(canary, routes).map(|_| ()),
         Provider::Nginx => nginx::check_spec(canary, &options.ingress_annotations_prefix),
         _ => Ok(()),
     }
@@ -155,10 +158,17 @@ pub fn router_with_cache(
 ) -> Result<Box<dyn Router>, RouterError> {
     match provider {
         Provider::Istio => Ok(Box::new(IstioRouter::new(client, cache))),
-        Provider::Contour => Ok(Box::new(ContourRouter::new(
+        Provider::Contour => Ok(Box::new(ObjectRouter::new(
             client,
             cache,
-            options.ingress_class.clone(),
+            contour::HttpProxy {
+                ingress_class: options.ingress_class.clone(),
+            },
+        ))),
+        Provider::Traefik => Ok(Box::new(ObjectRouter::new(
+            client,
+            cache,
+            traefik::TraefikService,
         ))),
         Provider::Nginx => Ok(Box::new(NginxRouter::new(
             client,
@@ -179,8 +189,8 @@ pub fn router_with_cache(
         Provider::Linkerd
         | Provider::SmiV1alpha1
         | Provider::SmiV1alpha2
-        | Provider::SmiV1alpha3 => SmiRouter::new(client, provider, cache)
-            .map(|r| Box::new(r) as Box<dyn Router>)
+        | Provider::SmiV1alpha3 => smi::TrafficSplit::of(provider)
+            .map(|split| Box::new(ObjectRouter::new(client, cache, split)) as Box<dyn Router>)
             .ok_or(RouterError::UnsupportedProvider { provider }),
         other => Err(RouterError::UnsupportedProvider { provider: other }),
     }

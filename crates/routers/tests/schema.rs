@@ -450,3 +450,42 @@ fn generated_http_proxies_validate_against_the_contour_crd() {
         "a string port was accepted"
     );
 }
+
+/// Every TraefikService the traefik router writes (weights 0/10/50/100) against Traefik's own
+/// CRD schema.
+#[test]
+fn generated_traefik_services_validate_against_the_traefik_crd() {
+    use fledge_routers::traefik::build_traefik_service;
+    let dir = tempfile::tempdir().unwrap();
+    let schema = write_json(
+        dir.path(),
+        "traefikservice.json",
+        &crd_schema("traefik-traefikservices.yaml", "v1alpha1"),
+    );
+    let canary: Canary = fixture("canary-traefik.yaml");
+    for w in [0, 10, 50, 100] {
+        let svc = build_traefik_service(&canary, Routes::canary(w, false)).unwrap();
+        let value = serde_json::to_value(&svc).unwrap();
+        assert_eq!(value["apiVersion"], "traefik.io/v1alpha1");
+        let path = write_json(dir.path(), &format!("traefik-{w}.json"), &value);
+        let out = check_jsonschema(&schema, &path);
+        assert!(
+            out.status.success(),
+            "TraefikService at {w}% is invalid:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // A service without its name is refused: the validator is looking.
+    let mut broken =
+        serde_json::to_value(build_traefik_service(&canary, Routes::ALL_PRIMARY).unwrap()).unwrap();
+    broken["spec"]["weighted"]["services"][1]
+        .as_object_mut()
+        .unwrap()
+        .remove("name");
+    let path = write_json(dir.path(), "broken-traefik.json", &broken);
+    assert!(
+        !check_jsonschema(&schema, &path).status.success(),
+        "a weighted service without a name was accepted"
+    );
+}
