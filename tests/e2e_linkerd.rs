@@ -9,14 +9,11 @@ mod support;
 use std::time::Duration;
 
 use support::prometheus::Prometheus;
-use support::routed::success_rates;
+use support::routed::{promotes_a_healthy_canary, rolls_back_a_faulty_canary};
 use support::{Cluster, IMG1, podinfo, repo};
 
 const NS: &str = "test";
 const T: Duration = Duration::from_secs(60);
-const RELEASE: Duration = Duration::from_secs(150);
-const HEALTHY: &str = "ghcr.io/stefanprodan/podinfo:6.0.1";
-const FAULTY: &str = "ghcr.io/stefanprodan/podinfo:6.0.3";
 const PROM_PLACEHOLDER: &str = "http://prometheus.monitoring:9090";
 const SCENARIO: &str = include_str!("../testdata/e2e/scenario-traffic.yaml");
 const CANARY: &str = include_str!("../testdata/e2e/canary-linkerd-analysis.yaml");
@@ -56,18 +53,7 @@ fn a_healthy_canary_is_promoted_through_the_traffic_split() {
     );
     assert_eq!(ts["spec"]["service"], "podinfo");
 
-    c.set_image(NS, "podinfo", HEALTHY);
-    c.wait_for("the split at 40%", T, |c| {
-        (split_weights(c) == Some((60, 40))).then_some(())
-    });
-    let done = c.wait_phase_not(NS, "podinfo", "Succeeded", "Failed", RELEASE);
-    assert_eq!(c.image(NS, "podinfo-primary"), HEALTHY);
-    let passed = success_rates(&done, "Pass");
-    assert!(!passed.is_empty(), "{:#}", done["status"]);
-    for v in passed {
-        assert!((v - 100.0).abs() < 1e-6, "success rate {v}");
-    }
-    assert_eq!(split_weights(&c), Some((100, 0)));
+    promotes_a_healthy_canary(&c, NS, split_weights, (60, 40));
 
     // revertOnDeletion: the split goes, the apex Service selects the target's pods again.
     c.kubectl(&["-n", NS, "delete", "canary", "podinfo", "--wait=false"]);
@@ -83,13 +69,5 @@ fn a_healthy_canary_is_promoted_through_the_traffic_split() {
 #[test]
 fn a_faulty_canary_is_rolled_back_on_linkerd_metrics() {
     let (c, _prom) = linkerd_world();
-    c.set_image(NS, "podinfo", FAULTY);
-    let done = c.wait_phase_not(NS, "podinfo", "Failed", "Succeeded", RELEASE);
-    let failed = success_rates(&done, "Fail");
-    assert!(!failed.is_empty(), "{:#}", done["status"]);
-    for v in failed {
-        assert!((50.0..90.0).contains(&v), "success rate {v}");
-    }
-    assert_eq!(c.image(NS, "podinfo-primary"), IMG1);
-    assert_eq!(split_weights(&c), Some((100, 0)));
+    rolls_back_a_faulty_canary(&c, NS, split_weights);
 }

@@ -12,14 +12,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::prometheus::Prometheus;
-use support::routed::success_rates;
+use support::routed::{HEALTHY, promotes_a_healthy_canary, rolls_back_a_faulty_canary};
 use support::{Cluster, IMG1, podinfo};
 
 const NS: &str = "test";
 const T: Duration = Duration::from_secs(60);
-const RELEASE: Duration = Duration::from_secs(150);
-const HEALTHY: &str = "ghcr.io/stefanprodan/podinfo:6.0.1";
-const FAULTY: &str = "ghcr.io/stefanprodan/podinfo:6.0.3";
 const PROM_PLACEHOLDER: &str = "http://prometheus.monitoring:9090";
 const SCENARIO: &str = include_str!("../testdata/e2e/scenario-traffic.yaml");
 const INGRESS: &str = include_str!("../testdata/routers/ingress-podinfo.yaml");
@@ -38,6 +35,13 @@ fn nginx_world(manifest: &str) -> (Cluster, Prometheus) {
     c.start_controller(&[]);
     c.wait_phase(NS, "podinfo", "Initialized", T);
     (c, prom)
+}
+
+/// (primary, canary) weights the canary Ingress says.
+fn ingress_weights(c: &Cluster) -> Option<(i64, i64)> {
+    let ing = c.get("ingress", NS, "podinfo-canary")?;
+    let canary: i64 = annotation(&ing, WEIGHT)?.parse().ok()?;
+    Some((100 - canary, canary))
 }
 
 fn annotation(obj: &Value, key: &str) -> Option<String> {
@@ -61,41 +65,13 @@ fn a_healthy_canary_is_promoted_through_the_canary_ingress() {
     );
     assert_eq!(ing["spec"]["ingressClassName"], "nginx");
 
-    c.set_image(NS, "podinfo", HEALTHY);
-    // The weight moves on the canary Ingress while the analysis runs.
-    c.wait_for("the canary Ingress at 40%", T, |c| {
-        let ing = c.get("ingress", NS, "podinfo-canary")?;
-        (annotation(&ing, WEIGHT).as_deref() == Some("40")).then_some(())
-    });
-    let done = c.wait_phase_not(NS, "podinfo", "Succeeded", "Failed", RELEASE);
-    assert_eq!(c.image(NS, "podinfo-primary"), HEALTHY);
-    let passed = success_rates(&done, "Pass");
-    assert!(!passed.is_empty(), "{:#}", done["status"]);
-    for v in passed {
-        assert!((v - 100.0).abs() < 1e-6, "success rate {v}");
-    }
-    let ing = c.must_get("ingress", NS, "podinfo-canary");
-    assert_eq!(
-        annotation(&ing, WEIGHT).as_deref(),
-        Some("0"),
-        "all back on the primary"
-    );
+    promotes_a_healthy_canary(&c, NS, ingress_weights, (60, 40));
 }
 
 #[test]
 fn a_faulty_canary_is_rolled_back_on_ingress_nginx_metrics() {
     let (c, _prom) = nginx_world(CANARY);
-    c.set_image(NS, "podinfo", FAULTY);
-    let done = c.wait_phase_not(NS, "podinfo", "Failed", "Succeeded", RELEASE);
-    let failed = success_rates(&done, "Fail");
-    assert!(!failed.is_empty(), "{:#}", done["status"]);
-    for v in failed {
-        // The scenario answers 70% of the canary's requests with 200.
-        assert!((50.0..90.0).contains(&v), "success rate {v}");
-    }
-    assert_eq!(c.image(NS, "podinfo-primary"), IMG1);
-    let ing = c.must_get("ingress", NS, "podinfo-canary");
-    assert_eq!(annotation(&ing, WEIGHT).as_deref(), Some("0"));
+    rolls_back_a_faulty_canary(&c, NS, ingress_weights);
 }
 
 #[test]

@@ -1,40 +1,138 @@
-//! Helpers shared by the router end-to-end tests: real requests through the sim's service
-//! proxy, and the success rates an analysis recorded.
+//! Helpers shared by the router end-to-end tests: the two releases every provider must get
+//! right (a healthy canary promoted, a faulty one rolled back, each on that provider's builtin
+//! metrics), real requests through the sim's service proxy, and the success rates an analysis
+//! recorded.
+
+use std::time::Duration;
 
 use serde_json::Value;
 
-use super::Cluster;
-use super::net::runtime;
+use super::net::{get, runtime};
+use super::openmetrics::parse_openmetrics;
+use super::{Cluster, IMG1};
+
+/// The scenario's image that always answers 200.
+pub const HEALTHY: &str = "ghcr.io/stefanprodan/podinfo:6.0.1";
+/// The scenario's image that fails about a third of its requests.
+pub const FAULTY: &str = "ghcr.io/stefanprodan/podinfo:6.0.3";
+const T: Duration = Duration::from_secs(60);
+const RELEASE: Duration = Duration::from_secs(150);
+
+/// The (primary, canary) weights a provider's routing object says, read with the test's code.
+pub type Weights = fn(&Cluster) -> Option<(i64, i64)>;
+
+/// A healthy image for `ns/podinfo`: the route passes through `midway` (primary, canary), the
+/// release succeeds with every success rate at 100%, and the route ends back at (100, 0).
+/// Returns the finished Canary.
+pub fn promotes_a_healthy_canary(
+    c: &Cluster,
+    ns: &str,
+    weights: Weights,
+    midway: (i64, i64),
+) -> Value {
+    c.set_image(ns, "podinfo", HEALTHY);
+    c.wait_for(&format!("the route at {midway:?}"), T, |c| {
+        (weights(c) == Some(midway)).then_some(())
+    });
+    let done = c.wait_phase_not(ns, "podinfo", "Succeeded", "Failed", RELEASE);
+    assert_eq!(c.image(ns, "podinfo-primary"), HEALTHY);
+    let passed = success_rates(&done, "Pass");
+    assert!(!passed.is_empty(), "{:#}", done["status"]);
+    for v in passed {
+        assert!((v - 100.0).abs() < 1e-6, "success rate {v}");
+    }
+    assert_eq!(weights(c), Some((100, 0)));
+    done
+}
+
+/// A faulty image for `ns/podinfo`: the release fails on success rates the provider's metrics
+/// put between 50% and 90%, the primary keeps its image and the route ends at (100, 0).
+pub fn rolls_back_a_faulty_canary(c: &Cluster, ns: &str, weights: Weights) -> Value {
+    c.set_image(ns, "podinfo", FAULTY);
+    let done = c.wait_phase_not(ns, "podinfo", "Failed", "Succeeded", RELEASE);
+    let failed = success_rates(&done, "Fail");
+    assert!(!failed.is_empty(), "{:#}", done["status"]);
+    for v in failed {
+        assert!((50.0..90.0).contains(&v), "success rate {v}");
+    }
+    assert_eq!(c.image(ns, "podinfo-primary"), IMG1);
+    assert_eq!(weights(c), Some((100, 0)));
+    done
+}
+
+/// What one request through the sim's service proxy got back.
+#[derive(Debug)]
+pub struct Answer {
+    /// The Deployment whose pod answered (`podinfo` is the canary).
+    pub deployment: String,
+    /// The `Set-Cookie` headers of the response.
+    pub set_cookies: Vec<String>,
+}
+
+impl Answer {
+    pub fn by_canary(&self) -> bool {
+        self.deployment == "podinfo"
+    }
+}
 
 impl Cluster {
-    /// Sends `n` requests for `ns/service` through the sim's service proxy with `headers`;
-    /// returns how many the canary (the target Deployment `podinfo`'s pods) answered.
-    pub fn canary_answers(&self, ns: &str, n: usize, headers: &[(&str, &str)]) -> usize {
+    /// Sends `n` requests for `ns/podinfo` through the sim's service proxy with `headers`.
+    pub fn proxied(&self, ns: &str, n: usize, headers: &[(&str, &str)]) -> Vec<Answer> {
         let url = format!(
             "{}/api/v1/namespaces/{ns}/services/podinfo/proxy/",
             self.url
         );
         runtime().block_on(async {
             let client = reqwest::Client::new();
-            let mut canary = 0;
+            let mut out = Vec::with_capacity(n);
             for _ in 0..n {
                 let mut request = client.get(&url);
                 for (k, v) in headers {
                     request = request.header(*k, *v);
                 }
                 let resp = request.send().await.expect("proxied request");
-                let deployment = resp
-                    .headers()
-                    .get("x-fledge-sim-deployment")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_string();
-                if deployment == "podinfo" {
-                    canary += 1;
-                }
+                let text =
+                    |v: &reqwest::header::HeaderValue| v.to_str().unwrap_or_default().to_string();
+                out.push(Answer {
+                    deployment: resp
+                        .headers()
+                        .get("x-fledge-sim-deployment")
+                        .map(text)
+                        .unwrap_or_default(),
+                    set_cookies: resp
+                        .headers()
+                        .get_all(reqwest::header::SET_COOKIE)
+                        .iter()
+                        .map(text)
+                        .collect(),
+                });
             }
-            canary
+            out
         })
+    }
+
+    /// Sends `n` requests for `ns/podinfo` through the sim's service proxy with `headers`;
+    /// returns how many the canary (the target Deployment `podinfo`'s pods) answered.
+    pub fn canary_answers(&self, ns: &str, n: usize, headers: &[(&str, &str)]) -> usize {
+        self.proxied(ns, n, headers)
+            .iter()
+            .filter(|a| a.by_canary())
+            .count()
+    }
+
+    /// The sum of the sim's `fledge_sim_requests_total` samples whose labels include `labels`.
+    pub fn sim_requests(&self, labels: &[(&str, &str)]) -> f64 {
+        let (_, body) = get(&format!("{}/metrics", self.url)).expect("the sim's /metrics");
+        parse_openmetrics(&body)
+            .into_iter()
+            .filter(|(name, l, _)| {
+                name == "fledge_sim_requests_total"
+                    && labels
+                        .iter()
+                        .all(|(k, v)| l.iter().any(|(lk, lv)| lk == k && lv == v))
+            })
+            .map(|(_, _, v)| v)
+            .sum()
     }
 }
 
