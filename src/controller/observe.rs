@@ -123,6 +123,7 @@ pub async fn observe(
     Ok(Observation {
         observed: fledge_core::Observed {
             invalid_spec: (!problems_text.is_empty()).then(|| problems_text.join("; ")),
+            invalid_target: None,
             deleting: canary.metadata.deletion_timestamp.is_some(),
             has_finalizer: canary.finalizers().iter().any(|f| f == FINALIZER),
             target_marked: target.as_deref().is_some_and(|t| is_marked(t, canary)),

@@ -89,6 +89,17 @@ async fn reconcile_inner(canary: &Canary, ctx: &Context) -> Result<Requeue, Reco
     if let Some(router) = &router
         && obs.observed.invalid_spec.is_none()
     {
+        // The user's objects the router reads (nginx's Ingress): stalled on, not failed on.
+        // Other errors (the API server unreachable, say) surface where the router writes.
+        match router.check_target(canary).await {
+            Err(fledge_routers::RouterError::InvalidSpec { field, message, .. }) => {
+                obs.observed.invalid_target = Some(format!("{field}: {message}"));
+            }
+            Err(e @ fledge_routers::RouterError::InvalidTarget { .. }) => {
+                obs.observed.invalid_target = Some(e.to_string());
+            }
+            _ => {}
+        }
         obs.observed.routes = observe::live_routes(router.as_ref(), canary).await;
     }
 

@@ -45,6 +45,11 @@ pub struct Observed {
     /// Validation problems of the spec, one line each with the field path. When set, the
     /// machine only reports `Stalled(InvalidSpec)` and touches nothing else.
     pub invalid_spec: Option<String>,
+    /// A live object the router reads can't carry this Canary (the Ingress the nginx provider
+    /// clones routes elsewhere, say). Stalled like an invalid spec, but rechecked every
+    /// analysis interval: the controller doesn't watch that object, so its fix would go
+    /// unseen otherwise. Ignored while `invalid_spec` is set.
+    pub invalid_target: Option<String>,
     /// `metadata.deletionTimestamp` is set.
     pub deleting: bool,
     /// The Canary carries fledge's finalizer.

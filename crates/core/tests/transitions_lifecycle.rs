@@ -419,6 +419,60 @@ fn every_lifecycle_transition() {
     check(rows());
 }
 
+/// A live object the router can't route through stalls the Canary like an invalid spec, says
+/// so once, touches nothing, and is looked at again every interval (nothing watches it); an
+/// invalid spec wins over it and waits for an edit of the Canary.
+#[test]
+fn an_invalid_target_stalls_and_is_rechecked_every_interval() {
+    let config = Config::default();
+    let mut c = canary(|_| {});
+    let before = st(Some(Progressing), 30, 0, 2);
+    c.status = Some(before.clone());
+    let problem = "Ingress test/podinfo: rules[0].http.paths[1] (host app.example.com, path /x): points at Service other";
+    let observed = Observed {
+        invalid_target: Some(problem.into()),
+        ..seen()
+    };
+    let none = CheckResults::default();
+    let input = |observed| Input {
+        canary: &c,
+        config: &config,
+        observed,
+        checks: &none,
+    };
+    let d = decide(&input(&observed), t(600));
+    assert_eq!(
+        d.actions,
+        [Action::Event(Event {
+            event_type: EventType::Warning,
+            reason: INVALID_SPEC_REASON,
+            message: problem.into(),
+        })]
+    );
+    assert_eq!(d.status.message.as_deref(), Some(problem));
+    let stalled = d.status.conditions.iter().find(|c| c.type_ == "Stalled");
+    assert_eq!(stalled.map(|c| c.status.as_str()), Some("True"));
+    assert_eq!(
+        d.requeue_after,
+        Some(c.spec.analysis().map(|a| a.interval()).unwrap_or_default())
+    );
+    assert_eq!(
+        d.status.canary_weight, before.canary_weight,
+        "nothing moves"
+    );
+
+    let both = Observed {
+        invalid_spec: Some("canary test/podinfo: spec.analysis.interval: bad".into()),
+        ..observed.clone()
+    };
+    let d = decide(&input(&both), t(600));
+    assert_eq!(d.requeue_after, None);
+    assert_eq!(
+        d.status.message.as_deref(),
+        Some("canary test/podinfo: spec.analysis.interval: bad")
+    );
+}
+
 #[test]
 fn invalid_spec_leaves_everything_but_conditions_alone() {
     let config = Config::default();

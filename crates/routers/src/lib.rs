@@ -83,6 +83,15 @@ pub trait Router: Send + Sync {
         target: &TargetWorkload<'_>,
     ) -> Result<Vec<Write>, RouterError>;
 
+    /// Whether the live objects this router reads but doesn't own can carry `canary` (the
+    /// Ingress the nginx provider clones must route to the apex Service, say). Reads only. A
+    /// [`RouterError::InvalidSpec`] or [`RouterError::InvalidTarget`] says what is wrong and
+    /// where; the controller stalls the Canary on it. Routers that read nothing of the user's
+    /// have nothing to check.
+    async fn check_target(&self, _canary: &Canary) -> Result<(), RouterError> {
+        Ok(())
+    }
+
     /// Moves traffic to `routes`. The caller checks `primary + canary == 100`.
     async fn set_routes(&self, canary: &Canary, routes: Routes) -> Result<Vec<Write>, RouterError>;
 

@@ -300,6 +300,12 @@ impl Router for NginxRouter {
         fledge_api::Provider::Nginx
     }
 
+    /// `spec.ingressRef` exists, and every rule of it routes to the apex Service.
+    async fn check_target(&self, canary: &Canary) -> Result<(), RouterError> {
+        let main = self.main_ingress(canary).await?;
+        build_canary_ingress(canary, &main, Routes::ALL_PRIMARY, &self.prefix).map(|_| ())
+    }
+
     /// Services first, then the canary Ingress, keeping its current split (a new one starts
     /// with no canary traffic).
     async fn reconcile(

@@ -113,7 +113,7 @@ impl<'a> Machine<'a> {
             self.terminate();
             return None;
         }
-        if let Some(problem) = &obs.invalid_spec {
+        if let Some(problem) = obs.invalid_spec.as_ref().or(obs.invalid_target.as_ref()) {
             self.invalid = Some(problem.clone());
             // Said once per distinct problem, not on every reconcile.
             if self.old.message.as_deref() != Some(problem.as_str()) {
@@ -249,11 +249,14 @@ impl<'a> Machine<'a> {
 
     /// Time until the next step for phases that step on their own.
     fn until_next_step(&self) -> Option<Duration> {
-        if self.invalid.is_some()
-            || self.s.suspend
-            || self.st.paused
-            || self.input.observed.deleting
-        {
+        if self.invalid.is_some() {
+            // A spec is fixed by editing the Canary, which wakes the controller; a live
+            // object it doesn't watch is looked at again.
+            let obs = self.input.observed;
+            return (obs.invalid_spec.is_none() && obs.invalid_target.is_some())
+                .then_some(self.s.interval);
+        }
+        if self.s.suspend || self.st.paused || self.input.observed.deleting {
             return None;
         }
         match self.st.phase? {
