@@ -273,21 +273,33 @@ fn generated_canary_ingresses_validate_against_kubernetes_1_32() {
 }
 
 /// The SMI CRD vendored in testdata/crds serves v1alpha1 and v1alpha2 (int-or-string and
-/// numeric weights); v1alpha3 writes the same shape as v1alpha2, and no CRD of it is vendored.
+/// numeric weights); v1alpha3's schema comes from smi-sdk-go's own CRD, an
+/// `apiextensions.k8s.io/v1beta1` one kept in testdata/crds/v1beta1/ (only its schema is read).
 #[test]
-fn generated_traffic_splits_validate_against_the_smi_crd() {
+fn generated_traffic_splits_validate_against_the_smi_crds() {
     use fledge_routers::smi::{SmiVersion, build_split};
     let dir = tempfile::tempdir().unwrap();
     let canary: Canary = fixture("canary-smi.yaml");
-    for (name, version) in [
-        ("v1alpha1", SmiVersion::V1alpha1),
-        ("v1alpha2", SmiVersion::V1alpha2),
+    let v1alpha3 = {
+        let path = repo().join("testdata/crds/v1beta1/smi-trafficsplits-v1alpha3.yaml");
+        let crd: Value = serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_eq!(crd["spec"]["version"], "v1alpha3");
+        crd["spec"]["validation"]["openAPIV3Schema"].clone()
+    };
+    for (name, version, schema) in [
+        (
+            "v1alpha1",
+            SmiVersion::V1alpha1,
+            crd_schema("smi-trafficsplits.yaml", "v1alpha1"),
+        ),
+        (
+            "v1alpha2",
+            SmiVersion::V1alpha2,
+            crd_schema("smi-trafficsplits.yaml", "v1alpha2"),
+        ),
+        ("v1alpha3", SmiVersion::V1alpha3, v1alpha3),
     ] {
-        let schema = write_json(
-            dir.path(),
-            &format!("smi-{name}.json"),
-            &crd_schema("smi-trafficsplits.yaml", name),
-        );
+        let schema = write_json(dir.path(), &format!("smi-{name}.json"), &schema);
         for weight in [0, 10, 50, 100] {
             let split = build_split(&canary, version, Routes::canary(weight, false)).unwrap();
             let value = serde_json::to_value(&split).unwrap();
