@@ -24,7 +24,7 @@ pub const DEFAULT_USERNAME: &str = "flagger";
 )]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [
-    {"rule": "has(self.address) || has(self.secretRef)", "message": "set address or secretRef"},
+    {"rule": "has(self.address) || has(self.secretRef)", "message": "set address or secretRef", "fieldPath": ".address", "reason": "FieldValueRequired"},
 ]))]
 pub struct AlertProviderSpec {
     #[serde(rename = "type")]

@@ -32,9 +32,9 @@ pub const BUILTIN_METRICS: [&str; 2] = [METRIC_REQUEST_SUCCESS_RATE, METRIC_REQU
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [
-    {"rule": "!(has(self.stepWeight) && has(self.stepWeights))", "message": "stepWeight and stepWeights are mutually exclusive"},
-    {"rule": "!has(self.stepWeight) || !has(self.maxWeight) || self.stepWeight <= self.maxWeight", "message": "stepWeight must not exceed maxWeight"},
-    {"rule": "!has(self.stepWeights) || (self.stepWeights.isSorted() && self.stepWeights.all(w, self.stepWeights.indexOf(w) == self.stepWeights.lastIndexOf(w)))", "message": "stepWeights must be strictly increasing"},
+    {"rule": "!(has(self.stepWeight) && has(self.stepWeights))", "message": "stepWeight and stepWeights are mutually exclusive", "fieldPath": ".stepWeights"},
+    {"rule": "!has(self.stepWeight) || !has(self.maxWeight) || self.stepWeight <= self.maxWeight", "message": "stepWeight must not exceed maxWeight", "fieldPath": ".stepWeight"},
+    {"rule": "!has(self.stepWeights) || (self.stepWeights.isSorted() && self.stepWeights.all(w, self.stepWeights.indexOf(w) == self.stepWeights.lastIndexOf(w)))", "message": "stepWeights must be strictly increasing", "fieldPath": ".stepWeights"},
 ]))]
 pub struct CanaryAnalysis {
     /// Time between checks (Go duration, default 60s, at least 10s).
@@ -159,7 +159,7 @@ impl CanaryAnalysis {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [
-    {"rule": "!has(self.primaryCookieName) || self.primaryCookieName != self.cookieName", "message": "cookieName and primaryCookieName must differ"},
+    {"rule": "!has(self.primaryCookieName) || self.primaryCookieName != self.cookieName", "message": "cookieName and primaryCookieName must differ", "fieldPath": ".primaryCookieName"},
 ]))]
 pub struct SessionAffinity {
     /// Cookie set for users routed to the canary.
@@ -319,7 +319,7 @@ pub enum OnNoData {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [
-    {"rule": "self.url.startsWith('http://') || self.url.startsWith('https://')", "message": "url must be an http:// or https:// URL"},
+    {"rule": "self.url.startsWith('http://') || self.url.startsWith('https://')", "message": "url must be an http:// or https:// URL", "fieldPath": ".url"},
 ]))]
 pub struct CanaryWebhook {
     /// Unique within the analysis.

@@ -16,6 +16,20 @@ use crate::status::CanaryStatus;
 /// Flagger's default `progressDeadlineSeconds`.
 pub const DEFAULT_PROGRESS_DEADLINE_SECONDS: i32 = 600;
 
+/// `spec.service` has a serde default (so a Canary without it still loads and `fledge
+/// validate` can name `spec.service.port`), but no schema default: the default's port 0 is
+/// below the schema's own minimum, and the API server refuses such a CRD. A CEL rule requires
+/// `service` instead.
+fn no_service_default(schema: &mut schemars::Schema) {
+    if let Some(service) = schema
+        .get_mut("properties")
+        .and_then(|p| p.get_mut("service"))
+        .and_then(|s| s.as_object_mut())
+    {
+        service.remove("default");
+    }
+}
+
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
     group = "fledge.dev",
@@ -38,9 +52,11 @@ pub const DEFAULT_PROGRESS_DEADLINE_SECONDS: i32 = 600;
     printcolumn = r#"{"name":"LastTransitionTime","type":"string","jsonPath":".status.lastTransitionTime"}"#
 )]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = no_service_default)]
 #[schemars(extend("x-kubernetes-validations" = [
-    {"rule": "has(self.analysis) || has(self.canaryAnalysis)", "message": "spec.analysis is required"},
-    {"rule": "!has(self.provider) || !self.provider.startsWith('gatewayapi') || (has(self.service) && has(self.service.gatewayRefs) && size(self.service.gatewayRefs) > 0)", "message": "the gatewayapi provider needs spec.service.gatewayRefs"},
+    {"rule": "has(self.service)", "message": "required: the port the generated Services expose", "fieldPath": ".service.port", "reason": "FieldValueRequired"},
+    {"rule": "has(self.analysis) || has(self.canaryAnalysis)", "message": "required: the analysis (interval, threshold, and a schedule)", "fieldPath": ".analysis", "reason": "FieldValueRequired"},
+    {"rule": "!has(self.provider) || !self.provider.startsWith('gatewayapi') || (has(self.service) && has(self.service.gatewayRefs) && size(self.service.gatewayRefs) > 0)", "message": "the gatewayapi provider needs spec.service.gatewayRefs", "fieldPath": ".service.gatewayRefs", "reason": "FieldValueRequired"},
 ]))]
 pub struct CanarySpec {
     /// Traffic provider for this canary; overrides the controller's `--mesh-provider`.
