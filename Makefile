@@ -20,8 +20,11 @@ demo:
 	$(CARGO) build --bin fledge --bin kubectl-fledge
 	$(FLEDGE) demo $(DEMO_FLAGS)
 
-## test: the whole suite (unit, CLI, simulated cluster, real Prometheus, kubectl, deploy checks).
+## test: the whole suite (unit, CLI, simulated cluster, real Prometheus, kubectl, a real
+## kube-apiserver for the CRDs, deploy checks). The control plane is built first, on its own
+## (testenv/k8s: a cold build takes minutes; after that it is reused).
 test: deps
+	testenv/k8s/build.sh >/dev/null
 	$(CARGO) test --workspace --all-targets
 	$(MAKE) check-deploy check-gitops
 

@@ -8,16 +8,16 @@
 set -euo pipefail
 
 missing_deb=()
-for bin in prometheus:prometheus promtool:prometheus hey:hey tmux:tmux chromium:chromium node:nodejs npm:npm; do
+for bin in prometheus:prometheus promtool:prometheus hey:hey tmux:tmux chromium:chromium node:nodejs npm:npm openssl:openssl curl:curl; do
   cmd=${bin%%:*} pkg=${bin##*:}
   command -v "$cmd" >/dev/null 2>&1 || missing_deb+=("$pkg")
 done
 command -v kubectl >/dev/null 2>&1 || echo "note: kubectl not found at /usr/bin/kubectl; the kubectl fidelity tests need it" >&2
-# Go builds the GitOps test tools (testenv/: Flux's kstatus, Argo CD's Lua VM) from the Go module
-# proxy; fledge itself is Rust. Debian's golang is too old for their go.mod, so it is not installed
+# Go builds the test tools in testenv/ from the Go module proxy (Flux's kstatus, Argo CD's Lua VM,
+# and a real kube-apiserver, kube-controller-manager and etcd); fledge itself is Rust. Debian's golang is too old for their go.mod, so it is not installed
 # here.
 if ! command -v go >/dev/null 2>&1; then
-  echo "missing: Go 1.26 or newer from your usual Go installer; the GitOps tests (tests/e2e_gitops.rs, make check-gitops) build their tools with it" >&2
+  echo "missing: Go 1.26 or newer from your usual Go installer; the GitOps tests (tests/e2e_gitops.rs, make check-gitops) and the real control plane (testenv/k8s, tests/cluster_crds.rs) are built with it" >&2
   exit 1
 fi
 

@@ -56,6 +56,7 @@ fn no_service_default(schema: &mut schemars::Schema) {
 #[schemars(extend("x-kubernetes-validations" = [
     {"rule": "has(self.service)", "message": "required: the port the generated Services expose", "fieldPath": ".service.port", "reason": "FieldValueRequired"},
     {"rule": "has(self.analysis) || has(self.canaryAnalysis)", "message": "required: the analysis (interval, threshold, and a schedule)", "fieldPath": ".analysis", "reason": "FieldValueRequired"},
+    {"rule": "!has(self.provider) || self.provider != 'nginx' || has(self.ingressRef)", "message": "required for the nginx provider: the Ingress whose canary clone fledge writes", "fieldPath": ".ingressRef", "reason": "FieldValueRequired"},
     {"rule": "!has(self.provider) || !self.provider.startsWith('gatewayapi') || (has(self.service) && has(self.service.gatewayRefs) && size(self.service.gatewayRefs) > 0)", "message": "the gatewayapi provider needs spec.service.gatewayRefs", "fieldPath": ".service.gatewayRefs", "reason": "FieldValueRequired"},
 ]))]
 pub struct CanarySpec {
@@ -309,6 +310,7 @@ pub struct TargetRef {
     pub api_version: String,
     #[schemars(extend("enum" = ["DaemonSet", "Deployment", "Service"]))]
     pub kind: String,
+    #[schemars(length(min = 1))]
     pub name: String,
 }
 

@@ -1,0 +1,295 @@
+//! fledge's CRDs on a real kube-apiserver: `scripts/cluster up` builds kube-apiserver,
+//! kube-controller-manager and etcd from the official Go modules (testenv/k8s) and runs them on
+//! loopback. The CRDs in deploy/crds/ must be accepted (the server checks their schemas, their
+//! defaults and their CEL rules' cost) and Established; every example in testdata/canaries/ must
+//! be accepted; and every case in testdata/invalid/ must be rejected by the server itself on
+//! `kubectl apply`, at the field path its `# expect:` line gives (which `fledge validate` prints,
+//! tests/cli_validate.rs), or at a parent of it, unless the file says `# server: accepts`: a
+//! case only `fledge validate` can catch, with the reason. Such a file the server rejects fails
+//! too, so the list can't go stale.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A control plane under a temp dir, stopped on drop.
+struct ControlPlane {
+    dir: tempfile::TempDir,
+}
+
+impl ControlPlane {
+    fn up() -> ControlPlane {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let out = Command::new(repo().join("scripts/cluster"))
+            .arg("up")
+            .arg(dir.path())
+            .output()
+            .expect("run scripts/cluster");
+        assert!(
+            out.status.success(),
+            "scripts/cluster up failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        ControlPlane { dir }
+    }
+
+    /// kubectl as cluster-admin, never touching ~/.kube.
+    fn kubectl(&self, args: &[&str]) -> Output {
+        let dir = self.dir.path();
+        Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(dir.join("admin.kubeconfig"))
+            .arg("--cache-dir")
+            .arg(dir.join("kube-cache"))
+            .args(args)
+            .output()
+            .expect("run kubectl")
+    }
+
+    fn must(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `kubectl apply --dry-run=server` of `file`: `Ok` or the server's message.
+    fn dry_run(&self, file: &Path) -> Result<(), String> {
+        for ns in namespaces(file) {
+            if !self.kubectl(&["get", "namespace", &ns]).status.success() {
+                self.must(&["create", "namespace", &ns]);
+            }
+        }
+        let out = self.kubectl(&[
+            "apply",
+            "--dry-run=server",
+            "--validate=strict",
+            "-f",
+            file.to_str().expect("utf-8 path"),
+        ]);
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+}
+
+impl Drop for ControlPlane {
+    fn drop(&mut self) {
+        let _ = Command::new(repo().join("scripts/cluster"))
+            .arg("down")
+            .arg(self.dir.path())
+            .output();
+    }
+}
+
+fn yaml_files(dir: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo().join(dir))
+        .expect("testdata dir")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// The namespaces `metadata.namespace` names in a manifest (block or flow style).
+fn namespaces(file: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(file).expect("read manifest");
+    let mut out: Vec<String> = text
+        .split(['\n', '{', ','])
+        .filter_map(|part| part.trim().strip_prefix("namespace:"))
+        .map(|ns| ns.trim().trim_end_matches('}').trim().to_string())
+        .filter(|ns| !ns.is_empty() && ns.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The field paths a server refusal names: `is invalid: a.b: ...`, `* a.b: ...`, strict
+/// decoding's `unknown field "a.b"`, or `apiVersion` for a version it doesn't serve.
+fn server_paths(message: &str) -> Vec<String> {
+    if message.contains("no matches for kind") {
+        return vec!["apiVersion".into()];
+    }
+    let mut paths = Vec::new();
+    for part in message.split("unknown field \"").skip(1) {
+        if let Some(path) = part.split('"').next() {
+            paths.push(path.trim_end_matches('\\').to_string());
+        }
+    }
+    for part in message
+        .split("is invalid: ")
+        .skip(1)
+        .chain(message.split("* ").skip(1))
+    {
+        let part = part.trim_start();
+        // `<nil>` is the server's "some rules were not checked" line, about no field.
+        if let Some((path, rest)) = part.split_once(": ")
+            && !path.contains(' ')
+            && !path.starts_with('<')
+            && rest.split(':').next().is_some_and(|r| {
+                [
+                    "Invalid value",
+                    "Required value",
+                    "Unsupported value",
+                    "Duplicate value",
+                    "Forbidden",
+                    "Too many",
+                    "Too long",
+                ]
+                .iter()
+                .any(|k| r.starts_with(k))
+            })
+        {
+            paths.push(path.to_string());
+        }
+    }
+    paths
+}
+
+/// `server` is `expected` or a parent of it (at a `.` or `[`): the server may name the object
+/// holding the field (`metrics[1]` for a duplicate `metrics[1].name`).
+fn same_place(server: &str, expected: &str) -> bool {
+    server == expected
+        || expected
+            .strip_prefix(server)
+            .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+}
+
+#[test]
+fn the_crds_install_and_the_server_rejects_what_fledge_validate_rejects() {
+    let cp = ControlPlane::up();
+    for crds in [
+        "deploy/crds/fledge-crds.yaml",
+        "testdata/crds/flagger-crd.yaml",
+    ] {
+        let path = repo().join(crds);
+        cp.must(&["apply", "--server-side", "-f", path.to_str().unwrap()]);
+    }
+    cp.must(&[
+        "wait",
+        "--for",
+        "condition=Established",
+        "--timeout",
+        "60s",
+        "crd",
+        "--all",
+    ]);
+    // Discovery of a new group can lag its Established condition by a moment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !cp
+        .kubectl(&[
+            "get",
+            "canaries.fledge.dev,metrictemplates.fledge.dev,alertproviders.fledge.dev,canaries.flagger.app",
+            "-A",
+        ])
+        .status
+        .success()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the fledge kinds never showed up in discovery"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+
+    let mut failures = Vec::new();
+    let canaries = yaml_files("testdata/canaries");
+    assert!(canaries.len() >= 10, "{canaries:?}");
+    for file in &canaries {
+        if let Err(message) = cp.dry_run(file) {
+            failures.push(format!("{}: refused: {message}", file.display()));
+        }
+    }
+
+    let invalid = yaml_files("testdata/invalid");
+    assert!(invalid.len() >= 40, "{invalid:?}");
+    let (mut rejected, mut fledge_only) = (0, 0);
+    for file in &invalid {
+        let text = std::fs::read_to_string(file).unwrap();
+        let name = file.file_name().unwrap().to_string_lossy();
+        // `# expect: [Kind ns/name: ]path: message`: the path is the first part without a space.
+        let Some(expect) = text
+            .lines()
+            .find_map(|l| l.strip_prefix("# expect: "))
+            .and_then(|e| e.split(": ").find(|part| !part.contains(' ')))
+        else {
+            failures.push(format!("{name}: no `# expect: <path>: <message>` line"));
+            continue;
+        };
+        let accepts = text.lines().any(|l| l.starts_with("# server: accepts"));
+        match (cp.dry_run(file), accepts) {
+            (Ok(()), true) => fledge_only += 1,
+            (Ok(()), false) => failures.push(format!(
+                "{name}: the server accepts it; make the CRD reject it at {expect}, or say `# server: accepts; only fledge validate catches it: <why>`"
+            )),
+            (Err(message), true) => failures.push(format!(
+                "{name}: says `# server: accepts`, but the server rejects it now: {message}"
+            )),
+            (Err(message), false) => {
+                rejected += 1;
+                let paths = server_paths(&message);
+                if !paths.iter().any(|p| same_place(p, expect)) {
+                    failures.push(format!(
+                        "{name}: the server rejects it at {paths:?}, not at {expect}: {message}"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert!(rejected >= 35, "only {rejected} rejected by the server");
+    println!(
+        "server rejects {rejected} of {}; fledge validate alone catches {fledge_only}",
+        invalid.len()
+    );
+}
+
+#[test]
+fn server_refusals_are_read_for_their_field_paths() {
+    let cases = [
+        (
+            r#"The Canary "podinfo" is invalid: spec.analysis.metrics[1]: Duplicate value: {"name":"x"}"#,
+            vec!["spec.analysis.metrics[1]"],
+        ),
+        (
+            "The Canary \"podinfo\" is invalid: \n* spec.type: Unsupported value: \"x\"\n* <nil>: Invalid value: null: some rules were not checked",
+            vec!["spec.type"],
+        ),
+        (
+            r#"Error from server (BadRequest): error when creating "f.yaml": Canary in version "v1beta1" cannot be handled as a Canary: strict decoding error: unknown field "spec.service.portname""#,
+            vec!["spec.service.portname"],
+        ),
+        (
+            r#"error: resource mapping not found for name: "podinfo": no matches for kind "Canary" in version "fledge.dev/v1""#,
+            vec!["apiVersion"],
+        ),
+    ];
+    for (message, want) in cases {
+        assert_eq!(server_paths(message), want, "{message}");
+    }
+    assert!(same_place(
+        "spec.analysis.metrics[1]",
+        "spec.analysis.metrics[1].name"
+    ));
+    assert!(same_place(
+        "spec.analysis.stepWeights",
+        "spec.analysis.stepWeights[2]"
+    ));
+    assert!(!same_place(
+        "spec.analysis.step",
+        "spec.analysis.stepWeights"
+    ));
+    assert!(!same_place("spec", "status"));
+}
