@@ -12,8 +12,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::prometheus::Prometheus;
-use support::routed::{HEALTHY, promotes_a_healthy_canary, rolls_back_a_faulty_canary};
-use support::{Cluster, IMG1, condition, podinfo};
+use support::routed::{
+    HEALTHY, promotes_a_healthy_canary, rolls_back_a_faulty_canary, stalled_on_invalid_spec,
+};
+use support::{Cluster, IMG1, podinfo};
 
 const NS: &str = "test";
 const T: Duration = Duration::from_secs(60);
@@ -180,27 +182,15 @@ fn an_ingress_routing_elsewhere_stalls_the_canary_until_it_is_fixed() {
     c.apply(&elsewhere);
     c.apply(&CANARY.replace(PROM_PLACEHOLDER, "http://127.0.0.1:9"));
     c.start_controller(&[]);
-    let stalled = c.wait_for("Stalled condition", T, |c| {
-        condition(&c.canary(NS, "podinfo"), "Stalled").filter(|x| x["status"] == "True")
-    });
-    assert_eq!(stalled["reason"], "InvalidSpec");
-    let message = stalled["message"].as_str().unwrap_or_default();
-    assert!(
-        message.starts_with("Ingress test/podinfo: rules[0].http.paths[0] (host app.example.com, path /admin): points at Service admin, not podinfo"),
-        "{message}"
-    );
-    assert!(
-        c.events(NS, "podinfo")
-            .iter()
-            .any(|e| e.contains("Warning InvalidSpec Ingress test/podinfo: rules[0].http.paths[0]")),
-        "a Warning Event says it: {:?}",
-        c.events(NS, "podinfo")
+    stalled_on_invalid_spec(
+        &c,
+        NS,
+        "Ingress test/podinfo: rules[0].http.paths[0] (host app.example.com, path /admin): points at Service admin, not podinfo",
     );
     assert!(
         c.get("ingress", NS, "podinfo-canary").is_none(),
         "nothing written"
     );
-    assert!(c.get("deployment", NS, "podinfo-primary").is_none());
 
     c.apply(INGRESS);
     c.wait_phase(NS, "podinfo", "Initialized", T);

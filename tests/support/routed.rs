@@ -136,6 +136,25 @@ impl Cluster {
     }
 }
 
+/// Waits for `ns/podinfo` to be Stalled on an invalid spec whose message contains `says`, and
+/// checks that a Warning Event says it too and that no primary Deployment was written.
+pub fn stalled_on_invalid_spec(c: &Cluster, ns: &str, says: &str) {
+    let stalled = c.wait_for("Stalled condition", T, |c| {
+        super::condition(&c.canary(ns, "podinfo"), "Stalled").filter(|x| x["status"] == "True")
+    });
+    assert_eq!(stalled["reason"], "InvalidSpec");
+    let message = stalled["message"].as_str().unwrap_or_default();
+    assert!(message.contains(says), "{message}");
+    let events = c.events(ns, "podinfo");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.starts_with("Warning InvalidSpec ") && e.contains(says)),
+        "no Warning Event says {says:?}: {events:?}"
+    );
+    assert!(c.get("deployment", ns, "podinfo-primary").is_none());
+}
+
 /// The `request-success-rate` values recorded with `verdict` in `status.analysisHistory`.
 pub fn success_rates(canary: &Value, verdict: &str) -> Vec<f64> {
     canary["status"]["analysisHistory"]
