@@ -8,88 +8,12 @@
 //! case only `fledge validate` can catch, with the reason. Such a file the server rejects fails
 //! too, so the list can't go stale.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use std::path::PathBuf;
 
-/// A control plane under a temp dir, stopped on drop.
-struct ControlPlane {
-    dir: tempfile::TempDir,
-}
-
-impl ControlPlane {
-    fn up() -> ControlPlane {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let out = Command::new(repo().join("scripts/cluster"))
-            .arg("up")
-            .arg(dir.path())
-            .output()
-            .expect("run scripts/cluster");
-        assert!(
-            out.status.success(),
-            "scripts/cluster up failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        ControlPlane { dir }
-    }
-
-    /// kubectl as cluster-admin, never touching ~/.kube.
-    fn kubectl(&self, args: &[&str]) -> Output {
-        let dir = self.dir.path();
-        Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(dir.join("admin.kubeconfig"))
-            .arg("--cache-dir")
-            .arg(dir.join("kube-cache"))
-            .args(args)
-            .output()
-            .expect("run kubectl")
-    }
-
-    fn must(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args);
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// `kubectl apply --dry-run=server` of `file`: `Ok` or the server's message.
-    fn dry_run(&self, file: &Path) -> Result<(), String> {
-        for ns in namespaces(file) {
-            if !self.kubectl(&["get", "namespace", &ns]).status.success() {
-                self.must(&["create", "namespace", &ns]);
-            }
-        }
-        let out = self.kubectl(&[
-            "apply",
-            "--dry-run=server",
-            "--validate=strict",
-            "-f",
-            file.to_str().expect("utf-8 path"),
-        ]);
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
-    }
-}
-
-impl Drop for ControlPlane {
-    fn drop(&mut self) {
-        let _ = Command::new(repo().join("scripts/cluster"))
-            .arg("down")
-            .arg(self.dir.path())
-            .output();
-    }
-}
+use support::control_plane::ControlPlane;
+use support::repo;
 
 fn yaml_files(dir: &str) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(repo().join(dir))
@@ -100,20 +24,6 @@ fn yaml_files(dir: &str) -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
-}
-
-/// The namespaces `metadata.namespace` names in a manifest (block or flow style).
-fn namespaces(file: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string(file).expect("read manifest");
-    let mut out: Vec<String> = text
-        .split(['\n', '{', ','])
-        .filter_map(|part| part.trim().strip_prefix("namespace:"))
-        .map(|ns| ns.trim().trim_end_matches('}').trim().to_string())
-        .filter(|ns| !ns.is_empty() && ns.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
-        .collect();
-    out.sort();
-    out.dedup();
-    out
 }
 
 /// The field paths a server refusal names: `is invalid: a.b: ...`, `* a.b: ...`, strict
@@ -169,15 +79,15 @@ fn same_place(server: &str, expected: &str) -> bool {
 
 #[test]
 fn the_crds_install_and_the_server_rejects_what_fledge_validate_rejects() {
-    let cp = ControlPlane::up();
+    let cp = ControlPlane::up(support::DEFAULT_SCENARIO);
     for crds in [
         "deploy/crds/fledge-crds.yaml",
         "testdata/crds/flagger-crd.yaml",
     ] {
         let path = repo().join(crds);
-        cp.must(&["apply", "--server-side", "-f", path.to_str().unwrap()]);
+        cp.kubectl(&["apply", "--server-side", "-f", path.to_str().unwrap()]);
     }
-    cp.must(&[
+    cp.kubectl(&[
         "wait",
         "--for",
         "condition=Established",
@@ -189,7 +99,7 @@ fn the_crds_install_and_the_server_rejects_what_fledge_validate_rejects() {
     // Discovery of a new group can lag its Established condition by a moment.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while !cp
-        .kubectl(&[
+        .kubectl_output(&[
             "get",
             "canaries.fledge.dev,metrictemplates.fledge.dev,alertproviders.fledge.dev,canaries.flagger.app",
             "-A",

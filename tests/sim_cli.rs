@@ -146,6 +146,31 @@ fn a_bad_faults_file_is_refused_with_the_field() {
     );
 }
 
+/// `--join` names the kubeconfig it can't read, and refuses the flags of a sim with its own API.
+#[test]
+fn join_names_a_kubeconfig_it_cannot_read_and_refuses_api_flags() {
+    let out = Command::new(env!("CARGO_BIN_EXE_fledge"))
+        .args(["sim", "--join", "/nonexistent/admin.kubeconfig"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--join /nonexistent/admin.kubeconfig: reading the kubeconfig"),
+        "{err}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_fledge"))
+        .args(["sim", "--join", "k", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("'--join <KUBECONFIG>' cannot be used with '--listen"),
+        "{err}"
+    );
+}
+
 #[test]
 fn the_example_faults_files_load() {
     for name in ["faults-flaky.yaml", "faults-watch-drops.yaml"] {

@@ -1,6 +1,8 @@
 //! `fledge sim`: run the simulated Kubernetes cluster until SIGTERM or Ctrl-C. Once it accepts
-//! requests it writes a kubeconfig and prints `sim ready: <url>` on stdout. For tests, the demo
-//! and benchmarks; the controller never needs it.
+//! requests it writes a kubeconfig and prints `sim ready: <url>` on stdout. With `--join`, it
+//! runs no API server and joins a real control plane as its kubelet instead, and prints
+//! `sim joined: <server> as node sim-node`. For tests, the demo and benchmarks; the controller
+//! never needs it.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -24,6 +26,47 @@ pub struct Args {
     /// Injected API faults (see docs/sim.md).
     #[arg(long)]
     faults: Option<PathBuf>,
+    /// Join the real control plane this kubeconfig names as its kubelet (one Node; Pods bound,
+    /// run and made ready as the scenario says) instead of serving an API of its own.
+    #[arg(long, value_name = "KUBECONFIG", conflicts_with_all = ["listen", "kubeconfig", "faults"])]
+    join: Option<PathBuf>,
+}
+
+async fn until_stopped() -> anyhow::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    tokio::select! {
+        _ = term.recv() => {}
+        r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
+    }
+    Ok(())
+}
+
+/// `--join`: the sim as the kubelet of a real control plane.
+async fn join(kubeconfig: &std::path::Path, scenario: Scenario) -> anyhow::Result<ExitCode> {
+    let config = kube::config::Kubeconfig::read_from(kubeconfig)
+        .with_context(|| format!("--join {}: reading the kubeconfig", kubeconfig.display()))?;
+    let config = kube::Config::from_custom_kubeconfig(config, &Default::default())
+        .await
+        .with_context(|| format!("--join {}: no usable context", kubeconfig.display()))?;
+    let server = config.cluster_url.to_string();
+    let client = kube::Client::try_from(config).context("--join: building the client")?;
+    let since = fledge_sim::kubelet::register(&client).await?;
+    let mut out = std::io::stdout();
+    writeln!(
+        out,
+        "sim joined: {server} as node {}",
+        fledge_sim::kubelet::NODE
+    )?;
+    out.flush()?;
+    let scenario = fledge_sim::scenario::ScenarioHandle::new(scenario);
+    let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<anyhow::Result<()>>();
+    let stop = async move {
+        let _ = stopped_tx.send(until_stopped().await);
+    };
+    fledge_sim::kubelet::serve(client, scenario, since, stop).await;
+    stopped_rx.await.unwrap_or(Ok(()))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -40,6 +83,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .build()
         .context("starting the tokio runtime")?;
     runtime.block_on(async move {
+        if let Some(kubeconfig) = &args.join {
+            return join(kubeconfig, scenario).await;
+        }
         let options = SimOptions {
             listen: args.listen,
             kubeconfig: args.kubeconfig,
@@ -52,12 +98,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let mut out = std::io::stdout();
         writeln!(out, "sim ready: {}", handle.url())?;
         out.flush()?;
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .context("installing the SIGTERM handler")?;
-        tokio::select! {
-            _ = term.recv() => {}
-            r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
-        }
+        until_stopped().await?;
         handle.shutdown().await;
         Ok(ExitCode::SUCCESS)
     })

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod control_plane;
 pub mod loadtester;
 pub mod net;
 pub mod openmetrics;

@@ -11,6 +11,7 @@
 
 pub mod exporter;
 pub mod faults;
+pub mod kubelet;
 pub mod scenario;
 pub mod server;
 pub mod stats;

@@ -73,7 +73,7 @@ pub fn new_pod(rs: &ReplicaSet, name: String) -> Pod {
             ..ObjectMeta::default()
         },
         spec: Some(PodSpec {
-            node_name: Some("sim-node".into()),
+            node_name: Some(crate::kubelet::NODE.into()),
             ..template.spec.unwrap_or_default()
         }),
         status: None,
