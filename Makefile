@@ -3,7 +3,7 @@
 CARGO ?= cargo
 FLEDGE := target/debug/fledge
 
-.PHONY: demo test lint crds bench deps build check-deploy check-gitops screenshots
+.PHONY: demo test test-sim lint crds bench deps build check-deploy check-gitops screenshots
 
 ## demo: the one-command tour (simulated cluster + real Prometheus + controller, two releases).
 ## It needs only Prometheus: installed when run as root, otherwise the exact command is printed
@@ -27,6 +27,11 @@ test: deps
 	testenv/k8s/build.sh >/dev/null
 	$(CARGO) test --workspace --all-targets
 	$(MAKE) check-deploy check-gitops
+
+## test-sim: the suite in the simulated cluster only (no Go build, no real control plane), for
+## a quick loop; `make test` runs both worlds.
+test-sim: deps
+	FLEDGE_TEST_WORLD=sim $(CARGO) test --workspace --all-targets -- --skip the_crds_install_and_the_server
 
 ## lint: formatting and clippy, warnings are errors.
 lint:

@@ -80,39 +80,10 @@ fn same_place(server: &str, expected: &str) -> bool {
 #[test]
 fn the_crds_install_and_the_server_rejects_what_fledge_validate_rejects() {
     let cp = ControlPlane::up(support::DEFAULT_SCENARIO);
-    for crds in [
-        "deploy/crds/fledge-crds.yaml",
-        "testdata/crds/flagger-crd.yaml",
-    ] {
-        let path = repo().join(crds);
-        cp.kubectl(&["apply", "--server-side", "-f", path.to_str().unwrap()]);
-    }
-    cp.kubectl(&[
-        "wait",
-        "--for",
-        "condition=Established",
-        "--timeout",
-        "60s",
-        "crd",
-        "--all",
+    cp.install_crds(&[
+        &repo().join("deploy/crds/fledge-crds.yaml"),
+        &repo().join("testdata/crds/flagger-crd.yaml"),
     ]);
-    // Discovery of a new group can lag its Established condition by a moment.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !cp
-        .kubectl_output(&[
-            "get",
-            "canaries.fledge.dev,metrictemplates.fledge.dev,alertproviders.fledge.dev,canaries.flagger.app",
-            "-A",
-        ])
-        .status
-        .success()
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the fledge kinds never showed up in discovery"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
 
     let mut failures = Vec::new();
     let canaries = yaml_files("testdata/canaries");

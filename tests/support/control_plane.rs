@@ -5,6 +5,9 @@
 
 use std::path::Path;
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 use super::{FLEDGE, repo};
 
@@ -57,6 +60,49 @@ impl ControlPlane {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Applies the CRD manifests in `paths` (server-side) and waits until every CRD is
+    /// Established and the fledge kinds are served (discovery can lag the condition).
+    pub fn install_crds(&self, paths: &[&Path]) {
+        for path in paths {
+            self.kubectl(&[
+                "apply",
+                "--server-side",
+                "-f",
+                path.to_str().expect("utf-8 path"),
+            ]);
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let crds = self.kubectl(&["get", "crd", "-o", "json"]);
+            let crds: Value = serde_json::from_str(&crds).expect("crd list");
+            let established = crds["items"].as_array().is_some_and(|items| {
+                items.iter().all(|crd| {
+                    crd["status"]["conditions"].as_array().is_some_and(|c| {
+                        c.iter()
+                            .any(|c| c["type"] == "Established" && c["status"] == "True")
+                    })
+                })
+            });
+            let served = established
+                && self
+                    .kubectl_output(&[
+                        "get",
+                        "canaries.fledge.dev,metrictemplates.fledge.dev,alertproviders.fledge.dev",
+                        "-A",
+                    ])
+                    .status
+                    .success();
+            if served {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the CRDs were not Established and served within 60s: {crds:#}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 
     /// `kubectl apply --dry-run=server` of `file`: `Ok` or the server's message.

@@ -30,11 +30,22 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// What a test runs against: `fledge sim`, or a real control plane with the sim as kubelet.
+enum Backend {
+    Sim(Child),
+    Real(control_plane::ControlPlane),
+}
+
 pub struct Cluster {
     pub dir: tempfile::TempDir,
+    /// kubectl's kubeconfig: the sim's, or cluster-admin on a real control plane.
     pub kubeconfig: PathBuf,
+    /// The controllers' kubeconfig: the same as kubectl's on the sim; on a real control plane,
+    /// the fledge ServiceAccount's token with exactly deploy/rbac's permissions.
+    pub controller_kubeconfig: PathBuf,
+    /// The sim's URL (API, traffic proxy and metrics); empty on a real control plane.
     pub url: String,
-    sim: Child,
+    backend: Backend,
     controllers: Vec<Option<Child>>,
 }
 
@@ -82,9 +93,10 @@ impl Cluster {
         assert!(!url.is_empty(), "fledge sim exited before it was ready");
         let cluster = Cluster {
             dir,
+            controller_kubeconfig: kubeconfig.clone(),
             kubeconfig,
             url,
-            sim,
+            backend: Backend::Sim(sim),
             controllers: Vec::new(),
         };
         cluster.kubectl(&[
@@ -93,6 +105,45 @@ impl Cluster {
             &repo().join("deploy/crds").display().to_string(),
         ]);
         cluster
+    }
+
+    /// A real control plane (`scripts/cluster`) with `scenario` for its simulated kubelet,
+    /// and the fledge CRDs from deploy/crds installed by cluster-admin.
+    pub fn real(scenario: &str) -> Cluster {
+        let cp = control_plane::ControlPlane::up(scenario);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let cluster = Cluster {
+            kubeconfig: cp.dir.path().join("admin.kubeconfig"),
+            controller_kubeconfig: cp.dir.path().join("controller.kubeconfig"),
+            dir,
+            url: String::new(),
+            backend: Backend::Real(cp),
+            controllers: Vec::new(),
+        };
+        if let Backend::Real(cp) = &cluster.backend {
+            cp.install_crds(&[&repo().join("deploy/crds/fledge-crds.yaml")]);
+        }
+        cluster
+    }
+
+    pub fn is_real(&self) -> bool {
+        matches!(self.backend, Backend::Real(_))
+    }
+
+    /// `sim` or `cluster`, for messages.
+    pub fn world(&self) -> &'static str {
+        if self.is_real() { "cluster" } else { "sim" }
+    }
+
+    /// `kubectl get -o json ARGS...`, or None when kubectl fails.
+    pub fn get_json(&self, args: &[&str]) -> Option<Value> {
+        let mut all = vec!["get", "-o", "json"];
+        all.extend_from_slice(args);
+        let out = self.kubectl_output(&all);
+        if !out.status.success() {
+            return None;
+        }
+        serde_json::from_slice(&out.stdout).ok()
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -110,7 +161,7 @@ impl Cluster {
             .expect("controller log");
         let child = Command::new(FLEDGE)
             .args(["controller", "--kubeconfig"])
-            .arg(&self.kubeconfig)
+            .arg(&self.controller_kubeconfig)
             .args([
                 "--min-interval",
                 "1s",
@@ -329,8 +380,11 @@ impl Drop for Cluster {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let _ = self.sim.kill();
-        let _ = self.sim.wait();
+        // A real control plane stops when its guard drops.
+        if let Backend::Sim(sim) = &mut self.backend {
+            let _ = sim.kill();
+            let _ = sim.wait();
+        }
     }
 }
 
@@ -383,6 +437,24 @@ spec:
     iterations: {iterations}
 {extra_spec}"#
     )
+}
+
+/// The worlds `FLEDGE_TEST_WORLD` asks for (`sim`, `cluster`; unset: both), each started fresh
+/// with `scenario`: the same test code runs in each.
+pub fn worlds(scenario: &str) -> Vec<Cluster> {
+    let which = std::env::var("FLEDGE_TEST_WORLD").unwrap_or_default();
+    let mut out = Vec::new();
+    if which.is_empty() || which == "sim" {
+        out.push(Cluster::with(scenario, None));
+    }
+    if which.is_empty() || which == "cluster" {
+        out.push(Cluster::real(scenario));
+    }
+    assert!(
+        !out.is_empty(),
+        "FLEDGE_TEST_WORLD={which:?}: use sim or cluster, or leave it unset for both"
+    );
+    out
 }
 
 /// A started cluster with podinfo (IMG1, 2 replicas) in `ns`, `canary` applied and one
