@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::Value;
 use support::openmetrics::{Sample, parse_openmetrics};
 use support::prometheus::Prometheus;
-use support::{Cluster, IMG1, has_event, net, podinfo, repo};
+use support::{Cluster, IMG1, has_event, net, podinfo, repo, worlds};
 
 const NS: &str = "test";
 const T: Duration = Duration::from_secs(60);
@@ -40,7 +40,11 @@ const SIM_UP: &str = include_str!("../testdata/e2e/metrictemplate-sim-up.yaml");
 /// the harness's `start_controller` already passes `--metrics-server`, and the controller's
 /// CLI rejects the flag a second time.
 fn release(scenario: &str, canary: &str, templates: &[&str]) -> (Cluster, Prometheus) {
-    let mut c = Cluster::with(scenario, None);
+    release_in(Cluster::with(scenario, None), canary, templates)
+}
+
+/// [`release`] in `c`, either world.
+fn release_in(mut c: Cluster, canary: &str, templates: &[&str]) -> (Cluster, Prometheus) {
     let prom = Prometheus::scraping(&c.url);
     c.apply_file(&repo().join("testdata/crds/gateway-api-httproutes.yaml"));
     c.apply(&podinfo(NS, IMG1, 2));
@@ -100,125 +104,129 @@ fn with_verdict<'a>(records: &[&'a Value], verdict: &str) -> Vec<&'a Value> {
 
 #[test]
 fn a_healthy_canary_is_promoted_on_real_prometheus_metrics() {
-    let (c, _prom) = release(SCENARIO_TRAFFIC, CANARY, &[]);
-    c.set_image(NS, "podinfo", HEALTHY);
-    let done = c.wait_phase_not(NS, "podinfo", "Succeeded", "Failed", RELEASE);
-    assert_eq!(c.image(NS, "podinfo-primary"), HEALTHY);
-    assert_eq!(
-        done["status"]["failedChecks"].as_i64().unwrap_or(0),
-        0,
-        "{:#}",
-        done["status"]
-    );
+    for c in worlds(SCENARIO_TRAFFIC) {
+        let (c, _prom) = release_in(c, CANARY, &[]);
+        c.set_image(NS, "podinfo", HEALTHY);
+        let done = c.wait_phase_not(NS, "podinfo", "Succeeded", "Failed", RELEASE);
+        assert_eq!(c.image(NS, "podinfo-primary"), HEALTHY);
+        assert_eq!(
+            done["status"]["failedChecks"].as_i64().unwrap_or(0),
+            0,
+            "{:#}",
+            done["status"]
+        );
 
-    let h = history(&done);
-    let success = records(&h, "request-success-rate");
-    let duration = records(&h, "request-duration");
-    assert!(
-        with_verdict(&success, "Fail").is_empty() && with_verdict(&duration, "Fail").is_empty(),
-        "{h:#?}"
-    );
-    // One passing step per weight (20, 40, 60) and the one that promotes.
-    let passed = with_verdict(&success, "Pass");
-    assert!(
-        passed.len() >= 3,
-        "expected a passing success rate per step: {h:#?}"
-    );
-    for r in &passed {
-        // The scenario answers every canary request with 200.
-        let v = r["value"].as_f64().expect("value recorded");
-        assert!((v - 100.0).abs() < 1e-6, "success rate {v}: {r}");
-        assert_eq!(r["threshold"], ">= 99");
+        let h = history(&done);
+        let success = records(&h, "request-success-rate");
+        let duration = records(&h, "request-duration");
+        assert!(
+            with_verdict(&success, "Fail").is_empty() && with_verdict(&duration, "Fail").is_empty(),
+            "{h:#?}"
+        );
+        // One passing step per weight (20, 40, 60) and the one that promotes.
+        let passed = with_verdict(&success, "Pass");
+        assert!(
+            passed.len() >= 3,
+            "expected a passing success rate per step: {h:#?}"
+        );
+        for r in &passed {
+            // The scenario answers every canary request with 200.
+            let v = r["value"].as_f64().expect("value recorded");
+            assert!((v - 100.0).abs() < 1e-6, "success rate {v}: {r}");
+            assert_eq!(r["threshold"], ">= 99");
+        }
+        let passed = with_verdict(&duration, "Pass");
+        assert!(passed.len() >= 3, "{h:#?}");
+        for r in &passed {
+            // p99 80ms in the scenario; the histogram's bucket bounds may round it up a little.
+            let v = r["value"].as_f64().expect("value recorded");
+            assert!(v > 0.0 && v <= 250.0, "p99 {v}ms: {r}");
+            assert_eq!(r["threshold"], "<= 500");
+        }
+        let events = c.events(NS, "podinfo");
+        for want in [
+            "Advance podinfo.test canary weight 20",
+            "Advance podinfo.test canary weight 60",
+            "Promotion completed! Scaling down podinfo.test",
+        ] {
+            assert!(has_event(&events, want), "missing {want:?}: {events:#?}");
+        }
+        assert_eq!(c.httproute_weights(NS, "podinfo"), Some((100, 0)));
     }
-    let passed = with_verdict(&duration, "Pass");
-    assert!(passed.len() >= 3, "{h:#?}");
-    for r in &passed {
-        // p99 80ms in the scenario; the histogram's bucket bounds may round it up a little.
-        let v = r["value"].as_f64().expect("value recorded");
-        assert!(v > 0.0 && v <= 250.0, "p99 {v}ms: {r}");
-        assert_eq!(r["threshold"], "<= 500");
-    }
-    let events = c.events(NS, "podinfo");
-    for want in [
-        "Advance podinfo.test canary weight 20",
-        "Advance podinfo.test canary weight 60",
-        "Promotion completed! Scaling down podinfo.test",
-    ] {
-        assert!(has_event(&events, want), "missing {want:?}: {events:#?}");
-    }
-    assert_eq!(c.httproute_weights(NS, "podinfo"), Some((100, 0)));
 }
 
 #[test]
 fn a_faulty_canary_is_rolled_back_at_the_threshold_with_the_failing_values_recorded() {
-    let (c, _prom) = release(SCENARIO_TRAFFIC, CANARY, &[]);
-    c.set_image(NS, "podinfo", FAULTY);
-    let failed = c.wait_phase_not(NS, "podinfo", "Failed", "Succeeded", RELEASE);
-    assert_eq!(c.image(NS, "podinfo-primary"), IMG1);
+    for c in worlds(SCENARIO_TRAFFIC) {
+        let (c, _prom) = release_in(c, CANARY, &[]);
+        c.set_image(NS, "podinfo", FAULTY);
+        let failed = c.wait_phase_not(NS, "podinfo", "Failed", "Succeeded", RELEASE);
+        assert_eq!(c.image(NS, "podinfo-primary"), IMG1);
 
-    let h = history(&failed);
-    let success = records(&h, "request-success-rate");
-    let fails = with_verdict(&success, "Fail");
-    // threshold: 3, and not one check more.
-    assert_eq!(fails.len(), 3, "{h:#?}");
-    for r in &fails {
-        // The scenario answers 70% of the canary's requests with 200.
-        let v = r["value"].as_f64().expect("value recorded");
-        assert!((65.0..=75.0).contains(&v), "success rate {v}: {r}");
-        assert_eq!(r["threshold"], ">= 99");
-        let message = r["message"].as_str().unwrap_or_default();
-        assert!(
-            message.contains("request-success-rate") && message.contains("< 99"),
-            "{r}"
+        let h = history(&failed);
+        let success = records(&h, "request-success-rate");
+        let fails = with_verdict(&success, "Fail");
+        // threshold: 3, and not one check more.
+        assert_eq!(fails.len(), 3, "{h:#?}");
+        for r in &fails {
+            // The scenario answers 70% of the canary's requests with 200.
+            let v = r["value"].as_f64().expect("value recorded");
+            assert!((65.0..=75.0).contains(&v), "success rate {v}: {r}");
+            assert_eq!(r["threshold"], ">= 99");
+            let message = r["message"].as_str().unwrap_or_default();
+            assert!(
+                message.contains("request-success-rate") && message.contains("< 99"),
+                "{r}"
+            );
+        }
+        let failing_steps: BTreeSet<&str> = h
+            .iter()
+            .filter(|r| r["verdict"] == "Fail")
+            .filter_map(|r| r["time"].as_str())
+            .collect();
+        assert_eq!(
+            failing_steps.len(),
+            3,
+            "failed steps beyond the threshold: {h:#?}"
         );
-    }
-    let failing_steps: BTreeSet<&str> = h
-        .iter()
-        .filter(|r| r["verdict"] == "Fail")
-        .filter_map(|r| r["time"].as_str())
-        .collect();
-    assert_eq!(
-        failing_steps.len(),
-        3,
-        "failed steps beyond the threshold: {h:#?}"
-    );
-    assert!(
-        with_verdict(&success, "Pass").is_empty(),
-        "a 70% canary passed a >= 99 check: {h:#?}"
-    );
+        assert!(
+            with_verdict(&success, "Pass").is_empty(),
+            "a 70% canary passed a >= 99 check: {h:#?}"
+        );
 
-    let events = c.events(NS, "podinfo");
-    let halts: Vec<&String> = events
-        .iter()
-        .filter(|e| {
-            e.starts_with("Warning")
-                && e.contains("Halt podinfo.test advancement metric request-success-rate")
-                && e.contains("< 99")
-        })
-        .collect();
-    assert!(!halts.is_empty(), "{events:#?}");
-    for e in &halts {
-        let value = e
-            .split("request-success-rate: ")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or_else(|| panic!("no value in event {e:?}"));
-        assert!((65.0..=75.0).contains(&value), "{e}");
+        let events = c.events(NS, "podinfo");
+        let halts: Vec<&String> = events
+            .iter()
+            .filter(|e| {
+                e.starts_with("Warning")
+                    && e.contains("Halt podinfo.test advancement metric request-success-rate")
+                    && e.contains("< 99")
+            })
+            .collect();
+        assert!(!halts.is_empty(), "{events:#?}");
+        for e in &halts {
+            let value = e
+                .split("request-success-rate: ")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or_else(|| panic!("no value in event {e:?}"));
+            assert!((65.0..=75.0).contains(&value), "{e}");
+        }
+        assert!(
+            has_event(
+                &events,
+                "Rolling back podinfo.test failed checks threshold reached 3"
+            ),
+            "{events:#?}"
+        );
+        c.wait_for("traffic back on the primary", T, |c| {
+            (c.httproute_weights(NS, "podinfo") == Some((100, 0))).then_some(())
+        });
+        c.wait_for("canary scaled to zero", T, |c| {
+            (c.replicas(NS, "podinfo") == 0).then_some(())
+        });
     }
-    assert!(
-        has_event(
-            &events,
-            "Rolling back podinfo.test failed checks threshold reached 3"
-        ),
-        "{events:#?}"
-    );
-    c.wait_for("traffic back on the primary", T, |c| {
-        (c.httproute_weights(NS, "podinfo") == Some((100, 0))).then_some(())
-    });
-    c.wait_for("canary scaled to zero", T, |c| {
-        (c.replicas(NS, "podinfo") == 0).then_some(())
-    });
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use support::prometheus::Prometheus;
 use support::routed::{HEALTHY, promotes_a_healthy_canary, rolls_back_a_faulty_canary};
-use support::{Cluster, IMG1, podinfo, repo};
+use support::{Cluster, IMG1, podinfo, repo, worlds};
 
 const NS: &str = "test";
 const T: Duration = Duration::from_secs(60);
@@ -20,7 +20,11 @@ const CANARY: &str = include_str!("../testdata/e2e/canary-istio-analysis.yaml");
 const CANARY_AB: &str = include_str!("../testdata/routers/canary-istio-ab.yaml");
 
 fn istio_cluster() -> Cluster {
-    let c = Cluster::with(SCENARIO, None);
+    istio_in(Cluster::with(SCENARIO, None))
+}
+
+/// `c` with Istio's CRDs and podinfo at IMG1.
+fn istio_in(c: Cluster) -> Cluster {
     for crd in ["istio-virtualservices.yaml", "istio-destinationrules.yaml"] {
         c.apply_file(&repo().join("testdata/crds").join(crd));
     }
@@ -28,8 +32,10 @@ fn istio_cluster() -> Cluster {
     c
 }
 
-fn istio_world(manifest: &str) -> (Cluster, Prometheus) {
-    let mut c = istio_cluster();
+/// `c` with Istio's CRDs, podinfo, a Prometheus scraping the sim, the Canary and a controller;
+/// returns once the Canary is Initialized.
+fn istio_world(c: Cluster, manifest: &str) -> (Cluster, Prometheus) {
+    let mut c = istio_in(c);
     let prom = Prometheus::scraping(&c.url);
     c.apply(&manifest.replace(PROM_PLACEHOLDER, &prom.url));
     c.start_controller(&[]);
@@ -53,28 +59,32 @@ fn vs_weights(c: &Cluster) -> Option<(i64, i64)> {
 
 #[test]
 fn a_healthy_canary_is_promoted_through_the_virtual_service() {
-    let (c, _prom) = istio_world(CANARY);
-    assert_eq!(vs_weights(&c), Some((100, 0)));
-    let vs = c.must_get("virtualservice", NS, "podinfo");
-    // Written as v1beta1; kubectl reads the CRD's preferred version.
-    assert!(
-        vs["apiVersion"]
-            .as_str()
-            .is_some_and(|v| v.starts_with("networking.istio.io/")),
-        "{vs}"
-    );
-    assert_eq!(vs["spec"]["gateways"], serde_json::json!(["mesh"]));
-    assert_eq!(vs["spec"]["http"][0]["timeout"], "30s");
-    let dr = c.must_get("destinationrule", NS, "podinfo-canary");
-    assert_eq!(dr["spec"]["host"], "podinfo-canary");
+    for c in worlds(SCENARIO) {
+        let (c, _prom) = istio_world(c, CANARY);
+        assert_eq!(vs_weights(&c), Some((100, 0)));
+        let vs = c.must_get("virtualservice", NS, "podinfo");
+        // Written as v1beta1; kubectl reads the CRD's preferred version.
+        assert!(
+            vs["apiVersion"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("networking.istio.io/")),
+            "{vs}"
+        );
+        assert_eq!(vs["spec"]["gateways"], serde_json::json!(["mesh"]));
+        assert_eq!(vs["spec"]["http"][0]["timeout"], "30s");
+        let dr = c.must_get("destinationrule", NS, "podinfo-canary");
+        assert_eq!(dr["spec"]["host"], "podinfo-canary");
 
-    promotes_a_healthy_canary(&c, NS, vs_weights, (60, 40));
+        promotes_a_healthy_canary(&c, NS, vs_weights, (60, 40));
+    }
 }
 
 #[test]
 fn a_faulty_canary_is_rolled_back_on_istio_metrics() {
-    let (c, _prom) = istio_world(CANARY);
-    rolls_back_a_faulty_canary(&c, NS, vs_weights);
+    for c in worlds(SCENARIO) {
+        let (c, _prom) = istio_world(c, CANARY);
+        rolls_back_a_faulty_canary(&c, NS, vs_weights);
+    }
 }
 
 #[test]
@@ -86,16 +96,18 @@ fn ab_testing_sends_only_matching_requests_to_the_canary() {
             "    match:",
             "    webhooks:\n      - {name: gate, type: confirm-promotion, url: http://127.0.0.1:9/closed}\n    match:",
         );
-    let (c, _prom) = istio_world(&manifest);
-    c.set_image(NS, "podinfo", HEALTHY);
-    c.wait_phase(NS, "podinfo", "WaitingPromotion", T);
-    assert_eq!(c.canary_answers(NS, 200, &[("x-canary", "insider")]), 200);
-    assert_eq!(
-        c.canary_answers(NS, 200, &[("user-agent", "Mozilla Firefox")]),
-        200
-    );
-    assert_eq!(c.canary_answers(NS, 200, &[]), 0);
-    assert_eq!(c.canary_answers(NS, 200, &[("x-canary", "outsider")]), 0);
+    for c in worlds(SCENARIO) {
+        let (c, _prom) = istio_world(c, &manifest);
+        c.set_image(NS, "podinfo", HEALTHY);
+        c.wait_phase(NS, "podinfo", "WaitingPromotion", T);
+        assert_eq!(c.canary_answers(NS, 200, &[("x-canary", "insider")]), 200);
+        assert_eq!(
+            c.canary_answers(NS, 200, &[("user-agent", "Mozilla Firefox")]),
+            200
+        );
+        assert_eq!(c.canary_answers(NS, 200, &[]), 0);
+        assert_eq!(c.canary_answers(NS, 200, &[("x-canary", "outsider")]), 0);
+    }
 }
 
 #[test]

@@ -15,7 +15,7 @@ use support::prometheus::Prometheus;
 use support::routed::{
     HEALTHY, promotes_a_healthy_canary, rolls_back_a_faulty_canary, stalled_on_invalid_spec,
 };
-use support::{Cluster, IMG1, podinfo};
+use support::{Cluster, IMG1, podinfo, worlds};
 
 const NS: &str = "test";
 const T: Duration = Duration::from_secs(60);
@@ -26,10 +26,10 @@ const CANARY: &str = include_str!("../testdata/e2e/canary-nginx-analysis.yaml");
 const CANARY_AB: &str = include_str!("../testdata/routers/canary-nginx-ab.yaml");
 const WEIGHT: &str = "nginx.ingress.kubernetes.io/canary-weight";
 
-/// A sim with traffic to test/podinfo, Prometheus, podinfo at IMG1, the user's Ingress, the
-/// Canary (`manifest`) and a controller; returns once the Canary is Initialized.
-fn nginx_world(manifest: &str) -> (Cluster, Prometheus) {
-    let mut c = Cluster::with(SCENARIO, None);
+/// `c` (either world, with traffic to test/podinfo) with a Prometheus scraping the sim, podinfo
+/// at IMG1, the user's Ingress, the Canary (`manifest`) and a controller; returns once the
+/// Canary is Initialized.
+fn nginx_world(mut c: Cluster, manifest: &str) -> (Cluster, Prometheus) {
     let prom = Prometheus::scraping(&c.url);
     c.apply(&podinfo(NS, IMG1, 2));
     c.apply(INGRESS);
@@ -54,26 +54,30 @@ fn annotation(obj: &Value, key: &str) -> Option<String> {
 
 #[test]
 fn a_healthy_canary_is_promoted_through_the_canary_ingress() {
-    let (c, _prom) = nginx_world(CANARY);
-    let ing = c.must_get("ingress", NS, "podinfo-canary");
-    assert_eq!(
-        annotation(&ing, "nginx.ingress.kubernetes.io/canary").as_deref(),
-        Some("true")
-    );
-    assert_eq!(annotation(&ing, WEIGHT).as_deref(), Some("0"));
-    assert_eq!(
-        ing["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"],
-        "podinfo-canary"
-    );
-    assert_eq!(ing["spec"]["ingressClassName"], "nginx");
+    for c in worlds(SCENARIO) {
+        let (c, _prom) = nginx_world(c, CANARY);
+        let ing = c.must_get("ingress", NS, "podinfo-canary");
+        assert_eq!(
+            annotation(&ing, "nginx.ingress.kubernetes.io/canary").as_deref(),
+            Some("true")
+        );
+        assert_eq!(annotation(&ing, WEIGHT).as_deref(), Some("0"));
+        assert_eq!(
+            ing["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"],
+            "podinfo-canary"
+        );
+        assert_eq!(ing["spec"]["ingressClassName"], "nginx");
 
-    promotes_a_healthy_canary(&c, NS, ingress_weights, (60, 40));
+        promotes_a_healthy_canary(&c, NS, ingress_weights, (60, 40));
+    }
 }
 
 #[test]
 fn a_faulty_canary_is_rolled_back_on_ingress_nginx_metrics() {
-    let (c, _prom) = nginx_world(CANARY);
-    rolls_back_a_faulty_canary(&c, NS, ingress_weights);
+    for c in worlds(SCENARIO) {
+        let (c, _prom) = nginx_world(c, CANARY);
+        rolls_back_a_faulty_canary(&c, NS, ingress_weights);
+    }
 }
 
 #[test]
@@ -86,21 +90,23 @@ fn ab_testing_sends_only_matching_requests_to_the_canary() {
             "    match:",
             "    webhooks:\n      - {name: gate, type: confirm-promotion, url: http://127.0.0.1:9/closed}\n    match:",
         );
-    let (c, _prom) = nginx_world(&manifest);
-    c.set_image(NS, "podinfo", HEALTHY);
-    c.wait_phase(NS, "podinfo", "WaitingPromotion", T);
-    let ing = c.must_get("ingress", NS, "podinfo-canary");
-    assert_eq!(
-        annotation(&ing, "nginx.ingress.kubernetes.io/canary-by-header").as_deref(),
-        Some("x-canary")
-    );
-    assert_eq!(c.canary_answers(NS, 200, &[("x-canary", "insider")]), 200);
-    assert_eq!(
-        c.canary_answers(NS, 200, &[("cookie", "canary=always")]),
-        200
-    );
-    assert_eq!(c.canary_answers(NS, 200, &[]), 0);
-    assert_eq!(c.canary_answers(NS, 200, &[("x-canary", "outsider")]), 0);
+    for c in worlds(SCENARIO) {
+        let (c, _prom) = nginx_world(c, &manifest);
+        c.set_image(NS, "podinfo", HEALTHY);
+        c.wait_phase(NS, "podinfo", "WaitingPromotion", T);
+        let ing = c.must_get("ingress", NS, "podinfo-canary");
+        assert_eq!(
+            annotation(&ing, "nginx.ingress.kubernetes.io/canary-by-header").as_deref(),
+            Some("x-canary")
+        );
+        assert_eq!(c.canary_answers(NS, 200, &[("x-canary", "insider")]), 200);
+        assert_eq!(
+            c.canary_answers(NS, 200, &[("cookie", "canary=always")]),
+            200
+        );
+        assert_eq!(c.canary_answers(NS, 200, &[]), 0);
+        assert_eq!(c.canary_answers(NS, 200, &[("x-canary", "outsider")]), 0);
+    }
 }
 
 #[test]

@@ -14,7 +14,8 @@ use fledge_sim::{Faults, Scenario, Sim, SimOptions};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Address to serve the Kubernetes API on (port 0 picks a free port).
+    /// Address to serve the Kubernetes API on (port 0 picks a free port); with `--join`, the
+    /// traffic and metrics.
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
     /// Where to write the kubeconfig (context `fledge-sim`). Default: a temp file, printed on stderr.
@@ -26,9 +27,10 @@ pub struct Args {
     /// Injected API faults (see docs/sim.md).
     #[arg(long)]
     faults: Option<PathBuf>,
-    /// Join the real control plane this kubeconfig names as its kubelet (one Node; Pods bound,
-    /// run and made ready as the scenario says) instead of serving an API of its own.
-    #[arg(long, value_name = "KUBECONFIG", conflicts_with_all = ["listen", "kubeconfig", "faults"])]
+    /// Join the real control plane this kubeconfig names as its kubelet and network (one Node;
+    /// Pods bound, run and made ready as the scenario says; traffic routed by the routing
+    /// objects there, and metrics, on `--listen`) instead of serving an API of its own.
+    #[arg(long, value_name = "KUBECONFIG", conflicts_with_all = ["kubeconfig", "faults"])]
     join: Option<PathBuf>,
 }
 
@@ -42,8 +44,12 @@ async fn until_stopped() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `--join`: the sim as the kubelet of a real control plane.
-async fn join(kubeconfig: &std::path::Path, scenario: Scenario) -> anyhow::Result<ExitCode> {
+/// `--join`: the sim as the kubelet and network of a real control plane.
+async fn join(
+    kubeconfig: &std::path::Path,
+    scenario: Scenario,
+    listen: SocketAddr,
+) -> anyhow::Result<ExitCode> {
     let config = kube::config::Kubeconfig::read_from(kubeconfig)
         .with_context(|| format!("--join {}: reading the kubeconfig", kubeconfig.display()))?;
     let config = kube::Config::from_custom_kubeconfig(config, &Default::default())
@@ -51,21 +57,18 @@ async fn join(kubeconfig: &std::path::Path, scenario: Scenario) -> anyhow::Resul
         .with_context(|| format!("--join {}: no usable context", kubeconfig.display()))?;
     let server = config.cluster_url.to_string();
     let client = kube::Client::try_from(config).context("--join: building the client")?;
-    let since = fledge_sim::kubelet::register(&client).await?;
+    let joined = fledge_sim::join::join(client, scenario, listen).await?;
     let mut out = std::io::stdout();
     writeln!(
         out,
-        "sim joined: {server} as node {}",
-        fledge_sim::kubelet::NODE
+        "sim joined: {server} as node {}; traffic and metrics: {}",
+        fledge_sim::kubelet::NODE,
+        joined.url()
     )?;
     out.flush()?;
-    let scenario = fledge_sim::scenario::ScenarioHandle::new(scenario);
-    let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<anyhow::Result<()>>();
-    let stop = async move {
-        let _ = stopped_tx.send(until_stopped().await);
-    };
-    fledge_sim::kubelet::serve(client, scenario, since, stop).await;
-    stopped_rx.await.unwrap_or(Ok(()))?;
+    let stopped = until_stopped().await;
+    joined.stop().await;
+    stopped?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -84,7 +87,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .context("starting the tokio runtime")?;
     runtime.block_on(async move {
         if let Some(kubeconfig) = &args.join {
-            return join(kubeconfig, scenario).await;
+            return join(kubeconfig, scenario, args.listen).await;
         }
         let options = SimOptions {
             listen: args.listen,

@@ -38,6 +38,15 @@ impl ControlPlane {
         ControlPlane { dir }
     }
 
+    /// Where the simulated network serves traffic and metrics (`FLEDGE_SIM_URL` in DIR/env).
+    pub fn sim_url(&self) -> String {
+        let env = std::fs::read_to_string(self.dir.path().join("env")).expect("DIR/env");
+        env.lines()
+            .find_map(|l| l.strip_prefix("FLEDGE_SIM_URL="))
+            .map(|u| u.trim_matches('\'').to_string())
+            .expect("FLEDGE_SIM_URL in DIR/env")
+    }
+
     /// kubectl as cluster-admin, never touching ~/.kube.
     pub fn kubectl_output(&self, args: &[&str]) -> Output {
         let dir = self.dir.path();

@@ -43,7 +43,7 @@ pub struct Cluster {
     /// The controllers' kubeconfig: the same as kubectl's on the sim; on a real control plane,
     /// the fledge ServiceAccount's token with exactly deploy/rbac's permissions.
     pub controller_kubeconfig: PathBuf,
-    /// The sim's URL (API, traffic proxy and metrics); empty on a real control plane.
+    /// The sim's URL: its traffic proxy and metrics (and, in the sim world, its API).
     pub url: String,
     backend: Backend,
     controllers: Vec<Option<Child>>,
@@ -116,7 +116,7 @@ impl Cluster {
             kubeconfig: cp.dir.path().join("admin.kubeconfig"),
             controller_kubeconfig: cp.dir.path().join("controller.kubeconfig"),
             dir,
-            url: String::new(),
+            url: cp.sim_url(),
             backend: Backend::Real(cp),
             controllers: Vec::new(),
         };
@@ -235,8 +235,15 @@ impl Cluster {
         self.kubectl(&["apply", "-f", &file.display().to_string()]);
     }
 
+    /// Applies a manifest file; server-side on a real API server, where the large third-party
+    /// CRDs don't fit client-side apply's last-applied annotation.
     pub fn apply_file(&self, path: &Path) {
-        self.kubectl(&["apply", "-f", &path.display().to_string()]);
+        let path = path.display().to_string();
+        if self.is_real() {
+            self.kubectl(&["apply", "--server-side", "-f", &path]);
+        } else {
+            self.kubectl(&["apply", "-f", &path]);
+        }
     }
 
     /// The object as JSON, or None when it doesn't exist.

@@ -90,7 +90,10 @@ async fn cluster(file: &str) -> (SimHandle, Canary) {
 /// The split the simulator computes from the stored HTTPRoute with its own code (an
 /// independent reading of Gateway API semantics), as `Routes`.
 fn sim_split(sim: &SimHandle) -> Routes {
-    let traffic = Traffic::new(sim.store().clone(), sim.scenario().clone());
+    let traffic = Traffic::new(
+        Box::new(fledge_sim::traffic::StoreSource(sim.store().clone())),
+        sim.scenario().clone(),
+    );
     let route = routing::route(&traffic.world(), "test", "podinfo");
     assert_eq!(route.via, routing::Via::HttpRoute("podinfo".into()));
     let share = |svc: &str| {

@@ -11,6 +11,7 @@
 
 pub mod exporter;
 pub mod faults;
+pub mod join;
 pub mod kubelet;
 pub mod scenario;
 pub mod server;
@@ -153,7 +154,10 @@ impl Sim {
             shutdown.clone(),
         )));
         // Synthetic traffic, `/metrics`, the service proxy and Host-header routing.
-        let traffic = traffic::Traffic::new(store.clone(), scenario.clone());
+        let traffic = traffic::Traffic::new(
+            Box::new(traffic::StoreSource(store.clone())),
+            scenario.clone(),
+        );
         tasks.push(tokio::spawn(traffic.clone().run(shutdown.clone())));
         let app = server::router(state).merge(traffic::proxy::routes(traffic.clone()));
         let app = traffic::proxy::with_host_routing(app, traffic.clone());

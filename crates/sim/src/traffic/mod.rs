@@ -4,6 +4,7 @@
 //! and a service proxy that routes real requests the same way. It never changes API objects.
 
 pub mod generator;
+pub mod kube_source;
 pub mod proxy;
 pub mod routing;
 
@@ -33,15 +34,59 @@ pub const TRAEFIK_SERVICES: GroupResource = GroupResource::of("traefik.io", "tra
 pub const TRAEFIK_SERVICES_V2: GroupResource =
     GroupResource::of("traefik.containo.us", "traefikservices");
 
+/// Where the objects routing depends on come from: the sim's own store, or watches on a real
+/// API server ([`kube_source::KubeSource`]).
+pub trait WorldSource: Send + Sync + std::fmt::Debug {
+    /// Changes whenever an object routing depends on may have changed.
+    fn version(&self) -> u64;
+    /// Every object routing depends on, across all namespaces.
+    fn read(&self) -> World;
+    fn has_service(&self, namespace: &str, name: &str) -> bool;
+}
+
+/// The sim's own store.
+#[derive(Debug)]
+pub struct StoreSource(pub Store);
+
+impl WorldSource for StoreSource {
+    fn version(&self) -> u64 {
+        self.0.resource_version()
+    }
+
+    fn read(&self) -> World {
+        let store = &self.0;
+        World {
+            services: typed_list(store, &resources::SERVICES),
+            ingresses: typed_list(store, &resources::INGRESSES),
+            http_routes: raw_list(store, &HTTPROUTES),
+            virtual_services: raw_list(store, &VIRTUAL_SERVICES),
+            traffic_splits: raw_list(store, &TRAFFIC_SPLITS),
+            http_proxies: raw_list(store, &HTTP_PROXIES),
+            traefik_services: [TRAEFIK_SERVICES, TRAEFIK_SERVICES_V2]
+                .iter()
+                .flat_map(|gr| raw_list(store, gr))
+                .collect(),
+            deployments: typed_list(store, &resources::DEPLOYMENTS),
+            pods: typed_list(store, &resources::PODS),
+        }
+    }
+
+    fn has_service(&self, namespace: &str, name: &str) -> bool {
+        self.0
+            .get_arc(&resources::SERVICES, namespace, name)
+            .is_some()
+    }
+}
+
 /// The traffic simulation: shared by the tick task and the HTTP handlers.
 #[derive(Debug)]
 pub struct Traffic {
-    store: Store,
+    source: Box<dyn WorldSource>,
     scenario: ScenarioHandle,
     exporter: Exporter,
     generator: Mutex<Generator>,
-    /// The last snapshot and the store resourceVersion it was taken at: proxied requests
-    /// under load reuse it until something changes.
+    /// The last snapshot and the source version it was taken at: proxied requests under load
+    /// reuse it until something changes.
     world: Mutex<Option<(u64, Arc<World>)>>,
 }
 
@@ -59,10 +104,10 @@ fn raw_list(store: &Store, gr: &GroupResource) -> Vec<Value> {
 
 impl Traffic {
     /// The generator is seeded from the scenario's seed at this moment.
-    pub fn new(store: Store, scenario: ScenarioHandle) -> Arc<Self> {
+    pub fn new(source: Box<dyn WorldSource>, scenario: ScenarioHandle) -> Arc<Self> {
         let seed = scenario.with(|s| s.seed);
         Arc::new(Traffic {
-            store,
+            source,
             scenario,
             exporter: Exporter::new(),
             generator: Mutex::new(Generator::new(seed)),
@@ -80,33 +125,16 @@ impl Traffic {
 
     /// A snapshot of every object routing depends on, reused while the store is unchanged.
     pub fn world(&self) -> Arc<World> {
-        let rv = self.store.resource_version();
+        let rv = self.source.version();
         let mut cache = self.world.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((at, world)) = cache.as_ref()
             && *at == rv
         {
             return world.clone();
         }
-        let world = Arc::new(self.read_world());
+        let world = Arc::new(self.source.read());
         *cache = Some((rv, world.clone()));
         world
-    }
-
-    fn read_world(&self) -> World {
-        World {
-            services: typed_list(&self.store, &resources::SERVICES),
-            ingresses: typed_list(&self.store, &resources::INGRESSES),
-            http_routes: raw_list(&self.store, &HTTPROUTES),
-            virtual_services: raw_list(&self.store, &VIRTUAL_SERVICES),
-            traffic_splits: raw_list(&self.store, &TRAFFIC_SPLITS),
-            http_proxies: raw_list(&self.store, &HTTP_PROXIES),
-            traefik_services: [TRAEFIK_SERVICES, TRAEFIK_SERVICES_V2]
-                .iter()
-                .flat_map(|gr| raw_list(&self.store, gr))
-                .collect(),
-            deployments: typed_list(&self.store, &resources::DEPLOYMENTS),
-            pods: typed_list(&self.store, &resources::PODS),
-        }
     }
 
     fn generator(&self) -> std::sync::MutexGuard<'_, Generator> {
@@ -143,9 +171,7 @@ impl Traffic {
 
     /// Whether a Service exists (the proxy answers only for those).
     pub fn has_service(&self, namespace: &str, service: &str) -> bool {
-        self.store
-            .get_arc(&resources::SERVICES, namespace, service)
-            .is_some()
+        self.source.has_service(namespace, service)
     }
 
     /// Generates synthetic traffic every scenario tick until `shutdown`, counting the time
