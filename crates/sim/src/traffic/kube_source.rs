@@ -174,9 +174,9 @@ async fn find_routing_kinds(
     while tasks.join_next().await.is_some() {}
 }
 
-fn typed<K: Clone>(store: &Store<K>) -> Vec<K>
+fn typed<K>(store: &Store<K>) -> Vec<K>
 where
-    K: Resource + 'static,
+    K: Resource + Clone + 'static,
     K::DynamicType: Clone + Eq + std::hash::Hash,
 {
     store.state().iter().map(|o| (**o).clone()).collect()
