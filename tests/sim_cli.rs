@@ -146,7 +146,8 @@ fn a_bad_faults_file_is_refused_with_the_field() {
     );
 }
 
-/// `--join` names the kubeconfig it can't read, and refuses the flags of a sim with its own API.
+/// `--join` names the kubeconfig it can't read, and refuses the flags of a sim with its own API
+/// (`--listen` stays: it is where a joined sim serves traffic and metrics).
 #[test]
 fn join_names_a_kubeconfig_it_cannot_read_and_refuses_api_flags() {
     let out = Command::new(env!("CARGO_BIN_EXE_fledge"))
@@ -160,13 +161,13 @@ fn join_names_a_kubeconfig_it_cannot_read_and_refuses_api_flags() {
         "{err}"
     );
     let out = Command::new(env!("CARGO_BIN_EXE_fledge"))
-        .args(["sim", "--join", "k", "--listen", "127.0.0.1:0"])
+        .args(["sim", "--join", "k", "--faults", "f.yaml"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("'--join <KUBECONFIG>' cannot be used with '--listen"),
+        err.contains("'--join <KUBECONFIG>' cannot be used with '--faults"),
         "{err}"
     );
 }
