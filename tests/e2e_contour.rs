@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use support::prometheus::Prometheus;
 use support::routed::{
-    HEALTHY, promotes_a_healthy_canary, rolls_back_a_faulty_canary, stalled_on_invalid_spec,
+    HEALTHY, held_ab, promotes_a_healthy_canary, rolls_back_a_faulty_canary,
+    stalled_on_invalid_spec,
 };
 use support::{Cluster, IMG1, podinfo, repo};
 
@@ -69,13 +70,7 @@ fn a_faulty_canary_is_rolled_back_on_envoy_metrics() {
 
 #[test]
 fn ab_testing_sends_only_matching_requests_to_the_canary() {
-    let manifest = CANARY_AB
-        .replace("iterations: 10", "iterations: 2")
-        .replace("interval: 1m", "interval: 1s")
-        .replace(
-            "    match:",
-            "    webhooks:\n      - {name: gate, type: confirm-promotion, url: http://127.0.0.1:9/closed}\n    match:",
-        );
+    let manifest = held_ab(CANARY_AB);
     let (c, _prom) = contour_world(&manifest, &[]);
     c.set_image(NS, "podinfo", HEALTHY);
     c.wait_phase(NS, "podinfo", "WaitingPromotion", T);

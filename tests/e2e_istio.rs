@@ -9,7 +9,7 @@ mod support;
 use std::time::Duration;
 
 use support::prometheus::Prometheus;
-use support::routed::{HEALTHY, promotes_a_healthy_canary, rolls_back_a_faulty_canary};
+use support::routed::{HEALTHY, held_ab, promotes_a_healthy_canary, rolls_back_a_faulty_canary};
 use support::{Cluster, IMG1, podinfo, repo, worlds};
 
 const NS: &str = "test";
@@ -89,13 +89,7 @@ fn a_faulty_canary_is_rolled_back_on_istio_metrics() {
 
 #[test]
 fn ab_testing_sends_only_matching_requests_to_the_canary() {
-    let manifest = CANARY_AB
-        .replace("iterations: 10", "iterations: 2")
-        .replace("interval: 1m", "interval: 1s")
-        .replace(
-            "    match:",
-            "    webhooks:\n      - {name: gate, type: confirm-promotion, url: http://127.0.0.1:9/closed}\n    match:",
-        );
+    let manifest = held_ab(CANARY_AB);
     for c in worlds(SCENARIO) {
         let (c, _prom) = istio_world(c, &manifest);
         c.set_image(NS, "podinfo", HEALTHY);

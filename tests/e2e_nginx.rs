@@ -13,7 +13,8 @@ use std::time::Duration;
 use serde_json::Value;
 use support::prometheus::Prometheus;
 use support::routed::{
-    HEALTHY, promotes_a_healthy_canary, rolls_back_a_faulty_canary, stalled_on_invalid_spec,
+    HEALTHY, held_ab, promotes_a_healthy_canary, rolls_back_a_faulty_canary,
+    stalled_on_invalid_spec,
 };
 use support::{Cluster, IMG1, podinfo, worlds};
 
@@ -82,14 +83,7 @@ fn a_faulty_canary_is_rolled_back_on_ingress_nginx_metrics() {
 
 #[test]
 fn ab_testing_sends_only_matching_requests_to_the_canary() {
-    // Two iterations, then a closed gate holds the release with the match routes in place.
-    let manifest = CANARY_AB
-        .replace("iterations: 10", "iterations: 2")
-        .replace("interval: 1m", "interval: 1s")
-        .replace(
-            "    match:",
-            "    webhooks:\n      - {name: gate, type: confirm-promotion, url: http://127.0.0.1:9/closed}\n    match:",
-        );
+    let manifest = held_ab(CANARY_AB);
     for c in worlds(SCENARIO) {
         let (c, _prom) = nginx_world(c, &manifest);
         c.set_image(NS, "podinfo", HEALTHY);

@@ -136,6 +136,24 @@ impl Cluster {
     }
 }
 
+/// An A/B Canary fixture (testdata/routers/canary-*-ab.yaml) made quick and held: two checks
+/// at 1s, then a closed confirm-promotion gate keeps the release in WaitingPromotion with the
+/// match routes in place, for counting real requests.
+pub fn held_ab(manifest: &str) -> String {
+    let held = manifest
+        .replace("iterations: 10", "iterations: 2")
+        .replace("interval: 1m", "interval: 1s")
+        .replace(
+            "    match:",
+            "    webhooks:\n      - {name: gate, type: confirm-promotion, url: http://127.0.0.1:9/closed}\n    match:",
+        );
+    assert!(
+        held.contains("iterations: 2") && held.contains("/closed"),
+        "{held}"
+    );
+    held
+}
+
 /// Waits for `ns/podinfo` to be Stalled on an invalid spec whose message contains `says`, and
 /// checks that a Warning Event says it too and that no primary Deployment was written.
 pub fn stalled_on_invalid_spec(c: &Cluster, ns: &str, says: &str) {
