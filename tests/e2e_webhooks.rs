@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 use support::loadtester::Loadtester;
 use support::prometheus::Prometheus;
 use support::receiver::Receiver;
-use support::{Cluster, IMG1, IMG2, blue_green_canary, has_event, initialized, net, podinfo};
+use support::{
+    Cluster, IMG1, IMG2, blue_green_canary, has_event, initialized, net, podinfo, worlds,
+};
 
 const T: Duration = Duration::from_secs(60);
 const RELEASE: Duration = Duration::from_secs(150);
@@ -509,11 +511,10 @@ const SCENARIO_QUIET: &str = include_str!("../testdata/e2e/scenario-quiet.yaml")
 const LOAD_NATIVE: &str = include_str!("../testdata/e2e/canary-loadtester-native.yaml");
 const LOAD_HEY: &str = include_str!("../testdata/e2e/canary-loadtester-hey.yaml");
 
-/// No synthetic traffic; the canary's requests come only from the load tester, through the
-/// sim's service proxy for `test/podinfo-canary`.
-fn loadtester_release(manifest: &str) -> (Cluster, Prometheus, Loadtester) {
+/// `c` (either world, no synthetic traffic): the canary's requests come only from the load
+/// tester, through the sim's service proxy for `test/podinfo-canary`.
+fn loadtester_release(mut c: Cluster, manifest: &str) -> (Cluster, Prometheus, Loadtester) {
     let lt = Loadtester::start();
-    let mut c = Cluster::with(SCENARIO_QUIET, None);
     let prom = Prometheus::scraping(&c.url);
     c.apply(&podinfo("test", IMG1, 2));
     let target = format!(
@@ -552,71 +553,75 @@ fn canary_requests(prom: &Prometheus, source: &str) -> f64 {
 
 #[test]
 fn a_healthy_canary_loaded_only_by_the_native_load_tester_is_promoted() {
-    let (c, prom, lt) = loadtester_release(LOAD_NATIVE);
-    c.set_image("test", "podinfo", IMG2);
-    let done = c.wait_phase_not("test", "podinfo", "Succeeded", "Failed", RELEASE);
-    assert_eq!(c.image("test", "podinfo-primary"), IMG2);
-    assert_eq!(failed_checks(&done), 0);
-    let passed = success_rates(&done, "Pass");
-    assert!(passed.len() >= 3, "{:#}", done["status"]);
-    for v in passed {
-        assert!((v - 100.0).abs() < 1e-6, "success rate {v}");
+    for c in worlds(SCENARIO_QUIET) {
+        let (c, prom, lt) = loadtester_release(c, LOAD_NATIVE);
+        c.set_image("test", "podinfo", IMG2);
+        let done = c.wait_phase_not("test", "podinfo", "Succeeded", "Failed", RELEASE);
+        assert_eq!(c.image("test", "podinfo-primary"), IMG2);
+        assert_eq!(failed_checks(&done), 0);
+        let passed = success_rates(&done, "Pass");
+        assert!(passed.len() >= 3, "{:#}", done["status"]);
+        for v in passed {
+            assert!((v - 100.0).abs() < 1e-6, "success rate {v}");
+        }
+        assert!(
+            success_rates(&done, "Fail").is_empty(),
+            "{:#}",
+            done["status"]
+        );
+        // All of it came through the proxy, sent by the load tester.
+        assert!(
+            canary_requests(&prom, "proxy") >= 20.0,
+            "the canary got no proxied requests"
+        );
+        assert_eq!(canary_requests(&prom, "synthetic"), 0.0);
+        let (_, metrics) = net::get(&format!("{}/metrics", lt.base)).expect("load tester /metrics");
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with("fledge_loadtester_load_requests_total")
+                    && l.contains("canary=\"podinfo.test\"")
+                    && l.contains("outcome=\"ok\"")
+                    && l.split_whitespace()
+                        .last()
+                        .and_then(|v| v.parse::<f64>().ok())
+                        .is_some_and(|v| v > 0.0)),
+            "{metrics}"
+        );
     }
-    assert!(
-        success_rates(&done, "Fail").is_empty(),
-        "{:#}",
-        done["status"]
-    );
-    // All of it came through the proxy, sent by the load tester.
-    assert!(
-        canary_requests(&prom, "proxy") >= 20.0,
-        "the canary got no proxied requests"
-    );
-    assert_eq!(canary_requests(&prom, "synthetic"), 0.0);
-    let (_, metrics) = net::get(&format!("{}/metrics", lt.base)).expect("load tester /metrics");
-    assert!(
-        metrics
-            .lines()
-            .any(|l| l.starts_with("fledge_loadtester_load_requests_total")
-                && l.contains("canary=\"podinfo.test\"")
-                && l.contains("outcome=\"ok\"")
-                && l.split_whitespace()
-                    .last()
-                    .and_then(|v| v.parse::<f64>().ok())
-                    .is_some_and(|v| v > 0.0)),
-        "{metrics}"
-    );
 }
 
 #[test]
 fn a_faulty_canary_loaded_only_by_hey_through_the_load_tester_is_rolled_back() {
     net::require("hey", "hey");
-    let (c, prom, _lt) = loadtester_release(LOAD_HEY);
-    c.set_image("test", "podinfo", FAULTY);
-    let failed = c.wait_phase_not("test", "podinfo", "Failed", "Succeeded", RELEASE);
-    assert_eq!(c.image("test", "podinfo-primary"), IMG1);
-    let fails = success_rates(&failed, "Fail");
-    assert_eq!(fails.len(), 2, "{:#}", failed["status"]);
-    for v in fails {
-        // 70% of proxied requests succeed, drawn at random: about 70 over a 10s window.
-        assert!((55.0..=85.0).contains(&v), "success rate {v}");
+    for c in worlds(SCENARIO_QUIET) {
+        let (c, prom, _lt) = loadtester_release(c, LOAD_HEY);
+        c.set_image("test", "podinfo", FAULTY);
+        let failed = c.wait_phase_not("test", "podinfo", "Failed", "Succeeded", RELEASE);
+        assert_eq!(c.image("test", "podinfo-primary"), IMG1);
+        let fails = success_rates(&failed, "Fail");
+        assert_eq!(fails.len(), 2, "{:#}", failed["status"]);
+        for v in fails {
+            // 70% of proxied requests succeed, drawn at random: about 70 over a 10s window.
+            assert!((55.0..=85.0).contains(&v), "success rate {v}");
+        }
+        assert!(
+            success_rates(&failed, "Pass").is_empty(),
+            "{:#}",
+            failed["status"]
+        );
+        assert!(
+            canary_requests(&prom, "proxy") >= 20.0,
+            "hey's requests never reached the canary"
+        );
+        assert_eq!(canary_requests(&prom, "synthetic"), 0.0);
+        let events = c.events("test", "podinfo");
+        assert!(
+            has_event(
+                &events,
+                "Rolling back podinfo.test failed checks threshold reached 2"
+            ),
+            "{events:#?}"
+        );
     }
-    assert!(
-        success_rates(&failed, "Pass").is_empty(),
-        "{:#}",
-        failed["status"]
-    );
-    assert!(
-        canary_requests(&prom, "proxy") >= 20.0,
-        "hey's requests never reached the canary"
-    );
-    assert_eq!(canary_requests(&prom, "synthetic"), 0.0);
-    let events = c.events("test", "podinfo");
-    assert!(
-        has_event(
-            &events,
-            "Rolling back podinfo.test failed checks threshold reached 2"
-        ),
-        "{events:#?}"
-    );
 }
