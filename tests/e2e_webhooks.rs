@@ -59,102 +59,106 @@ fn now_ms() -> u128 {
 #[test]
 fn a_confirm_rollout_gate_holds_the_release_in_waiting_until_it_opens() {
     let ns = "confirm-rollout";
-    let r = Receiver::start();
-    r.answer("/approve", 403);
-    let canary = canary_with_hooks(
-        ns,
-        2,
-        &[hook("approve", "confirm-rollout", &r.url("/approve"), "")],
-    );
-    let c = initialized(ns, &canary, &[]);
-
-    c.set_image(ns, "podinfo", IMG2);
-    c.wait_phase(ns, "podinfo", "Waiting", T);
-    let asked = r.count("/approve");
-    c.wait_for("the gate asked three more times", T, |c| {
-        let v = c.canary(ns, "podinfo");
-        assert_eq!(
-            v["status"]["phase"], "Waiting",
-            "a closed gate must hold: {:#}",
-            v["status"]
+    for c in worlds(support::DEFAULT_SCENARIO) {
+        let r = Receiver::start();
+        r.answer("/approve", 403);
+        let canary = canary_with_hooks(
+            ns,
+            2,
+            &[hook("approve", "confirm-rollout", &r.url("/approve"), "")],
         );
-        assert_eq!(failed_checks(&v), 0, "a closed gate is not a failed check");
-        (r.count("/approve") >= asked + 3).then_some(())
-    });
-    // Nothing started: the target is still at zero and the primary serves the old image.
-    assert_eq!(c.replicas(ns, "podinfo"), 0);
-    assert_eq!(c.image(ns, "podinfo-primary"), IMG1);
-    let events = c.events(ns, "podinfo");
-    assert!(
-        events.iter().any(|e| e.starts_with("Warning")
-            && e.contains(&format!(
-                "Halt podinfo.{ns} advancement waiting for approval approve"
-            ))),
-        "{events:#?}"
-    );
-    assert!(
-        !has_event(&events, "New revision detected! Scaling up"),
-        "{events:#?}"
-    );
+        let c = support::initialized_in(c, ns, &canary, &[]);
 
-    r.answer("/approve", 200);
-    let done = c.wait_phase_not(ns, "podinfo", "Succeeded", "Failed", RELEASE);
-    assert_eq!(c.image(ns, "podinfo-primary"), IMG2);
-    assert_eq!(failed_checks(&done), 0);
-    let waiting_calls = r.calls("/approve");
-    assert!(
-        waiting_calls
-            .iter()
-            .any(|call| call.body["phase"] == "Waiting"),
-        "{waiting_calls:?}"
-    );
+        c.set_image(ns, "podinfo", IMG2);
+        c.wait_phase(ns, "podinfo", "Waiting", T);
+        let asked = r.count("/approve");
+        c.wait_for("the gate asked three more times", T, |c| {
+            let v = c.canary(ns, "podinfo");
+            assert_eq!(
+                v["status"]["phase"], "Waiting",
+                "a closed gate must hold: {:#}",
+                v["status"]
+            );
+            assert_eq!(failed_checks(&v), 0, "a closed gate is not a failed check");
+            (r.count("/approve") >= asked + 3).then_some(())
+        });
+        // Nothing started: the target is still at zero and the primary serves the old image.
+        assert_eq!(c.replicas(ns, "podinfo"), 0);
+        assert_eq!(c.image(ns, "podinfo-primary"), IMG1);
+        let events = c.events(ns, "podinfo");
+        assert!(
+            events.iter().any(|e| e.starts_with("Warning")
+                && e.contains(&format!(
+                    "Halt podinfo.{ns} advancement waiting for approval approve"
+                ))),
+            "{events:#?}"
+        );
+        assert!(
+            !has_event(&events, "New revision detected! Scaling up"),
+            "{events:#?}"
+        );
+
+        r.answer("/approve", 200);
+        let done = c.wait_phase_not(ns, "podinfo", "Succeeded", "Failed", RELEASE);
+        assert_eq!(c.image(ns, "podinfo-primary"), IMG2);
+        assert_eq!(failed_checks(&done), 0);
+        let waiting_calls = r.calls("/approve");
+        assert!(
+            waiting_calls
+                .iter()
+                .any(|call| call.body["phase"] == "Waiting"),
+            "{waiting_calls:?}"
+        );
+    }
 }
 
 #[test]
 fn a_confirm_promotion_gate_holds_in_waiting_promotion_until_it_opens() {
     let ns = "confirm-promotion";
-    let r = Receiver::start();
-    r.answer("/promote", 403);
-    let canary = canary_with_hooks(
-        ns,
-        2,
-        &[hook("promote", "confirm-promotion", &r.url("/promote"), "")],
-    );
-    let c = initialized(ns, &canary, &[]);
-
-    c.set_image(ns, "podinfo", IMG2);
-    c.wait_phase(ns, "podinfo", "WaitingPromotion", RELEASE);
-    let asked = r.count("/promote");
-    c.wait_for("the gate asked three more times", T, |c| {
-        let v = c.canary(ns, "podinfo");
-        assert_eq!(
-            v["status"]["phase"], "WaitingPromotion",
-            "{:#}",
-            v["status"]
+    for c in worlds(support::DEFAULT_SCENARIO) {
+        let r = Receiver::start();
+        r.answer("/promote", 403);
+        let canary = canary_with_hooks(
+            ns,
+            2,
+            &[hook("promote", "confirm-promotion", &r.url("/promote"), "")],
         );
-        assert_eq!(failed_checks(&v), 0);
-        (r.count("/promote") >= asked + 3).then_some(())
-    });
-    assert_eq!(
-        c.image(ns, "podinfo-primary"),
-        IMG1,
-        "promoted through a closed gate"
-    );
-    let events = c.events(ns, "podinfo");
-    assert!(
-        has_event(
-            &events,
-            &format!("Halt podinfo.{ns} advancement waiting for promotion promote")
-        ),
-        "{events:#?}"
-    );
+        let c = support::initialized_in(c, ns, &canary, &[]);
 
-    r.answer("/promote", 200);
-    c.wait_phase_not(ns, "podinfo", "Succeeded", "Failed", RELEASE);
-    assert_eq!(c.image(ns, "podinfo-primary"), IMG2);
-    c.wait_for("target scaled to zero", T, |c| {
-        (c.replicas(ns, "podinfo") == 0).then_some(())
-    });
+        c.set_image(ns, "podinfo", IMG2);
+        c.wait_phase(ns, "podinfo", "WaitingPromotion", RELEASE);
+        let asked = r.count("/promote");
+        c.wait_for("the gate asked three more times", T, |c| {
+            let v = c.canary(ns, "podinfo");
+            assert_eq!(
+                v["status"]["phase"], "WaitingPromotion",
+                "{:#}",
+                v["status"]
+            );
+            assert_eq!(failed_checks(&v), 0);
+            (r.count("/promote") >= asked + 3).then_some(())
+        });
+        assert_eq!(
+            c.image(ns, "podinfo-primary"),
+            IMG1,
+            "promoted through a closed gate"
+        );
+        let events = c.events(ns, "podinfo");
+        assert!(
+            has_event(
+                &events,
+                &format!("Halt podinfo.{ns} advancement waiting for promotion promote")
+            ),
+            "{events:#?}"
+        );
+
+        r.answer("/promote", 200);
+        c.wait_phase_not(ns, "podinfo", "Succeeded", "Failed", RELEASE);
+        assert_eq!(c.image(ns, "podinfo-primary"), IMG2);
+        c.wait_for("target scaled to zero", T, |c| {
+            (c.replicas(ns, "podinfo") == 0).then_some(())
+        });
+    }
 }
 
 #[test]

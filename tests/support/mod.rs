@@ -467,7 +467,11 @@ pub fn worlds(scenario: &str) -> Vec<Cluster> {
 /// A started cluster with podinfo (IMG1, 2 replicas) in `ns`, `canary` applied and one
 /// controller (`controller_args`) running; returns once Canary `ns/podinfo` is Initialized.
 pub fn initialized(ns: &str, canary: &str, controller_args: &[&str]) -> Cluster {
-    let mut c = Cluster::start();
+    initialized_in(Cluster::start(), ns, canary, controller_args)
+}
+
+/// `initialized` in a cluster of either world.
+pub fn initialized_in(mut c: Cluster, ns: &str, canary: &str, controller_args: &[&str]) -> Cluster {
     c.apply(&podinfo(ns, IMG1, 2));
     c.apply(canary);
     c.start_controller(controller_args);
