@@ -201,6 +201,24 @@ impl Cluster {
             .and_then(|child| child.try_wait().expect("controller status"))
     }
 
+    /// No line of any controller's log says the API server refused it: on a real control
+    /// plane the controllers run with deploy/rbac's permissions, so this fails when it lacks one.
+    pub fn assert_no_refusals(&self) {
+        for i in 0..self.controllers.len() {
+            let log = self.controller_log(i);
+            let refused: Vec<&str> = log
+                .lines()
+                .filter(|l| l.contains("forbidden") || l.contains("Forbidden"))
+                .collect();
+            assert!(
+                refused.is_empty(),
+                "{}: controller {i} was refused (deploy/rbac lacks a permission):\n{}",
+                self.world(),
+                refused.join("\n")
+            );
+        }
+    }
+
     pub fn controller_log(&self, index: usize) -> String {
         std::fs::read_to_string(self.path(&format!("controller-{index}.log"))).unwrap_or_default()
     }
