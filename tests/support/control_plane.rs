@@ -140,8 +140,68 @@ impl ControlPlane {
     }
 }
 
+/// Where each control plane leaves the requests the fledge ServiceAccount made
+/// (tests/rbac_usage.rs reads them all after the suite).
+pub fn rbac_usage_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("rbac-usage")
+}
+
+/// `verb group resource[/subresource]` of every request the fledge controller made with the
+/// fledge ServiceAccount's token, from the API server's audit log (empty when there is none).
+/// scripts/cluster's own checks of that token (kubectl) are left out.
+pub fn fledge_requests(audit_log: &Path) -> std::collections::BTreeSet<String> {
+    let text = std::fs::read_to_string(audit_log).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["user"]["username"] == "system:serviceaccount:fledge-system:fledge")
+        .filter(|e| {
+            !e["userAgent"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("kubectl"))
+        })
+        .filter_map(|e| {
+            let o = &e["objectRef"];
+            let resource = o["resource"].as_str()?;
+            let group = o["apiGroup"].as_str().unwrap_or("");
+            let sub = o["subresource"]
+                .as_str()
+                .map(|s| format!("/{s}"))
+                .unwrap_or_default();
+            Some(format!("{} {group} {resource}{sub}", e["verb"].as_str()?))
+        })
+        .collect()
+}
+
 impl Drop for ControlPlane {
     fn drop(&mut self) {
+        // Kept for tests/rbac_usage.rs: one file per control plane, named by the test.
+        let used = fledge_requests(&self.dir.path().join("audit.log"));
+        if !used.is_empty() {
+            let dir = rbac_usage_dir();
+            let test = std::thread::current()
+                .name()
+                .unwrap_or("main")
+                .replace("::", "-");
+            let exe = std::env::args()
+                .next()
+                .and_then(|a| {
+                    Path::new(&a)
+                        .file_name()
+                        .map(|f| f.to_string_lossy().into_owned())
+                })
+                .unwrap_or_default();
+            let file = dir.join(format!(
+                "{exe}-{test}-{}.txt",
+                self.dir
+                    .path()
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            ));
+            let lines: Vec<String> = used.into_iter().collect();
+            let _ = std::fs::create_dir_all(&dir)
+                .and_then(|()| std::fs::write(file, lines.join("\n") + "\n"));
+        }
         let _ = Command::new(repo().join("scripts/cluster"))
             .arg("down")
             .arg(self.dir.path())
