@@ -14,7 +14,7 @@ use support::routed::{
     HEALTHY, held_ab, promotes_a_healthy_canary, rolls_back_a_faulty_canary,
     stalled_on_invalid_spec,
 };
-use support::{Cluster, IMG1, podinfo, repo};
+use support::{Cluster, IMG1, podinfo, repo, worlds};
 
 const NS: &str = "test";
 const T: Duration = Duration::from_secs(60);
@@ -24,7 +24,12 @@ const CANARY: &str = include_str!("../testdata/e2e/canary-contour-analysis.yaml"
 const CANARY_AB: &str = include_str!("../testdata/routers/canary-contour-ab.yaml");
 
 fn contour_world(manifest: &str, controller_args: &[&str]) -> (Cluster, Prometheus) {
-    let mut c = Cluster::with(SCENARIO, None);
+    contour_in(Cluster::with(SCENARIO, None), manifest, controller_args)
+}
+
+/// `c` (either world) with Contour's CRD, podinfo, a Prometheus scraping the sim, the Canary
+/// and a controller (`controller_args`); returns once the Canary is Initialized.
+fn contour_in(mut c: Cluster, manifest: &str, controller_args: &[&str]) -> (Cluster, Prometheus) {
     let prom = Prometheus::scraping(&c.url);
     c.apply_file(&repo().join("testdata/crds/contour-httpproxies.yaml"));
     c.apply(&podinfo(NS, IMG1, 2));
@@ -45,21 +50,24 @@ fn proxy_weights(c: &Cluster) -> Option<(i64, i64)> {
 #[test]
 fn a_healthy_canary_is_promoted_through_the_http_proxy() {
     let manifest = CANARY.replace("  service:\n", "  revertOnDeletion: true\n  service:\n");
-    let (c, _prom) = contour_world(&manifest, &["--ingress-class", "contour-internal"]);
-    assert_eq!(proxy_weights(&c), Some((100, 0)));
-    let proxy = c.must_get("httpproxy", NS, "podinfo");
-    assert_eq!(proxy["spec"]["ingressClassName"], "contour-internal");
-    assert_eq!(
-        proxy["spec"]["routes"][0]["timeoutPolicy"]["response"],
-        "30s"
-    );
+    for c in worlds(SCENARIO) {
+        let (c, _prom) = contour_in(c, &manifest, &["--ingress-class", "contour-internal"]);
+        assert_eq!(proxy_weights(&c), Some((100, 0)));
+        let proxy = c.must_get("httpproxy", NS, "podinfo");
+        assert_eq!(proxy["spec"]["ingressClassName"], "contour-internal");
+        assert_eq!(
+            proxy["spec"]["routes"][0]["timeoutPolicy"]["response"],
+            "30s"
+        );
 
-    promotes_a_healthy_canary(&c, NS, proxy_weights, (60, 40));
+        promotes_a_healthy_canary(&c, NS, proxy_weights, (60, 40));
 
-    c.kubectl(&["-n", NS, "delete", "canary", "podinfo", "--wait=false"]);
-    c.wait_for("the HTTPProxy deleted", T, |c| {
-        c.get("httpproxy", NS, "podinfo").is_none().then_some(())
-    });
+        c.kubectl(&["-n", NS, "delete", "canary", "podinfo", "--wait=false"]);
+        c.wait_for("the HTTPProxy deleted", T, |c| {
+            c.get("httpproxy", NS, "podinfo").is_none().then_some(())
+        });
+        c.assert_no_refusals();
+    }
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use support::prometheus::Prometheus;
 use support::routed::{promotes_a_healthy_canary, rolls_back_a_faulty_canary};
-use support::{Cluster, IMG1, podinfo, repo};
+use support::{Cluster, IMG1, podinfo, repo, worlds};
 
 const NS: &str = "test";
 const T: Duration = Duration::from_secs(60);
@@ -19,7 +19,12 @@ const SCENARIO: &str = include_str!("../testdata/e2e/scenario-traffic.yaml");
 const CANARY: &str = include_str!("../testdata/e2e/canary-linkerd-analysis.yaml");
 
 fn linkerd_world() -> (Cluster, Prometheus) {
-    let mut c = Cluster::with(SCENARIO, None);
+    linkerd_in(Cluster::with(SCENARIO, None))
+}
+
+/// `c` (either world) with the SMI CRD, podinfo, a Prometheus scraping the sim, the Canary and
+/// a controller; returns once the Canary is Initialized.
+fn linkerd_in(mut c: Cluster) -> (Cluster, Prometheus) {
     let prom = Prometheus::scraping(&c.url);
     c.apply_file(&repo().join("testdata/crds/smi-trafficsplits.yaml"));
     c.apply(&podinfo(NS, IMG1, 2));
@@ -44,26 +49,29 @@ fn split_weights(c: &Cluster) -> Option<(i64, i64)> {
 
 #[test]
 fn a_healthy_canary_is_promoted_through_the_traffic_split() {
-    let (c, _prom) = linkerd_world();
-    assert_eq!(split_weights(&c), Some((100, 0)));
-    let ts = c.must_get("trafficsplit", NS, "podinfo");
-    assert_eq!(
-        ts["apiVersion"], "split.smi-spec.io/v1alpha2",
-        "linkerd reads v1alpha2"
-    );
-    assert_eq!(ts["spec"]["service"], "podinfo");
+    for c in worlds(SCENARIO) {
+        let (c, _prom) = linkerd_in(c);
+        assert_eq!(split_weights(&c), Some((100, 0)));
+        let ts = c.must_get("trafficsplit", NS, "podinfo");
+        assert_eq!(
+            ts["apiVersion"], "split.smi-spec.io/v1alpha2",
+            "linkerd reads v1alpha2"
+        );
+        assert_eq!(ts["spec"]["service"], "podinfo");
 
-    promotes_a_healthy_canary(&c, NS, split_weights, (60, 40));
+        promotes_a_healthy_canary(&c, NS, split_weights, (60, 40));
 
-    // revertOnDeletion: the split goes, the apex Service selects the target's pods again.
-    c.kubectl(&["-n", NS, "delete", "canary", "podinfo", "--wait=false"]);
-    c.wait_for("the TrafficSplit deleted", T, |c| {
-        c.get("trafficsplit", NS, "podinfo").is_none().then_some(())
-    });
-    c.wait_for("the apex Service back on the target's pods", T, |c| {
-        let svc = c.get("service", NS, "podinfo")?;
-        (svc["spec"]["selector"]["app"] == "podinfo").then_some(())
-    });
+        // revertOnDeletion: the split goes, the apex Service selects the target's pods again.
+        c.kubectl(&["-n", NS, "delete", "canary", "podinfo", "--wait=false"]);
+        c.wait_for("the TrafficSplit deleted", T, |c| {
+            c.get("trafficsplit", NS, "podinfo").is_none().then_some(())
+        });
+        c.wait_for("the apex Service back on the target's pods", T, |c| {
+            let svc = c.get("service", NS, "podinfo")?;
+            (svc["spec"]["selector"]["app"] == "podinfo").then_some(())
+        });
+        c.assert_no_refusals();
+    }
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::json;
 use support::prometheus::Prometheus;
 use support::routed::{promotes_a_healthy_canary, rolls_back_a_faulty_canary};
-use support::{Cluster, IMG1, podinfo, repo};
+use support::{Cluster, IMG1, podinfo, repo, worlds};
 
 const NS: &str = "test";
 const T: Duration = Duration::from_secs(60);
@@ -20,7 +20,16 @@ const SCENARIO: &str = include_str!("../testdata/e2e/scenario-traffic.yaml");
 const CANARY: &str = include_str!("../testdata/e2e/canary-traefik-analysis.yaml");
 
 fn traefik_world(manifest: &str, before: impl FnOnce(&Cluster)) -> (Cluster, Prometheus) {
-    let mut c = Cluster::with(SCENARIO, None);
+    traefik_in(Cluster::with(SCENARIO, None), manifest, before)
+}
+
+/// `c` (either world) with Traefik's CRD, podinfo, a Prometheus scraping the sim, the Canary
+/// and a controller; returns once the Canary is Initialized.
+fn traefik_in(
+    mut c: Cluster,
+    manifest: &str,
+    before: impl FnOnce(&Cluster),
+) -> (Cluster, Prometheus) {
     let prom = Prometheus::scraping(&c.url);
     c.apply_file(&repo().join("testdata/crds/traefik-traefikservices.yaml"));
     c.apply(&podinfo(NS, IMG1, 2));
@@ -42,24 +51,27 @@ fn service_weights(c: &Cluster) -> Option<(i64, i64)> {
 #[test]
 fn a_healthy_canary_is_promoted_through_the_traefik_service() {
     let manifest = CANARY.replace("  service:\n", "  revertOnDeletion: true\n  service:\n");
-    let (c, _prom) = traefik_world(&manifest, |_| {});
-    assert_eq!(service_weights(&c), Some((100, 0)));
-    let ts = c.must_get("traefikservice", NS, "podinfo");
-    assert_eq!(ts["apiVersion"], "traefik.io/v1alpha1");
-    assert_eq!(ts["spec"]["weighted"]["services"][1]["port"], 9898);
+    for c in worlds(SCENARIO) {
+        let (c, _prom) = traefik_in(c, &manifest, |_| {});
+        assert_eq!(service_weights(&c), Some((100, 0)));
+        let ts = c.must_get("traefikservice", NS, "podinfo");
+        assert_eq!(ts["apiVersion"], "traefik.io/v1alpha1");
+        assert_eq!(ts["spec"]["weighted"]["services"][1]["port"], 9898);
 
-    promotes_a_healthy_canary(&c, NS, service_weights, (60, 40));
+        promotes_a_healthy_canary(&c, NS, service_weights, (60, 40));
 
-    c.kubectl(&["-n", NS, "delete", "canary", "podinfo", "--wait=false"]);
-    c.wait_for("the TraefikService deleted", T, |c| {
-        c.get("traefikservice", NS, "podinfo")
-            .is_none()
-            .then_some(())
-    });
-    c.wait_for("the apex Service back on the target's pods", T, |c| {
-        let svc = c.get("service", NS, "podinfo")?;
-        (svc["spec"]["selector"]["app"] == "podinfo").then_some(())
-    });
+        c.kubectl(&["-n", NS, "delete", "canary", "podinfo", "--wait=false"]);
+        c.wait_for("the TraefikService deleted", T, |c| {
+            c.get("traefikservice", NS, "podinfo")
+                .is_none()
+                .then_some(())
+        });
+        c.wait_for("the apex Service back on the target's pods", T, |c| {
+            let svc = c.get("service", NS, "podinfo")?;
+            (svc["spec"]["selector"]["app"] == "podinfo").then_some(())
+        });
+        c.assert_no_refusals();
+    }
 }
 
 #[test]
@@ -79,20 +91,23 @@ fn a_users_traefik_service_is_taken_over_and_given_back() {
         "spec": {"weighted": {"services": [{"name": "podinfo", "port": 9898, "weight": 1}]}},
     });
     let manifest = CANARY.replace("  service:\n", "  revertOnDeletion: true\n  service:\n");
-    let (c, _prom) = traefik_world(&manifest, |c| c.apply(&theirs.to_string()));
-    let ts = c.must_get("traefikservice", NS, "podinfo");
-    assert_eq!(service_weights(&c), Some((100, 0)));
-    assert_eq!(ts["metadata"]["labels"]["team"], "web");
-    assert!(
-        ts["metadata"]["ownerReferences"].is_null(),
-        "a taken-over object isn't owned: {:#}",
-        ts["metadata"]
-    );
+    for c in worlds(SCENARIO) {
+        let (c, _prom) = traefik_in(c, &manifest, |c| c.apply(&theirs.to_string()));
+        let ts = c.must_get("traefikservice", NS, "podinfo");
+        assert_eq!(service_weights(&c), Some((100, 0)));
+        assert_eq!(ts["metadata"]["labels"]["team"], "web");
+        assert!(
+            ts["metadata"]["ownerReferences"].is_null(),
+            "a taken-over object isn't owned: {:#}",
+            ts["metadata"]
+        );
 
-    c.kubectl(&["-n", NS, "delete", "canary", "podinfo", "--wait=false"]);
-    let back = c.wait_for("the TraefikService given back", T, |c| {
-        let ts = c.get("traefikservice", NS, "podinfo")?;
-        (ts["spec"] == theirs["spec"]).then_some(ts)
-    });
-    assert_eq!(back["metadata"]["labels"]["team"], "web");
+        c.kubectl(&["-n", NS, "delete", "canary", "podinfo", "--wait=false"]);
+        let back = c.wait_for("the TraefikService given back", T, |c| {
+            let ts = c.get("traefikservice", NS, "podinfo")?;
+            (ts["spec"] == theirs["spec"]).then_some(ts)
+        });
+        assert_eq!(back["metadata"]["labels"]["team"], "web");
+        c.assert_no_refusals();
+    }
 }
