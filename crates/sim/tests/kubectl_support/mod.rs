@@ -1,6 +1,9 @@
-//! Shared harness for the kubectl fidelity tests: a simulated cluster in-process and the real
-//! `/usr/bin/kubectl` run against it with its own HOME and cache dir (the gcloud dispatcher
-//! caches `/version` under `$HOME/.kube/cache`).
+//! Shared harness for the kubectl fidelity tests: the real `/usr/bin/kubectl`, with its own HOME
+//! and cache dir (the gcloud dispatcher caches `/version` under `$HOME/.kube/cache`), against
+//! each world `FLEDGE_TEST_WORLD` asks for (`sim`, `cluster`; unset: both): a simulated cluster
+//! in-process, and a real control plane (`scripts/cluster`, with `fledge sim --join` as its
+//! kubelet). The same test code runs against each, so a difference shows up as a failure in one
+//! world; the known ones are in docs/sim.md.
 
 #![allow(dead_code)]
 
@@ -26,6 +29,118 @@ pub async fn start_sim() -> SimHandle {
     .expect("sim starts")
 }
 
+/// A cluster kubectl talks to: the in-process sim, or a real control plane stopped on drop.
+pub enum World {
+    Sim(Box<SimHandle>),
+    Cluster(tempfile::TempDir),
+}
+
+impl World {
+    pub fn kubeconfig(&self) -> PathBuf {
+        match self {
+            World::Sim(sim) => sim.kubeconfig_path().to_path_buf(),
+            World::Cluster(dir) => dir.path().join("admin.kubeconfig"),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            World::Sim(_) => "sim",
+            World::Cluster(_) => "cluster",
+        }
+    }
+
+    pub fn is_real(&self) -> bool {
+        matches!(self, World::Cluster(_))
+    }
+
+    /// A kube client for this world (cluster-admin on the real control plane).
+    pub async fn client(&self) -> kube::Client {
+        match self {
+            World::Sim(sim) => sim.client(),
+            World::Cluster(_) => {
+                let kubeconfig = kube::config::Kubeconfig::read_from(self.kubeconfig())
+                    .expect("admin.kubeconfig reads");
+                let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+                    .await
+                    .expect("admin.kubeconfig is a config");
+                kube::Client::try_from(config).expect("a client for the control plane")
+            }
+        }
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        if let World::Cluster(dir) = self {
+            let _ = std::process::Command::new(repo().join("scripts/cluster"))
+                .arg("down")
+                .arg(dir.path())
+                .output();
+        }
+    }
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The `fledge` binary the real control plane runs as its kubelet: `FLEDGE_BIN`, or the
+/// workspace's debug build (`cargo test --workspace`, and so `make test`, builds it first).
+fn fledge_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("FLEDGE_BIN") {
+        return PathBuf::from(bin);
+    }
+    let bin = Path::new(env!("CARGO_TARGET_TMPDIR")).join("../debug/fledge");
+    assert!(
+        bin.exists(),
+        "the cluster world needs the fledge binary at {}: run `cargo build --bin fledge`, set \
+         FLEDGE_BIN, or run the sim world only with FLEDGE_TEST_WORLD=sim",
+        bin.display()
+    );
+    bin
+}
+
+/// A real control plane from `scripts/cluster up` with this file's scenario.
+async fn start_cluster() -> World {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let scenario = dir.path().join("scenario.yaml");
+    std::fs::write(&scenario, SCENARIO).expect("write scenario");
+    let out = tokio::process::Command::new(repo().join("scripts/cluster"))
+        .arg("up")
+        .arg(dir.path())
+        .arg("--scenario")
+        .arg(&scenario)
+        .env("FLEDGE_BIN", fledge_bin())
+        .output()
+        .await
+        .expect("run scripts/cluster");
+    let world = World::Cluster(dir);
+    assert!(
+        out.status.success(),
+        "scripts/cluster up failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    world
+}
+
+/// The worlds `FLEDGE_TEST_WORLD` asks for, each started fresh.
+pub async fn worlds() -> Vec<World> {
+    let which = std::env::var("FLEDGE_TEST_WORLD").unwrap_or_default();
+    let mut out = Vec::new();
+    if which.is_empty() || which == "sim" {
+        out.push(World::Sim(Box::new(start_sim().await)));
+    }
+    if which.is_empty() || which == "cluster" {
+        out.push(start_cluster().await);
+    }
+    assert!(
+        !out.is_empty(),
+        "FLEDGE_TEST_WORLD={which:?}: use sim or cluster, or leave it unset for both"
+    );
+    out
+}
+
 pub struct Out {
     pub ok: bool,
     pub stdout: String,
@@ -39,14 +154,27 @@ pub struct Kubectl {
 
 impl Kubectl {
     pub fn new(sim: &SimHandle) -> Kubectl {
+        Kubectl::at(sim.kubeconfig_path())
+    }
+
+    /// kubectl against `world`.
+    pub fn of(world: &World) -> Kubectl {
+        Kubectl::at(&world.kubeconfig())
+    }
+
+    fn at(kubeconfig: &Path) -> Kubectl {
         assert!(
             Path::new(KUBECTL).exists(),
             "kubectl not found at {KUBECTL}"
         );
         Kubectl {
             dir: tempfile::tempdir().expect("temp dir"),
-            kubeconfig: sim.kubeconfig_path().to_path_buf(),
+            kubeconfig: kubeconfig.to_path_buf(),
         }
+    }
+
+    pub fn kubeconfig(&self) -> &Path {
+        &self.kubeconfig
     }
 
     pub fn dir(&self) -> &Path {
