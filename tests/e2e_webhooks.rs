@@ -1,8 +1,9 @@
-//! End to end, webhooks: the controller binary against `fledge sim`, calling real loopback HTTP
-//! receivers that answer as each test decides. Gates (confirm-rollout, confirm-promotion),
-//! the rollback hook, pre-rollout failures, the payloads, the global `--event-webhook`, and
-//! releases whose only traffic comes from the real `fledge-loadtester` (native load and
-//! `hey`), judged on a real Prometheus.
+//! End to end, webhooks: the controller binary calling real loopback HTTP receivers that answer
+//! as each test decides, and the real `fledge-loadtester`. Gates (confirm-rollout,
+//! confirm-promotion, and the load tester's gate and rollback switches), the rollback hook,
+//! pre-rollout failures, the payloads, the global `--event-webhook`, and releases whose only
+//! traffic comes from the load tester (native load and `hey`), judged on a real Prometheus.
+//! The tests that start with `worlds(...)` run on `fledge sim` and on the real control plane.
 
 mod support;
 
@@ -158,6 +159,63 @@ fn a_confirm_promotion_gate_holds_in_waiting_promotion_until_it_opens() {
         c.wait_for("target scaled to zero", T, |c| {
             (c.replicas(ns, "podinfo") == 0).then_some(())
         });
+    }
+}
+
+/// The load tester's gates, as Flagger's users drive them: a confirm-rollout hook on
+/// `/gate/check` holds the release until `/gate/open`, and a rollback hook on `/rollback/check`
+/// rolls the next one back once `/rollback/open` is called.
+#[test]
+fn the_load_testers_gate_and_rollback_switch_steer_releases() {
+    let ns = "lt-gates";
+    for c in worlds(support::DEFAULT_SCENARIO) {
+        let lt = Loadtester::start();
+        let canary = canary_with_hooks(
+            ns,
+            10,
+            &[
+                hook(
+                    "gate",
+                    "confirm-rollout",
+                    &format!("{}/gate/check", lt.base),
+                    "",
+                ),
+                hook(
+                    "stop",
+                    "rollback",
+                    &format!("{}/rollback/check", lt.base),
+                    "",
+                ),
+            ],
+        );
+        let c = support::initialized_in(c, ns, &canary, &[]);
+        let this = json!({"name": "podinfo", "namespace": ns});
+
+        c.set_image(ns, "podinfo", IMG2);
+        c.wait_phase(ns, "podinfo", "Waiting", T);
+        assert_eq!(
+            c.replicas(ns, "podinfo"),
+            0,
+            "{}: held at the gate",
+            c.world()
+        );
+        let (status, body) =
+            net::post_json(&format!("{}/gate/open", lt.base), &this).expect("gate/open");
+        assert_eq!((status, body.as_str()), (202, "gate opened"));
+        let done = c.wait_phase_not(ns, "podinfo", "Succeeded", "Failed", RELEASE);
+        assert_eq!(c.image(ns, "podinfo-primary"), IMG2);
+        assert_eq!(failed_checks(&done), 0);
+
+        c.set_image(ns, "podinfo", IMG3);
+        c.wait_for("two iterations of the next release", T, |c| {
+            (support::iterations(&c.canary(ns, "podinfo")) >= 2).then_some(())
+        });
+        let (status, _) =
+            net::post_json(&format!("{}/rollback/open", lt.base), &this).expect("rollback/open");
+        assert_eq!(status, 202);
+        c.wait_phase_not(ns, "podinfo", "Failed", "Succeeded", RELEASE);
+        assert_eq!(c.image(ns, "podinfo-primary"), IMG2, "{}", c.world());
+        c.assert_no_refusals();
     }
 }
 

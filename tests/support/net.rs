@@ -39,6 +39,15 @@ pub fn get(url: &str) -> Option<(u16, String)> {
     })
 }
 
+/// POST `body` as JSON to `url`: status and body, or None when nothing answered.
+pub fn post_json(url: &str, body: &serde_json::Value) -> Option<(u16, String)> {
+    runtime().block_on(async {
+        let resp = client().post(url).json(body).send().await.ok()?;
+        let status = resp.status().as_u16();
+        Some((status, resp.text().await.ok()?))
+    })
+}
+
 /// GET `url` with query parameters.
 pub fn get_query(url: &str, query: &[(&str, &str)]) -> Option<(u16, String)> {
     runtime().block_on(async {
