@@ -105,7 +105,8 @@ fn with_verdict<'a>(records: &[&'a Value], verdict: &str) -> Vec<&'a Value> {
 #[test]
 fn a_healthy_canary_is_promoted_on_real_prometheus_metrics() {
     for c in worlds(SCENARIO_TRAFFIC) {
-        let (c, _prom) = release_in(c, CANARY, &[]);
+        let manifest = CANARY.replace("  service:\n", "  revertOnDeletion: true\n  service:\n");
+        let (c, _prom) = release_in(c, &manifest, &[]);
         c.set_image(NS, "podinfo", HEALTHY);
         let done = c.wait_phase_not(NS, "podinfo", "Succeeded", "Failed", RELEASE);
         assert_eq!(c.image(NS, "podinfo-primary"), HEALTHY);
@@ -152,6 +153,8 @@ fn a_healthy_canary_is_promoted_on_real_prometheus_metrics() {
             assert!(has_event(&events, want), "missing {want:?}: {events:#?}");
         }
         assert_eq!(c.httproute_weights(NS, "podinfo"), Some((100, 0)));
+        support::routed::reverted_on_deletion(&c, NS, &[("httproute", "podinfo")]);
+        c.assert_no_refusals();
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use support::prometheus::Prometheus;
 use support::routed::{
-    HEALTHY, held_ab, promotes_a_healthy_canary, rolls_back_a_faulty_canary,
+    HEALTHY, held_ab, promotes_a_healthy_canary, reverted_on_deletion, rolls_back_a_faulty_canary,
     stalled_on_invalid_spec,
 };
 use support::{Cluster, IMG1, podinfo, repo, worlds};
@@ -62,10 +62,7 @@ fn a_healthy_canary_is_promoted_through_the_http_proxy() {
 
         promotes_a_healthy_canary(&c, NS, proxy_weights, (60, 40));
 
-        c.kubectl(&["-n", NS, "delete", "canary", "podinfo", "--wait=false"]);
-        c.wait_for("the HTTPProxy deleted", T, |c| {
-            c.get("httpproxy", NS, "podinfo").is_none().then_some(())
-        });
+        reverted_on_deletion(&c, NS, &[("httpproxy", "podinfo")]);
         c.assert_no_refusals();
     }
 }

@@ -9,7 +9,9 @@ mod support;
 use std::time::Duration;
 
 use support::prometheus::Prometheus;
-use support::routed::{HEALTHY, held_ab, promotes_a_healthy_canary, rolls_back_a_faulty_canary};
+use support::routed::{
+    HEALTHY, held_ab, promotes_a_healthy_canary, reverted_on_deletion, rolls_back_a_faulty_canary,
+};
 use support::{Cluster, IMG1, podinfo, repo, worlds};
 
 const NS: &str = "test";
@@ -60,7 +62,8 @@ fn vs_weights(c: &Cluster) -> Option<(i64, i64)> {
 #[test]
 fn a_healthy_canary_is_promoted_through_the_virtual_service() {
     for c in worlds(SCENARIO) {
-        let (c, _prom) = istio_world(c, CANARY);
+        let manifest = CANARY.replace("  service:\n", "  revertOnDeletion: true\n  service:\n");
+        let (c, _prom) = istio_world(c, &manifest);
         assert_eq!(vs_weights(&c), Some((100, 0)));
         let vs = c.must_get("virtualservice", NS, "podinfo");
         // Written as v1beta1; kubectl reads the CRD's preferred version.
@@ -76,6 +79,34 @@ fn a_healthy_canary_is_promoted_through_the_virtual_service() {
         assert_eq!(dr["spec"]["host"], "podinfo-canary");
 
         promotes_a_healthy_canary(&c, NS, vs_weights, (60, 40));
+
+        // A traffic policy set later is written into both DestinationRules.
+        c.kubectl(&[
+            "-n",
+            NS,
+            "patch",
+            "canary",
+            "podinfo",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"service":{"trafficPolicy":{"tls":{"mode":"DISABLE"}}}}}"#,
+        ]);
+        for dr in ["podinfo-primary", "podinfo-canary"] {
+            c.wait_for(&format!("DestinationRule {dr} with the policy"), T, |c| {
+                let dr = c.get("destinationrule", NS, dr)?;
+                (dr["spec"]["trafficPolicy"]["tls"]["mode"] == "DISABLE").then_some(())
+            });
+        }
+        reverted_on_deletion(
+            &c,
+            NS,
+            &[
+                ("virtualservice", "podinfo"),
+                ("destinationrule", "podinfo-primary"),
+                ("destinationrule", "podinfo-canary"),
+            ],
+        );
+        c.assert_no_refusals();
     }
 }
 

@@ -9,7 +9,9 @@ mod support;
 use std::time::Duration;
 
 use support::prometheus::Prometheus;
-use support::routed::{promotes_a_healthy_canary, rolls_back_a_faulty_canary};
+use support::routed::{
+    promotes_a_healthy_canary, reverted_on_deletion, rolls_back_a_faulty_canary,
+};
 use support::{Cluster, IMG1, podinfo, repo, worlds};
 
 const NS: &str = "test";
@@ -61,15 +63,7 @@ fn a_healthy_canary_is_promoted_through_the_traffic_split() {
 
         promotes_a_healthy_canary(&c, NS, split_weights, (60, 40));
 
-        // revertOnDeletion: the split goes, the apex Service selects the target's pods again.
-        c.kubectl(&["-n", NS, "delete", "canary", "podinfo", "--wait=false"]);
-        c.wait_for("the TrafficSplit deleted", T, |c| {
-            c.get("trafficsplit", NS, "podinfo").is_none().then_some(())
-        });
-        c.wait_for("the apex Service back on the target's pods", T, |c| {
-            let svc = c.get("service", NS, "podinfo")?;
-            (svc["spec"]["selector"]["app"] == "podinfo").then_some(())
-        });
+        reverted_on_deletion(&c, NS, &[("trafficsplit", "podinfo")]);
         c.assert_no_refusals();
     }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde_json::Value;
 use support::prometheus::Prometheus;
 use support::routed::{
-    HEALTHY, held_ab, promotes_a_healthy_canary, rolls_back_a_faulty_canary,
+    HEALTHY, held_ab, promotes_a_healthy_canary, reverted_on_deletion, rolls_back_a_faulty_canary,
     stalled_on_invalid_spec,
 };
 use support::{Cluster, IMG1, podinfo, worlds};
@@ -56,7 +56,8 @@ fn annotation(obj: &Value, key: &str) -> Option<String> {
 #[test]
 fn a_healthy_canary_is_promoted_through_the_canary_ingress() {
     for c in worlds(SCENARIO) {
-        let (c, _prom) = nginx_world(c, CANARY);
+        let manifest = CANARY.replace("  service:\n", "  revertOnDeletion: true\n  service:\n");
+        let (c, _prom) = nginx_world(c, &manifest);
         let ing = c.must_get("ingress", NS, "podinfo-canary");
         assert_eq!(
             annotation(&ing, "nginx.ingress.kubernetes.io/canary").as_deref(),
@@ -70,6 +71,12 @@ fn a_healthy_canary_is_promoted_through_the_canary_ingress() {
         assert_eq!(ing["spec"]["ingressClassName"], "nginx");
 
         promotes_a_healthy_canary(&c, NS, ingress_weights, (60, 40));
+        reverted_on_deletion(&c, NS, &[("ingress", "podinfo-canary")]);
+        assert!(
+            c.get("ingress", NS, "podinfo").is_some(),
+            "the user's Ingress stays"
+        );
+        c.assert_no_refusals();
     }
 }
 

@@ -127,6 +127,24 @@ spec:
             (c.replicas(ns, "podinfo") >= 2).then_some(())
         });
         c.wait_phase(ns, "podinfo", "Succeeded", T);
+        // A changed autoscaler reaches its -primary twin with the next promotion.
+        c.kubectl(&[
+            "-n",
+            ns,
+            "patch",
+            "hpa",
+            "podinfo",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"maxReplicas":5}}"#,
+        ]);
+        c.set_image(ns, "podinfo", IMG1);
+        c.wait_phase(ns, "podinfo", "Progressing", T);
+        c.wait_phase(ns, "podinfo", "Succeeded", T);
+        assert_eq!(
+            c.must_get("hpa", ns, "podinfo-primary")["spec"]["maxReplicas"],
+            5
+        );
         c.assert_no_refusals();
     }
 }
@@ -422,6 +440,18 @@ fn annotation_opt_in_generates_and_removes_a_canary() {
         assert!(listed.contains("podinfo"), "{listed}");
         c.wait_phase(ns, "podinfo", "Initialized", T);
         assert_eq!(c.replicas(ns, "podinfo"), 0);
+        // A changed override rewrites the generated Canary.
+        c.kubectl(&[
+            "-n",
+            ns,
+            "annotate",
+            "deployment/podinfo",
+            "fledge.dev/iterations=3",
+            "--overwrite",
+        ]);
+        c.wait_for("the Canary rewritten", T, |c| {
+            (c.canary(ns, "podinfo")["spec"]["analysis"]["iterations"] == 3).then_some(())
+        });
         // The annotation stays `enabled`: it is the user's switch.
         assert_eq!(
             c.must_get("deployment", ns, "podinfo")["metadata"]["annotations"]["fledge.dev/canary"],

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use serde_json::json;
 use support::prometheus::Prometheus;
-use support::routed::{promotes_a_healthy_canary, rolls_back_a_faulty_canary};
+use support::routed::{
+    promotes_a_healthy_canary, reverted_on_deletion, rolls_back_a_faulty_canary,
+};
 use support::{Cluster, IMG1, podinfo, repo, worlds};
 
 const NS: &str = "test";
@@ -60,16 +62,7 @@ fn a_healthy_canary_is_promoted_through_the_traefik_service() {
 
         promotes_a_healthy_canary(&c, NS, service_weights, (60, 40));
 
-        c.kubectl(&["-n", NS, "delete", "canary", "podinfo", "--wait=false"]);
-        c.wait_for("the TraefikService deleted", T, |c| {
-            c.get("traefikservice", NS, "podinfo")
-                .is_none()
-                .then_some(())
-        });
-        c.wait_for("the apex Service back on the target's pods", T, |c| {
-            let svc = c.get("service", NS, "podinfo")?;
-            (svc["spec"]["selector"]["app"] == "podinfo").then_some(())
-        });
+        reverted_on_deletion(&c, NS, &[("traefikservice", "podinfo")]);
         c.assert_no_refusals();
     }
 }

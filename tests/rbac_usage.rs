@@ -29,46 +29,6 @@ const CHECKED_BY_ADMISSION: &[(&str, &str)] = &[
     ),
 ];
 
-/// Grants the controller's code does request, on a path no scenario in the cluster world takes
-/// yet (each names the path). Listed so that any other unused grant fails the test; one that a
-/// scenario starts using must come off the list (the test says so), so the list only shrinks.
-const NOT_YET_EXERCISED: &[(&str, &str)] = &[
-    (
-        "update fledge.dev canaries",
-        "opt-in: a changed fledge.dev/* annotation rewrites the generated Canary",
-    ),
-    (
-        "update autoscaling horizontalpodautoscalers",
-        "a changed autoscaler is copied to its -primary twin",
-    ),
-    (
-        "get  secrets",
-        "a tracked Secret, a metric or alert credential",
-    ),
-    ("create  secrets", "a tracked Secret's -primary copy"),
-    ("update  secrets", "a tracked Secret changed"),
-    (
-        "delete gateway.networking.k8s.io httproutes",
-        "revertOnDeletion on the Gateway API",
-    ),
-    (
-        "delete networking.k8s.io ingresses",
-        "revertOnDeletion of the generated canary Ingress",
-    ),
-    (
-        "delete networking.istio.io virtualservices",
-        "revertOnDeletion on istio",
-    ),
-    (
-        "delete networking.istio.io destinationrules",
-        "revertOnDeletion on istio",
-    ),
-    (
-        "update networking.istio.io destinationrules",
-        "a changed trafficPolicy rewrites the DestinationRules",
-    ),
-];
-
 /// `verb group resource` for every rule of the ClusterRole and Roles in deploy/rbac.
 fn granted() -> BTreeSet<String> {
     let mut out = BTreeSet::new();
@@ -122,18 +82,9 @@ fn every_permission_deploy_rbac_grants_is_used_on_a_real_api_server() {
         .iter()
         .map(|(g, _)| g.to_string())
         .collect();
-    let pending: BTreeSet<String> = NOT_YET_EXERCISED
-        .iter()
-        .map(|(g, _)| g.to_string())
-        .collect();
-    let now_used: Vec<&String> = pending.iter().filter(|g| used.contains(*g)).collect();
-    assert!(
-        now_used.is_empty(),
-        "a scenario now uses these; take them off NOT_YET_EXERCISED: {now_used:?}"
-    );
     let unused: Vec<&String> = granted
         .iter()
-        .filter(|g| !used.contains(*g) && !exempt.contains(*g) && !pending.contains(*g))
+        .filter(|g| !used.contains(*g) && !exempt.contains(*g))
         .collect();
     assert!(
         unused.is_empty(),

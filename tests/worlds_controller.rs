@@ -5,8 +5,8 @@
 //! lacks fails here. `FLEDGE_TEST_WORLD=sim` or `cluster` runs one world; unset, both.
 //!
 //! Covered here: bootstrap (primary, its ConfigMap copy, the three Services, the target scaled
-//! to zero), a new image promoted, a config-only change promoted, and a bad image rolled back at
-//! the progress deadline. Opt-in by annotation, manual requests, a restart in the middle of an
+//! to zero), a new image promoted, a ConfigMap-only and a Secret-only change promoted, and a bad
+//! image rolled back at the progress deadline. Opt-in by annotation, manual requests, a restart in the middle of an
 //! analysis and leader election run in both worlds in e2e_operations.rs; gates and the load
 //! tester in e2e_webhooks.rs; metric failures in e2e_analysis.rs.
 
@@ -29,10 +29,19 @@ fn wait_promoted(c: &Cluster, what: &str, done: impl Fn(&Cluster) -> bool) {
 fn releases_are_bootstrapped_promoted_and_rolled_back() {
     for mut c in worlds(DEFAULT_SCENARIO) {
         let world = c.world();
-        c.apply(&podinfo(NS, IMG1, 2));
+        // podinfo reads a Secret too, so its -primary copy is made and kept up to date.
+        let app = podinfo(NS, IMG1, 2).replace(
+            "envFrom: [{configMapRef: {name: podinfo-config}}]",
+            "envFrom: [{configMapRef: {name: podinfo-config}}, {secretRef: {name: podinfo-token}}]",
+        );
+        c.apply(&format!(
+            "{app}---\napiVersion: v1\nkind: Secret\nmetadata: {{name: podinfo-token, namespace: {NS}}}\nstringData: {{token: one}}\n"
+        ));
         c.apply(&blue_green_canary(NS, 2, ""));
         c.start_controller(&[]);
         c.wait_phase(NS, "podinfo", "Initialized", T);
+        let secret = c.must_get("secret", NS, "podinfo-token-primary");
+        assert_eq!(secret["data"]["token"], "b25l", "{world}: base64 of one");
         let primary = c.must_get("deployment", NS, "podinfo-primary");
         assert_eq!(primary["status"]["readyReplicas"], 2, "{world}");
         assert_eq!(
@@ -70,6 +79,23 @@ fn releases_are_bootstrapped_promoted_and_rolled_back() {
         wait_promoted(&c, "the green config promoted", |c| {
             c.get("configmap", NS, "podinfo-config-primary")
                 .is_some_and(|cm| cm["data"]["color"] == "green")
+        });
+
+        // A change of the Secret alone.
+        c.kubectl(&[
+            "-n",
+            NS,
+            "patch",
+            "secret",
+            "podinfo-token",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"stringData":{"token":"two"}}"#,
+        ]);
+        wait_promoted(&c, "the new token promoted", |c| {
+            c.get("secret", NS, "podinfo-token-primary")
+                .is_some_and(|s| s["data"]["token"] == "dHdv")
         });
 
         // An image that never gets ready: rolled back at the progress deadline.

@@ -45,6 +45,21 @@ pub fn promotes_a_healthy_canary(
     done
 }
 
+/// `revertOnDeletion`: deleting Canary `ns/podinfo` deletes the routing objects it generated
+/// (`(kind, name)` for kubectl) and points the apex Service at the target's pods again.
+pub fn reverted_on_deletion(c: &Cluster, ns: &str, generated: &[(&str, &str)]) {
+    c.kubectl(&["-n", ns, "delete", "canary", "podinfo", "--wait=false"]);
+    for (kind, name) in generated {
+        c.wait_for(&format!("{kind} {name} deleted"), T, |c| {
+            c.get(kind, ns, name).is_none().then_some(())
+        });
+    }
+    c.wait_for("the apex Service back on the target's pods", T, |c| {
+        let svc = c.get("service", ns, "podinfo")?;
+        (svc["spec"]["selector"]["app"] == "podinfo").then_some(())
+    });
+}
+
 /// A faulty image for `ns/podinfo`: the release fails on success rates the provider's metrics
 /// put between 50% and 90%, the primary keeps its image and the route ends at (100, 0).
 pub fn rolls_back_a_faulty_canary(c: &Cluster, ns: &str, weights: Weights) -> Value {
