@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use support::net::{require, runtime};
 use support::prometheus::Prometheus;
-use support::{Cluster, IMG1, podinfo, repo};
+use support::{Cluster, IMG1, podinfo, repo, worlds};
 
 const NS: &str = "test";
 const T: Duration = Duration::from_secs(90);
@@ -63,7 +63,11 @@ spec:
 /// A sim with traffic, Prometheus scraping it, podinfo and the Canary, a controller; returns
 /// once the Canary is Initialized.
 fn world() -> (Cluster, Prometheus) {
-    let mut c = Cluster::with(SCENARIO, None);
+    world_in(Cluster::with(SCENARIO, None))
+}
+
+/// [`world`] in `c`, either world.
+fn world_in(mut c: Cluster) -> (Cluster, Prometheus) {
     let prom = Prometheus::scraping(&c.url);
     c.apply_file(&repo().join("testdata/crds/gateway-api-httproutes.yaml"));
     c.apply(&podinfo(NS, IMG1, 2));
@@ -248,99 +252,102 @@ fn status_with_host(base: &str, host: &str) -> u16 {
 
 #[test]
 fn the_dashboard_serves_streams_and_acts_only_with_its_token() {
-    let (c, _prom) = world();
-    let d = Dashboard::start(&c, &[]);
+    for c in worlds(SCENARIO) {
+        let (c, _prom) = world_in(c);
+        let d = Dashboard::start(&c, &[]);
 
-    // The page and its assets come from the binary, with a policy that allows nothing else.
-    let (status, page, headers) = d.get("/");
-    assert_eq!(status, 200);
-    assert!(page.contains("<title>fledge"), "{page}");
-    let csp = headers
-        .get("content-security-policy")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    assert!(csp.contains("default-src 'self'"), "{csp}");
-    for asset in ["/app.js", "/app.css"] {
-        assert_eq!(d.get(asset).0, 200, "{asset}");
+        // The page and its assets come from the binary, with a policy that allows nothing else.
+        let (status, page, headers) = d.get("/");
+        assert_eq!(status, 200);
+        assert!(page.contains("<title>fledge"), "{page}");
+        let csp = headers
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        assert!(csp.contains("default-src 'self'"), "{csp}");
+        for asset in ["/app.js", "/app.css"] {
+            assert_eq!(d.get(asset).0, 200, "{asset}");
+        }
+        // A page that rebinds some other name to 127.0.0.1 gets nothing.
+        assert_eq!(status_with_host(&d.base, "evil.example:80"), 403);
+        assert_eq!(status_with_host(&d.base, &d.base[7..]), 200);
+
+        let (_, config) = d.json("/api/config");
+        assert_eq!(config["readOnly"], false);
+        assert_eq!(config["namespace"], NS);
+        let (status, list) = d.json("/api/canaries");
+        assert_eq!(status, 200);
+        assert_eq!(list["items"][0]["name"], "podinfo");
+        assert_eq!(list["items"][0]["phase"], "Initialized");
+        let (status, missing) = d.json("/api/canaries/test/nothere");
+        assert_eq!(status, 404, "{missing}");
+
+        // The stream pushes the release as it moves.
+        let list_events = d.events("/api/stream");
+        let events = d.events("/api/canaries/test/podinfo/stream");
+        let first = next_matching(&events, "the first detail", |e, _| e == "detail");
+        assert_eq!(phase(&first), "Initialized");
+        c.set_image(NS, "podinfo", HEALTHY);
+        let moving = next_matching(&events, "a weight above 0", |_, d| weight(d) > 0);
+        let at = weight(&moving);
+        let later = next_matching(&events, "a later weight", |_, d| weight(d) > at);
+        assert!(later["summary"]["images"][0] == HEALTHY, "{later:#}");
+        assert!(
+            later["canary"]["status"]["steps"]
+                .as_array()
+                .is_some_and(|s| !s.is_empty()),
+            "the steps are there for the charts"
+        );
+        assert_eq!(later["route"]["canary"], later["summary"]["canaryWeight"]);
+        next_matching(&list_events, "the list during the release", |_, l| {
+            l["items"][0]["canaryWeight"].as_i64().unwrap_or(0) > 0
+        });
+
+        // Actions: refused without the token or with a wrong one, carried out with it.
+        let (status, body) = d.act("promote", None);
+        assert_eq!(status, 403, "{body}");
+        let (status, body) = d.act("promote", Some("0123456789abcdef0123456789abcdef"));
+        assert_eq!(status, 403, "{body}");
+        next_matching(&events, "WaitingPromotion", |_, d| {
+            phase(d) == "WaitingPromotion"
+        });
+        let (status, body) = d.act("promote", Some(&d.token));
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("promote carried out")),
+            "{body}"
+        );
+        let done = next_matching(&events, "Succeeded", |_, d| phase(d) == "Succeeded");
+        assert_eq!(done["actions"]["abort"]["allowed"], false);
+        // What makes no sense now is refused with why.
+        let (status, body) = d.act("abort", Some(&d.token));
+        assert_eq!(status, 409, "{body}");
+        assert!(
+            body["error"]
+                .as_str()
+                .is_some_and(|m| m.contains("nothing to abort in phase Succeeded")),
+            "{body}"
+        );
+        let (status, _) = d.act("explode", Some(&d.token));
+        assert_eq!(status, 404);
+        assert!(d.url.contains(&d.token));
+
+        // Read-only: no actions at all, even with its token.
+        let ro = Dashboard::start(&c, &["--read-only"]);
+        let (_, config) = ro.json("/api/config");
+        assert_eq!(config["readOnly"], true);
+        let (status, body) = ro.act("pause", Some(&ro.token));
+        assert_eq!(status, 403, "{body}");
+        assert!(
+            body["error"]
+                .as_str()
+                .is_some_and(|m| m.contains("read-only")),
+            "{body}"
+        );
+        c.assert_no_refusals();
     }
-    // A page that rebinds some other name to 127.0.0.1 gets nothing.
-    assert_eq!(status_with_host(&d.base, "evil.example:80"), 403);
-    assert_eq!(status_with_host(&d.base, &d.base[7..]), 200);
-
-    let (_, config) = d.json("/api/config");
-    assert_eq!(config["readOnly"], false);
-    assert_eq!(config["namespace"], NS);
-    let (status, list) = d.json("/api/canaries");
-    assert_eq!(status, 200);
-    assert_eq!(list["items"][0]["name"], "podinfo");
-    assert_eq!(list["items"][0]["phase"], "Initialized");
-    let (status, missing) = d.json("/api/canaries/test/nothere");
-    assert_eq!(status, 404, "{missing}");
-
-    // The stream pushes the release as it moves.
-    let list_events = d.events("/api/stream");
-    let events = d.events("/api/canaries/test/podinfo/stream");
-    let first = next_matching(&events, "the first detail", |e, _| e == "detail");
-    assert_eq!(phase(&first), "Initialized");
-    c.set_image(NS, "podinfo", HEALTHY);
-    let moving = next_matching(&events, "a weight above 0", |_, d| weight(d) > 0);
-    let at = weight(&moving);
-    let later = next_matching(&events, "a later weight", |_, d| weight(d) > at);
-    assert!(later["summary"]["images"][0] == HEALTHY, "{later:#}");
-    assert!(
-        later["canary"]["status"]["steps"]
-            .as_array()
-            .is_some_and(|s| !s.is_empty()),
-        "the steps are there for the charts"
-    );
-    assert_eq!(later["route"]["canary"], later["summary"]["canaryWeight"]);
-    next_matching(&list_events, "the list during the release", |_, l| {
-        l["items"][0]["canaryWeight"].as_i64().unwrap_or(0) > 0
-    });
-
-    // Actions: refused without the token or with a wrong one, carried out with it.
-    let (status, body) = d.act("promote", None);
-    assert_eq!(status, 403, "{body}");
-    let (status, body) = d.act("promote", Some("0123456789abcdef0123456789abcdef"));
-    assert_eq!(status, 403, "{body}");
-    next_matching(&events, "WaitingPromotion", |_, d| {
-        phase(d) == "WaitingPromotion"
-    });
-    let (status, body) = d.act("promote", Some(&d.token));
-    assert_eq!(status, 200, "{body}");
-    assert!(
-        body["message"]
-            .as_str()
-            .is_some_and(|m| m.starts_with("promote carried out")),
-        "{body}"
-    );
-    let done = next_matching(&events, "Succeeded", |_, d| phase(d) == "Succeeded");
-    assert_eq!(done["actions"]["abort"]["allowed"], false);
-    // What makes no sense now is refused with why.
-    let (status, body) = d.act("abort", Some(&d.token));
-    assert_eq!(status, 409, "{body}");
-    assert!(
-        body["error"]
-            .as_str()
-            .is_some_and(|m| m.contains("nothing to abort in phase Succeeded")),
-        "{body}"
-    );
-    let (status, _) = d.act("explode", Some(&d.token));
-    assert_eq!(status, 404);
-    assert!(d.url.contains(&d.token));
-
-    // Read-only: no actions at all, even with its token.
-    let ro = Dashboard::start(&c, &["--read-only"]);
-    let (_, config) = ro.json("/api/config");
-    assert_eq!(config["readOnly"], true);
-    let (status, body) = ro.act("pause", Some(&ro.token));
-    assert_eq!(status, 403, "{body}");
-    assert!(
-        body["error"]
-            .as_str()
-            .is_some_and(|m| m.contains("read-only")),
-        "{body}"
-    );
 }
 
 /// Where the browser test leaves its screenshots: `FLEDGE_SCREENSHOTS` (make screenshots sets

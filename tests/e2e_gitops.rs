@@ -2,7 +2,8 @@
 //! real releases are judged by Flux's kstatus (`testenv/kstatus`) and by Argo CD's health script
 //! in Argo CD's Lua VM (`testenv/argocd-lua`); Argo CD's actions, applied to a live Canary, are
 //! carried out by the controller. And no tug-of-war: a sync that scales the target up is undone
-//! and said once; re-applying an unchanged Canary changes nothing.
+//! and said once; re-applying an unchanged Canary changes nothing. In both worlds: on the real
+//! control plane the captures are what a real API server serves.
 
 mod support;
 
@@ -12,7 +13,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{Cluster, IMG1, IMG2, has_event, podinfo, repo};
+use support::{Cluster, IMG1, IMG2, has_event, podinfo, repo, worlds};
 
 const T: Duration = Duration::from_secs(60);
 /// Argo CD's health check for Canaries, as `deploy/argocd` installs it.
@@ -156,190 +157,193 @@ fn flux_kstatus_and_argocd_read_every_phase_of_real_releases_and_argocd_actions_
     let lua = gotool("argocd-lua");
     let captures = tempfile::tempdir().expect("temp dir");
     let dir = captures.path();
-    let mut c = Cluster::with(SLOW_SCENARIO, None);
-    let ns = "gitops";
-    c.apply(&podinfo(ns, IMG1, 1));
-    let manifest = canary(ns);
-    c.apply(&manifest);
-    let controller = c.start_controller(&[]);
-    c.wait_for("Initializing", T, |c| {
-        (c.phase(ns, "podinfo") == "Initializing").then_some(())
-    });
-    capture(&c, ns, "initializing", dir);
-    c.wait_phase(ns, "podinfo", "Initialized", T);
-    capture(&c, ns, "initialized", dir);
+    for mut c in worlds(SLOW_SCENARIO) {
+        let ns = "gitops";
+        c.apply(&podinfo(ns, IMG1, 1));
+        let manifest = canary(ns);
+        c.apply(&manifest);
+        let controller = c.start_controller(&[]);
+        c.wait_for("Initializing", T, |c| {
+            (c.phase(ns, "podinfo") == "Initializing").then_some(())
+        });
+        capture(&c, ns, "initializing", dir);
+        c.wait_phase(ns, "podinfo", "Initialized", T);
+        capture(&c, ns, "initialized", dir);
 
-    // A sync re-applying the unchanged Canary changes nothing: no Event, no status write.
-    let before = c.canary(ns, "podinfo");
-    let events_before = c.events(ns, "podinfo").len();
-    let path = dir.join("canary.yaml");
-    std::fs::write(&path, &manifest).expect("manifest");
-    let out = c.kubectl(&["apply", "-f", path.to_str().expect("path")]);
-    assert!(out.contains("unchanged"), "{out}");
-    c.wait_reconciled(controller, ns, "podinfo");
-    assert_eq!(c.canary(ns, "podinfo")["status"], before["status"]);
-    assert_eq!(c.events(ns, "podinfo").len(), events_before);
+        // A sync re-applying the unchanged Canary changes nothing: no Event, no status write.
+        let before = c.canary(ns, "podinfo");
+        let events_before = c.events(ns, "podinfo").len();
+        let path = dir.join("canary.yaml");
+        std::fs::write(&path, &manifest).expect("manifest");
+        let out = c.kubectl(&["apply", "-f", path.to_str().expect("path")]);
+        assert!(out.contains("unchanged"), "{out}");
+        c.wait_reconciled(controller, ns, "podinfo");
+        assert_eq!(c.canary(ns, "podinfo")["status"], before["status"]);
+        assert_eq!(c.events(ns, "podinfo").len(), events_before);
 
-    c.set_image(ns, "podinfo", IMG2);
-    c.wait_phase(ns, "podinfo", "Progressing", T);
-    capture(&c, ns, "progressing", dir);
-    // A spec change synced mid-analysis is observed without restarting the analysis.
-    let applied = c.canary(ns, "podinfo")["status"]["lastAppliedSpec"].clone();
-    patch_canary(&c, ns, r#"{"spec":{"analysis":{"threshold":3}}}"#);
-    c.wait_for("the spec change observed", T, |c| {
+        c.set_image(ns, "podinfo", IMG2);
+        c.wait_phase(ns, "podinfo", "Progressing", T);
+        capture(&c, ns, "progressing", dir);
+        // A spec change synced mid-analysis is observed without restarting the analysis.
+        let applied = c.canary(ns, "podinfo")["status"]["lastAppliedSpec"].clone();
+        patch_canary(&c, ns, r#"{"spec":{"analysis":{"threshold":3}}}"#);
+        c.wait_for("the spec change observed", T, |c| {
+            let canary = c.canary(ns, "podinfo");
+            (canary["status"]["observedGeneration"] == canary["metadata"]["generation"])
+                .then_some(canary)
+        });
         let canary = c.canary(ns, "podinfo");
-        (canary["status"]["observedGeneration"] == canary["metadata"]["generation"])
-            .then_some(canary)
-    });
-    let canary = c.canary(ns, "podinfo");
-    assert!(
-        ["Progressing", "WaitingPromotion"]
-            .contains(&canary["status"]["phase"].as_str().unwrap_or("")),
-        "{canary}"
-    );
-    assert_eq!(
-        canary["status"]["lastAppliedSpec"], applied,
-        "the analysis went on"
-    );
-    c.wait_phase(ns, "podinfo", "WaitingPromotion", T);
-    capture(&c, ns, "waiting-promotion", dir);
+        assert!(
+            ["Progressing", "WaitingPromotion"]
+                .contains(&canary["status"]["phase"].as_str().unwrap_or("")),
+            "{canary}"
+        );
+        assert_eq!(
+            canary["status"]["lastAppliedSpec"], applied,
+            "the analysis went on"
+        );
+        c.wait_phase(ns, "podinfo", "WaitingPromotion", T);
+        capture(&c, ns, "waiting-promotion", dir);
 
-    // Argo CD's promote action, applied to the live Canary, is carried out.
-    argo_action(&c, &lua, ns, "promote", dir);
-    c.wait_phase(ns, "podinfo", "Succeeded", T);
-    assert_eq!(c.image(ns, "podinfo-primary"), IMG2);
-    capture(&c, ns, "succeeded", dir);
+        // Argo CD's promote action, applied to the live Canary, is carried out.
+        argo_action(&c, &lua, ns, "promote", dir);
+        c.wait_phase(ns, "podinfo", "Succeeded", T);
+        assert_eq!(c.image(ns, "podinfo-primary"), IMG2);
+        capture(&c, ns, "succeeded", dir);
 
-    // No tug-of-war: a sync scaling the target up between releases is undone, and said once.
-    c.kubectl(&["-n", ns, "scale", "deployment/podinfo", "--replicas=2"]);
-    let said = "podinfo.gitops was scaled up outside a release; scaling it back to zero";
-    c.wait_for("the target back at zero", T, |c| {
-        (c.replicas(ns, "podinfo") == 0 && has_event(&c.events(ns, "podinfo"), said)).then_some(())
-    });
-    c.wait_reconciled(controller, ns, "podinfo");
-    assert_eq!(c.replicas(ns, "podinfo"), 0, "no flapping");
-    let told = c
-        .events(ns, "podinfo")
-        .iter()
-        .filter(|e| e.contains(said))
-        .count();
-    assert_eq!(told, 1, "said once");
+        // No tug-of-war: a sync scaling the target up between releases is undone, and said once.
+        c.kubectl(&["-n", ns, "scale", "deployment/podinfo", "--replicas=2"]);
+        let said = "podinfo.gitops was scaled up outside a release; scaling it back to zero";
+        c.wait_for("the target back at zero", T, |c| {
+            (c.replicas(ns, "podinfo") == 0 && has_event(&c.events(ns, "podinfo"), said))
+                .then_some(())
+        });
+        c.wait_reconciled(controller, ns, "podinfo");
+        assert_eq!(c.replicas(ns, "podinfo"), 0, "no flapping");
+        let told = c
+            .events(ns, "podinfo")
+            .iter()
+            .filter(|e| e.contains(said))
+            .count();
+        assert_eq!(told, 1, "said once");
 
-    // Pause and resume through Argo CD: a request kept in status, so a sync re-applying the
-    // Canary from git neither resumes nor unpauses it.
-    argo_action(&c, &lua, ns, "pause", dir);
-    c.wait_for("paused", T, |c| {
-        let canary = c.canary(ns, "podinfo");
-        (canary["status"]["paused"] == true
-            && canary["status"]["message"]
-                .as_str()
-                .is_some_and(|m| m.contains("paused by request")))
-        .then_some(())
-    });
-    capture(&c, ns, "paused", dir);
-    // The sync puts git's spec back (the threshold patched above), and the pause stays.
-    c.kubectl(&["apply", "-f", path.to_str().expect("path")]);
-    c.wait_reconciled(controller, ns, "podinfo");
-    let canary = c.canary(ns, "podinfo");
-    assert_eq!(
-        canary["spec"]["analysis"]["threshold"], 2,
-        "the sync applied git's spec"
-    );
-    assert_eq!(
-        canary["status"]["observedGeneration"],
-        canary["metadata"]["generation"]
-    );
-    assert_eq!(canary["status"]["paused"], true, "a sync doesn't resume it");
-    argo_action(&c, &lua, ns, "resume", dir);
-    c.wait_for("resumed", T, |c| {
-        let canary = c.canary(ns, "podinfo");
-        (canary["status"]["paused"] != true).then_some(())
-    });
-
-    // Abort a release through Argo CD, then retry it, then promote it.
-    let img3 = "ghcr.io/stefanprodan/podinfo:6.0.3";
-    c.set_image(ns, "podinfo", img3);
-    c.wait_for("the next release analysing", T, |c| {
-        let phase = c.phase(ns, "podinfo");
-        (phase == "Progressing" || phase == "WaitingPromotion").then_some(())
-    });
-    argo_action(&c, &lua, ns, "abort", dir);
-    c.wait_phase(ns, "podinfo", "Failed", T);
-    assert_eq!(
-        c.image(ns, "podinfo-primary"),
-        IMG2,
-        "aborted: the primary kept IMG2"
-    );
-    argo_action(&c, &lua, ns, "retry", dir);
-    c.wait_phase(ns, "podinfo", "WaitingPromotion", T);
-    argo_action(&c, &lua, ns, "promote", dir);
-    c.wait_phase(ns, "podinfo", "Succeeded", T);
-    assert_eq!(c.image(ns, "podinfo-primary"), img3);
-
-    // A bad image is rolled back at the progress deadline.
-    c.set_image(ns, "podinfo", "ghcr.io/stefanprodan/podinfo:bad");
-    c.wait_phase(ns, "podinfo", "Failed", T);
-    capture(&c, ns, "failed", dir);
-
-    // An invalid spec (below the controller's --min-interval of 1s) is Stalled.
-    patch_canary(&c, ns, r#"{"spec":{"analysis":{"interval":"500ms"}}}"#);
-    c.wait_for("InvalidSpec", T, |c| {
-        let canary = c.canary(ns, "podinfo");
-        let stalled = canary["status"]["conditions"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|k| k["type"] == "Stalled" && k["reason"] == "InvalidSpec");
-        (stalled && canary["status"]["observedGeneration"] == canary["metadata"]["generation"])
+        // Pause and resume through Argo CD: a request kept in status, so a sync re-applying the
+        // Canary from git neither resumes nor unpauses it.
+        argo_action(&c, &lua, ns, "pause", dir);
+        c.wait_for("paused", T, |c| {
+            let canary = c.canary(ns, "podinfo");
+            (canary["status"]["paused"] == true
+                && canary["status"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("paused by request")))
             .then_some(())
-    });
-    capture(&c, ns, "invalid", dir);
+        });
+        capture(&c, ns, "paused", dir);
+        // The sync puts git's spec back (the threshold patched above), and the pause stays.
+        c.kubectl(&["apply", "-f", path.to_str().expect("path")]);
+        c.wait_reconciled(controller, ns, "podinfo");
+        let canary = c.canary(ns, "podinfo");
+        assert_eq!(
+            canary["spec"]["analysis"]["threshold"], 2,
+            "the sync applied git's spec"
+        );
+        assert_eq!(
+            canary["status"]["observedGeneration"],
+            canary["metadata"]["generation"]
+        );
+        assert_eq!(canary["status"]["paused"], true, "a sync doesn't resume it");
+        argo_action(&c, &lua, ns, "resume", dir);
+        c.wait_for("resumed", T, |c| {
+            let canary = c.canary(ns, "podinfo");
+            (canary["status"]["paused"] != true).then_some(())
+        });
 
-    // A spec change the controller has not observed yet (it is down).
-    c.kill_controller(controller);
-    patch_canary(&c, ns, r#"{"spec":{"analysis":{"interval":"3s"}}}"#);
-    let unobserved = capture(&c, ns, "unobserved", dir);
-    let doc: Value =
-        serde_json::from_slice(&std::fs::read(&unobserved).expect("read")).expect("json");
-    assert!(
-        doc["metadata"]["generation"].as_i64() > doc["status"]["observedGeneration"].as_i64(),
-        "{doc}"
-    );
+        // Abort a release through Argo CD, then retry it, then promote it.
+        let img3 = "ghcr.io/stefanprodan/podinfo:6.0.3";
+        c.set_image(ns, "podinfo", img3);
+        c.wait_for("the next release analysing", T, |c| {
+            let phase = c.phase(ns, "podinfo");
+            (phase == "Progressing" || phase == "WaitingPromotion").then_some(())
+        });
+        argo_action(&c, &lua, ns, "abort", dir);
+        c.wait_phase(ns, "podinfo", "Failed", T);
+        assert_eq!(
+            c.image(ns, "podinfo-primary"),
+            IMG2,
+            "aborted: the primary kept IMG2"
+        );
+        argo_action(&c, &lua, ns, "retry", dir);
+        c.wait_phase(ns, "podinfo", "WaitingPromotion", T);
+        argo_action(&c, &lua, ns, "promote", dir);
+        c.wait_phase(ns, "podinfo", "Succeeded", T);
+        assert_eq!(c.image(ns, "podinfo-primary"), img3);
 
-    // (capture, what Flux's kstatus says, what Argo CD's health script says)
-    let expected: Vec<(&str, &str, &str)> = vec![
-        ("initializing", "InProgress", "Progressing"),
-        ("initialized", "Current", "Healthy"),
-        ("progressing", "InProgress", "Progressing"),
-        ("waiting-promotion", "InProgress", "Suspended"),
-        ("succeeded", "Current", "Healthy"),
-        ("paused", "Current", "Suspended"),
-        ("failed", "Failed", "Degraded"),
-        ("invalid", "Failed", "Degraded"),
-        ("unobserved", "InProgress", "Progressing"),
-    ];
-    let mut got = BTreeMap::new();
-    let mut failures = Vec::new();
-    for (label, flux, argo) in &expected {
-        let file = dir.join(format!("{label}.json"));
-        let k = kstatus(&kstatus_tool, &file);
-        let (a, message) = argo_health(&lua, &file);
-        if k != *flux || a != *argo {
-            failures.push(format!(
-                "{label}: kstatus {k} (want {flux}), Argo CD {a} (want {argo}): {message}"
-            ));
+        // A bad image is rolled back at the progress deadline.
+        c.set_image(ns, "podinfo", "ghcr.io/stefanprodan/podinfo:bad");
+        c.wait_phase(ns, "podinfo", "Failed", T);
+        capture(&c, ns, "failed", dir);
+
+        // An invalid spec (below the controller's --min-interval of 1s) is Stalled.
+        patch_canary(&c, ns, r#"{"spec":{"analysis":{"interval":"500ms"}}}"#);
+        c.wait_for("InvalidSpec", T, |c| {
+            let canary = c.canary(ns, "podinfo");
+            let stalled = canary["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|k| k["type"] == "Stalled" && k["reason"] == "InvalidSpec");
+            (stalled && canary["status"]["observedGeneration"] == canary["metadata"]["generation"])
+                .then_some(())
+        });
+        capture(&c, ns, "invalid", dir);
+
+        // A spec change the controller has not observed yet (it is down).
+        c.kill_controller(controller);
+        patch_canary(&c, ns, r#"{"spec":{"analysis":{"interval":"3s"}}}"#);
+        let unobserved = capture(&c, ns, "unobserved", dir);
+        let doc: Value =
+            serde_json::from_slice(&std::fs::read(&unobserved).expect("read")).expect("json");
+        assert!(
+            doc["metadata"]["generation"].as_i64() > doc["status"]["observedGeneration"].as_i64(),
+            "{doc}"
+        );
+
+        // (capture, what Flux's kstatus says, what Argo CD's health script says)
+        let expected: Vec<(&str, &str, &str)> = vec![
+            ("initializing", "InProgress", "Progressing"),
+            ("initialized", "Current", "Healthy"),
+            ("progressing", "InProgress", "Progressing"),
+            ("waiting-promotion", "InProgress", "Suspended"),
+            ("succeeded", "Current", "Healthy"),
+            ("paused", "Current", "Suspended"),
+            ("failed", "Failed", "Degraded"),
+            ("invalid", "Failed", "Degraded"),
+            ("unobserved", "InProgress", "Progressing"),
+        ];
+        let mut got = BTreeMap::new();
+        let mut failures = Vec::new();
+        for (label, flux, argo) in &expected {
+            let file = dir.join(format!("{label}.json"));
+            let k = kstatus(&kstatus_tool, &file);
+            let (a, message) = argo_health(&lua, &file);
+            if k != *flux || a != *argo {
+                failures.push(format!(
+                    "{label}: kstatus {k} (want {flux}), Argo CD {a} (want {argo}): {message}"
+                ));
+            }
+            got.insert(*label, (k, a, message));
         }
-        got.insert(*label, (k, a, message));
+        assert!(failures.is_empty(), "{}\n{got:#?}", failures.join("\n"));
+        // What docs/gitops.md shows (cargo test --test e2e_gitops -- --nocapture).
+        println!("| capture | kstatus (Flux) | Argo CD health | Argo CD message |");
+        println!("|---|---|---|---|");
+        for (label, _, _) in &expected {
+            let (k, a, message) = &got[label];
+            println!("| {label} | {k} | {a} | {message} |");
+        }
+        // Argo CD's message says the phase and weight, and for a failure what failed.
+        let (_, _, failed) = &got["failed"];
+        assert!(failed.contains("Failed"), "{failed}");
+        c.assert_no_refusals();
     }
-    assert!(failures.is_empty(), "{}\n{got:#?}", failures.join("\n"));
-    // What docs/gitops.md shows (cargo test --test e2e_gitops -- --nocapture).
-    println!("| capture | kstatus (Flux) | Argo CD health | Argo CD message |");
-    println!("|---|---|---|---|");
-    for (label, _, _) in &expected {
-        let (k, a, message) = &got[label];
-        println!("| {label} | {k} | {a} | {message} |");
-    }
-    // Argo CD's message says the phase and weight, and for a failure what failed.
-    let (_, _, failed) = &got["failed"];
-    assert!(failed.contains("Failed"), "{failed}");
 }

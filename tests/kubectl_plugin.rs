@@ -1,5 +1,5 @@
 //! `kubectl fledge` through real kubectl plugin discovery (`kubectl fledge ...` with the
-//! binary on PATH) against the controller and `fledge sim`: the CI status gate and its exit
+//! binary on PATH) against the controller, on `fledge sim` and on the real control plane: the CI status gate and its exit
 //! codes, `list`, `get` (tree, JSON, YAML, and `-w` redrawing in a real terminal, read through
 //! tmux), `plan`, `history`, and promote/abort/retry/pause/resume through the request
 //! contract, each acknowledged by the controller (or refused, with the reason).
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use support::{Cluster, IMG1, IMG2, podinfo};
+use support::{Cluster, DEFAULT_SCENARIO, IMG1, IMG2, podinfo, worlds};
 
 const T: Duration = Duration::from_secs(60);
 const PLUGIN: &str = env!("CARGO_BIN_EXE_kubectl-fledge");
@@ -133,185 +133,188 @@ spec:
 
 #[test]
 fn the_status_gate_and_every_request_through_the_plugin() {
-    let mut c = Cluster::start();
-    let ns = "plugin";
-    c.apply(&podinfo(ns, IMG1, 1));
-    c.apply(&canary(ns));
-    c.start_controller(&[]);
+    for mut c in worlds(DEFAULT_SCENARIO) {
+        let ns = "plugin";
+        c.apply(&podinfo(ns, IMG1, 1));
+        c.apply(&canary(ns));
+        c.start_controller(&[]);
 
-    let (code, out, err) = plugin(&c, ns, &["status", "podinfo", "--wait", "--timeout", "60s"]);
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(
-        out.starts_with("podinfo.plugin Initialized, canary weight 0%"),
-        "{out}"
-    );
-    assert_eq!(out.lines().count(), 1, "one line: {out}");
-
-    let (code, out, _) = plugin(&c, ns, &["list"]);
-    assert_eq!(code, 0);
-    let lines: Vec<&str> = out.lines().collect();
-    assert!(
-        lines[0].starts_with("NAME")
-            && ["PHASE", "WEIGHT", "STEP", "FAILED", "AGE", "LAST EVENT"]
-                .iter()
-                .all(|h| lines[0].contains(h)),
-        "{out}"
-    );
-    assert!(
-        lines[1].starts_with("podinfo")
-            && lines[1].contains("✔ Initialized")
-            && lines[1].contains("0/2")
-            && lines[1].contains("Initialization done!"),
-        "{out}"
-    );
-
-    let (code, out, _) = plugin(&c, ns, &["list", "-o", "json"]);
-    assert_eq!(code, 0, "{out}");
-    let list: Value = serde_json::from_str(&out).expect("list -o json");
-    assert_eq!(list["items"][0]["phase"], "Initialized");
-    assert_eq!(list["items"][0]["totalIterations"], 2);
-
-    // Between releases, plan says what the next release would do.
-    let (code, out, _) = plugin(&c, ns, &["plan", "podinfo"]);
-    assert_eq!(code, 0, "{out}");
-    assert!(out.contains("no release under way"), "{out}");
-
-    c.set_image(ns, "podinfo", IMG2);
-    c.wait_phase(ns, "podinfo", "Progressing", T);
-    let (code, out, _) = plugin(&c, ns, &["status", "podinfo"]);
-    assert_eq!(code, 2, "in progress: {out}");
-
-    // `get -w` in a terminal draws the release and redraws it in place as it moves.
-    let terminal = Tmux::start(&c, &format!("kubectl fledge get podinfo -w -n {ns}"));
-    let screen = terminal.wait_for("Progressing", T);
-    assert!(screen.contains("Strategy: blue-green"), "{screen}");
-
-    // The tree, plain when piped.
-    let (code, out, err) = plugin(&c, ns, &["get", "podinfo"]);
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(!out.contains('\x1b'), "no colour codes in a pipe: {out}");
-    for needle in [
-        "Status:",
-        "Strategy: blue-green  iteration",
-        "Failed checks: 0/2",
-        IMG2,
-        "Webhooks and gates",
-        "gate (confirm-promotion)",
-        "Deployment podinfo-primary  1/1 ready",
-        "Service podinfo-canary",
-        "New revision detected",
-    ] {
-        assert!(out.contains(needle), "{needle:?} in:\n{out}");
-    }
-    // The same model for scripts.
-    let (code, out, _) = plugin(&c, ns, &["get", "podinfo", "-o", "json"]);
-    assert_eq!(code, 0, "{out}");
-    let detail: Value = serde_json::from_str(&out).expect("get -o json");
-    assert_eq!(detail["summary"]["strategy"], "blue-green");
-    assert_eq!(detail["summary"]["images"][0], IMG2);
-    assert_eq!(detail["plan"]["fromNow"], true);
-    assert_eq!(detail["actions"]["abort"]["allowed"], true);
-    assert_eq!(detail["actions"]["retry"]["allowed"], false);
-    let (code, out, _) = plugin(&c, ns, &["get", "podinfo", "-o", "yaml"]);
-    assert_eq!(code, 0, "{out}");
-    assert!(out.contains("strategy: blue-green"), "{out}");
-    // Mid-release, plan says what is left and when.
-    let (code, out, _) = plugin(&c, ns, &["plan", "podinfo"]);
-    assert_eq!(code, 0, "{out}");
-    assert!(out.contains("the rest of the release under way"), "{out}");
-    assert!(
-        out.contains("Promoting") && out.lines().last().is_some_and(|l| l.contains("Succeeded")),
-        "{out}"
-    );
-
-    // Pause survives until resume; a second pause is refused with the controller's reason.
-    let (code, out, err) = plugin(&c, ns, &["pause", "podinfo"]);
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(
-        out.starts_with("pause carried out: podinfo.plugin Progressing (paused)"),
-        "{out}"
-    );
-    let (code, out, _) = plugin(&c, ns, &["pause", "podinfo"]);
-    assert_eq!(code, 1, "{out}");
-    assert_eq!(
-        out,
-        "pause refused: canary plugin/podinfo: already paused\n"
-    );
-    // A paused release takes no promote until it is resumed.
-    let (code, out, _) = plugin(&c, ns, &["promote", "podinfo"]);
-    assert_eq!(code, 1, "{out}");
-    assert!(out.contains("paused by request: resume it first"), "{out}");
-    // A GitOps-style re-apply of the unchanged manifest doesn't unpause it.
-    c.apply(&canary(ns));
-    c.wait_reconciled(0, ns, "podinfo");
-    let (_, out, _) = plugin(&c, ns, &["status", "podinfo"]);
-    assert!(out.contains("(paused)"), "{out}");
-    let (code, out, _) = plugin(&c, ns, &["resume", "podinfo"]);
-    assert_eq!(code, 0, "{out}");
-
-    c.wait_phase(ns, "podinfo", "WaitingPromotion", T);
-    let screen = terminal.wait_for("WaitingPromotion", T);
-    assert_eq!(
-        screen.matches("Name:").count(),
-        1,
-        "redrawn in place, not scrolled:\n{screen}"
-    );
-    let (code, out, _) = plugin(&c, ns, &["promote", "podinfo"]);
-    assert_eq!(code, 0, "{out}");
-    assert!(out.starts_with("promote carried out"), "{out}");
-    let (code, out, _) = plugin(&c, ns, &["status", "podinfo", "--wait", "--timeout", "60s"]);
-    assert_eq!(code, 0, "{out}");
-    assert!(out.contains("Succeeded"), "{out}");
-    assert_eq!(c.image(ns, "podinfo-primary"), IMG2);
-    terminal.wait_for("✔ Succeeded", T);
-    drop(terminal);
-
-    // Nothing to abort once promoted: refused, with why.
-    let (code, out, _) = plugin(&c, ns, &["abort", "podinfo"]);
-    assert_eq!(code, 1, "{out}");
-    assert!(out.contains("nothing to abort in phase Succeeded"), "{out}");
-
-    // A bad image fails at its deadline: the gate says 1.
-    c.set_image(ns, "podinfo", "ghcr.io/stefanprodan/podinfo:bad");
-    let (code, out, _) = plugin(&c, ns, &["status", "podinfo", "--wait", "--timeout", "60s"]);
-    assert_eq!(code, 1, "{out}");
-    assert!(out.contains("Failed"), "{out}");
-    // Retry is acknowledged once the revision runs again.
-    let (code, out, _) = plugin(&c, ns, &["retry", "podinfo"]);
-    assert_eq!(code, 0, "{out}");
-    assert!(out.starts_with("retry carried out"), "{out}");
-
-    // The history: the promoted release, the rolled-back one, and the retry now running.
-    let (code, out, _) = plugin(&c, ns, &["history", "podinfo"]);
-    assert_eq!(code, 0, "{out}");
-    let releases: Vec<&str> = out.lines().take_while(|l| !l.is_empty()).collect();
-    assert!(releases[0].starts_with("REVISION"), "{out}");
-    assert!(
-        releases
-            .iter()
-            .any(|l| l.contains(IMG2) && l.contains("Succeeded")),
-        "{out}"
-    );
-    assert!(
-        releases.iter().any(|l| l.contains("podinfo:bad")
-            && l.contains("Failed")
-            && l.contains("ProgressDeadlineExceeded")),
-        "{out}"
-    );
-    assert!(
-        releases
-            .last()
-            .is_some_and(|l| l.contains("podinfo:bad") && l.contains("running")),
-        "the retry is the open release: {out}"
-    );
-
-    // Errors name the Canary and say what to do.
-    for command in ["status", "get"] {
-        let (code, _, err) = plugin(&c, ns, &[command, "nothere"]);
-        assert_eq!(code, 3, "{command}: {err}");
+        let (code, out, err) = plugin(&c, ns, &["status", "podinfo", "--wait", "--timeout", "60s"]);
+        assert_eq!(code, 0, "{out}{err}");
         assert!(
-            err.contains("canary plugin/nothere not found; `kubectl fledge list`"),
-            "{command}: {err}"
+            out.starts_with("podinfo.plugin Initialized, canary weight 0%"),
+            "{out}"
         );
+        assert_eq!(out.lines().count(), 1, "one line: {out}");
+
+        let (code, out, _) = plugin(&c, ns, &["list"]);
+        assert_eq!(code, 0);
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(
+            lines[0].starts_with("NAME")
+                && ["PHASE", "WEIGHT", "STEP", "FAILED", "AGE", "LAST EVENT"]
+                    .iter()
+                    .all(|h| lines[0].contains(h)),
+            "{out}"
+        );
+        assert!(
+            lines[1].starts_with("podinfo")
+                && lines[1].contains("✔ Initialized")
+                && lines[1].contains("0/2")
+                && lines[1].contains("Initialization done!"),
+            "{out}"
+        );
+
+        let (code, out, _) = plugin(&c, ns, &["list", "-o", "json"]);
+        assert_eq!(code, 0, "{out}");
+        let list: Value = serde_json::from_str(&out).expect("list -o json");
+        assert_eq!(list["items"][0]["phase"], "Initialized");
+        assert_eq!(list["items"][0]["totalIterations"], 2);
+
+        // Between releases, plan says what the next release would do.
+        let (code, out, _) = plugin(&c, ns, &["plan", "podinfo"]);
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains("no release under way"), "{out}");
+
+        c.set_image(ns, "podinfo", IMG2);
+        c.wait_phase(ns, "podinfo", "Progressing", T);
+        let (code, out, _) = plugin(&c, ns, &["status", "podinfo"]);
+        assert_eq!(code, 2, "in progress: {out}");
+
+        // `get -w` in a terminal draws the release and redraws it in place as it moves.
+        let terminal = Tmux::start(&c, &format!("kubectl fledge get podinfo -w -n {ns}"));
+        let screen = terminal.wait_for("Progressing", T);
+        assert!(screen.contains("Strategy: blue-green"), "{screen}");
+
+        // The tree, plain when piped.
+        let (code, out, err) = plugin(&c, ns, &["get", "podinfo"]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(!out.contains('\x1b'), "no colour codes in a pipe: {out}");
+        for needle in [
+            "Status:",
+            "Strategy: blue-green  iteration",
+            "Failed checks: 0/2",
+            IMG2,
+            "Webhooks and gates",
+            "gate (confirm-promotion)",
+            "Deployment podinfo-primary  1/1 ready",
+            "Service podinfo-canary",
+            "New revision detected",
+        ] {
+            assert!(out.contains(needle), "{needle:?} in:\n{out}");
+        }
+        // The same model for scripts.
+        let (code, out, _) = plugin(&c, ns, &["get", "podinfo", "-o", "json"]);
+        assert_eq!(code, 0, "{out}");
+        let detail: Value = serde_json::from_str(&out).expect("get -o json");
+        assert_eq!(detail["summary"]["strategy"], "blue-green");
+        assert_eq!(detail["summary"]["images"][0], IMG2);
+        assert_eq!(detail["plan"]["fromNow"], true);
+        assert_eq!(detail["actions"]["abort"]["allowed"], true);
+        assert_eq!(detail["actions"]["retry"]["allowed"], false);
+        let (code, out, _) = plugin(&c, ns, &["get", "podinfo", "-o", "yaml"]);
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains("strategy: blue-green"), "{out}");
+        // Mid-release, plan says what is left and when.
+        let (code, out, _) = plugin(&c, ns, &["plan", "podinfo"]);
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains("the rest of the release under way"), "{out}");
+        assert!(
+            out.contains("Promoting")
+                && out.lines().last().is_some_and(|l| l.contains("Succeeded")),
+            "{out}"
+        );
+
+        // Pause survives until resume; a second pause is refused with the controller's reason.
+        let (code, out, err) = plugin(&c, ns, &["pause", "podinfo"]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(
+            out.starts_with("pause carried out: podinfo.plugin Progressing (paused)"),
+            "{out}"
+        );
+        let (code, out, _) = plugin(&c, ns, &["pause", "podinfo"]);
+        assert_eq!(code, 1, "{out}");
+        assert_eq!(
+            out,
+            "pause refused: canary plugin/podinfo: already paused\n"
+        );
+        // A paused release takes no promote until it is resumed.
+        let (code, out, _) = plugin(&c, ns, &["promote", "podinfo"]);
+        assert_eq!(code, 1, "{out}");
+        assert!(out.contains("paused by request: resume it first"), "{out}");
+        // A GitOps-style re-apply of the unchanged manifest doesn't unpause it.
+        c.apply(&canary(ns));
+        c.wait_reconciled(0, ns, "podinfo");
+        let (_, out, _) = plugin(&c, ns, &["status", "podinfo"]);
+        assert!(out.contains("(paused)"), "{out}");
+        let (code, out, _) = plugin(&c, ns, &["resume", "podinfo"]);
+        assert_eq!(code, 0, "{out}");
+
+        c.wait_phase(ns, "podinfo", "WaitingPromotion", T);
+        let screen = terminal.wait_for("WaitingPromotion", T);
+        assert_eq!(
+            screen.matches("Name:").count(),
+            1,
+            "redrawn in place, not scrolled:\n{screen}"
+        );
+        let (code, out, _) = plugin(&c, ns, &["promote", "podinfo"]);
+        assert_eq!(code, 0, "{out}");
+        assert!(out.starts_with("promote carried out"), "{out}");
+        let (code, out, _) = plugin(&c, ns, &["status", "podinfo", "--wait", "--timeout", "60s"]);
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains("Succeeded"), "{out}");
+        assert_eq!(c.image(ns, "podinfo-primary"), IMG2);
+        terminal.wait_for("✔ Succeeded", T);
+        drop(terminal);
+
+        // Nothing to abort once promoted: refused, with why.
+        let (code, out, _) = plugin(&c, ns, &["abort", "podinfo"]);
+        assert_eq!(code, 1, "{out}");
+        assert!(out.contains("nothing to abort in phase Succeeded"), "{out}");
+
+        // A bad image fails at its deadline: the gate says 1.
+        c.set_image(ns, "podinfo", "ghcr.io/stefanprodan/podinfo:bad");
+        let (code, out, _) = plugin(&c, ns, &["status", "podinfo", "--wait", "--timeout", "60s"]);
+        assert_eq!(code, 1, "{out}");
+        assert!(out.contains("Failed"), "{out}");
+        // Retry is acknowledged once the revision runs again.
+        let (code, out, _) = plugin(&c, ns, &["retry", "podinfo"]);
+        assert_eq!(code, 0, "{out}");
+        assert!(out.starts_with("retry carried out"), "{out}");
+
+        // The history: the promoted release, the rolled-back one, and the retry now running.
+        let (code, out, _) = plugin(&c, ns, &["history", "podinfo"]);
+        assert_eq!(code, 0, "{out}");
+        let releases: Vec<&str> = out.lines().take_while(|l| !l.is_empty()).collect();
+        assert!(releases[0].starts_with("REVISION"), "{out}");
+        assert!(
+            releases
+                .iter()
+                .any(|l| l.contains(IMG2) && l.contains("Succeeded")),
+            "{out}"
+        );
+        assert!(
+            releases.iter().any(|l| l.contains("podinfo:bad")
+                && l.contains("Failed")
+                && l.contains("ProgressDeadlineExceeded")),
+            "{out}"
+        );
+        assert!(
+            releases
+                .last()
+                .is_some_and(|l| l.contains("podinfo:bad") && l.contains("running")),
+            "the retry is the open release: {out}"
+        );
+
+        // Errors name the Canary and say what to do.
+        for command in ["status", "get"] {
+            let (code, _, err) = plugin(&c, ns, &[command, "nothere"]);
+            assert_eq!(code, 3, "{command}: {err}");
+            assert!(
+                err.contains("canary plugin/nothere not found; `kubectl fledge list`"),
+                "{command}: {err}"
+            );
+        }
+        c.assert_no_refusals();
     }
 }
