@@ -15,7 +15,8 @@ use support::loadtester::Loadtester;
 use support::prometheus::Prometheus;
 use support::receiver::Receiver;
 use support::{
-    Cluster, IMG1, IMG2, blue_green_canary, has_event, initialized, net, podinfo, worlds,
+    Cluster, DEFAULT_SCENARIO, IMG1, IMG2, blue_green_canary, has_event, initialized_in, net,
+    podinfo, worlds,
 };
 
 const T: Duration = Duration::from_secs(60);
@@ -60,7 +61,7 @@ fn now_ms() -> u128 {
 #[test]
 fn a_confirm_rollout_gate_holds_the_release_in_waiting_until_it_opens() {
     let ns = "confirm-rollout";
-    for c in worlds(support::DEFAULT_SCENARIO) {
+    for c in worlds(DEFAULT_SCENARIO) {
         let r = Receiver::start();
         r.answer("/approve", 403);
         let canary = canary_with_hooks(
@@ -68,7 +69,7 @@ fn a_confirm_rollout_gate_holds_the_release_in_waiting_until_it_opens() {
             2,
             &[hook("approve", "confirm-rollout", &r.url("/approve"), "")],
         );
-        let c = support::initialized_in(c, ns, &canary, &[]);
+        let c = initialized_in(c, ns, &canary, &[]);
 
         c.set_image(ns, "podinfo", IMG2);
         c.wait_phase(ns, "podinfo", "Waiting", T);
@@ -116,7 +117,7 @@ fn a_confirm_rollout_gate_holds_the_release_in_waiting_until_it_opens() {
 #[test]
 fn a_confirm_promotion_gate_holds_in_waiting_promotion_until_it_opens() {
     let ns = "confirm-promotion";
-    for c in worlds(support::DEFAULT_SCENARIO) {
+    for c in worlds(DEFAULT_SCENARIO) {
         let r = Receiver::start();
         r.answer("/promote", 403);
         let canary = canary_with_hooks(
@@ -124,7 +125,7 @@ fn a_confirm_promotion_gate_holds_in_waiting_promotion_until_it_opens() {
             2,
             &[hook("promote", "confirm-promotion", &r.url("/promote"), "")],
         );
-        let c = support::initialized_in(c, ns, &canary, &[]);
+        let c = initialized_in(c, ns, &canary, &[]);
 
         c.set_image(ns, "podinfo", IMG2);
         c.wait_phase(ns, "podinfo", "WaitingPromotion", RELEASE);
@@ -168,7 +169,7 @@ fn a_confirm_promotion_gate_holds_in_waiting_promotion_until_it_opens() {
 #[test]
 fn the_load_testers_gate_and_rollback_switch_steer_releases() {
     let ns = "lt-gates";
-    for c in worlds(support::DEFAULT_SCENARIO) {
+    for c in worlds(DEFAULT_SCENARIO) {
         let lt = Loadtester::start();
         let canary = canary_with_hooks(
             ns,
@@ -188,7 +189,7 @@ fn the_load_testers_gate_and_rollback_switch_steer_releases() {
                 ),
             ],
         );
-        let c = support::initialized_in(c, ns, &canary, &[]);
+        let c = initialized_in(c, ns, &canary, &[]);
         let this = json!({"name": "podinfo", "namespace": ns});
 
         c.set_image(ns, "podinfo", IMG2);
@@ -221,349 +222,366 @@ fn the_load_testers_gate_and_rollback_switch_steer_releases() {
 
 #[test]
 fn a_rollback_hook_rolls_back_mid_analysis_and_leaves_the_primary_alone() {
-    let ns = "rollback-hook";
-    let r = Receiver::start();
-    // Any answer but 2xx means "don't roll back".
-    r.answer("/rollback", 404);
-    let canary = canary_with_hooks(
-        ns,
-        30,
-        &[hook("manual-rollback", "rollback", &r.url("/rollback"), "")],
-    );
-    let c = initialized(ns, &canary, &[]);
-    let primary_before = c.must_get("deployment", ns, "podinfo-primary");
+    for world in worlds(DEFAULT_SCENARIO) {
+        let ns = "rollback-hook";
+        let r = Receiver::start();
+        // Any answer but 2xx means "don't roll back".
+        r.answer("/rollback", 404);
+        let canary = canary_with_hooks(
+            ns,
+            30,
+            &[hook("manual-rollback", "rollback", &r.url("/rollback"), "")],
+        );
+        let c = initialized_in(world, ns, &canary, &[]);
+        let primary_before = c.must_get("deployment", ns, "podinfo-primary");
 
-    c.set_image(ns, "podinfo", IMG2);
-    c.wait_iterations(ns, "podinfo", 2, RELEASE);
-    assert!(
-        r.count("/rollback") >= 2,
-        "the rollback hook is asked at every step"
-    );
-    r.answer("/rollback", 200);
-    let failed = c.wait_phase_not(ns, "podinfo", "Failed", "Succeeded", T);
-    assert_eq!(
-        failed_checks(&failed),
-        0,
-        "a manual rollback is not a failed check: {:#}",
-        failed["status"]
-    );
+        c.set_image(ns, "podinfo", IMG2);
+        c.wait_iterations(ns, "podinfo", 2, RELEASE);
+        assert!(
+            r.count("/rollback") >= 2,
+            "the rollback hook is asked at every step"
+        );
+        r.answer("/rollback", 200);
+        let failed = c.wait_phase_not(ns, "podinfo", "Failed", "Succeeded", T);
+        assert_eq!(
+            failed_checks(&failed),
+            0,
+            "a manual rollback is not a failed check: {:#}",
+            failed["status"]
+        );
 
-    let primary_after = c.must_get("deployment", ns, "podinfo-primary");
-    assert_eq!(
-        primary_after["spec"]["template"], primary_before["spec"]["template"],
-        "the primary was touched"
-    );
-    assert_eq!(c.image(ns, "podinfo-primary"), IMG1);
-    let events = c.events(ns, "podinfo");
-    assert!(
-        has_event(
-            &events,
-            &format!("Rolling back podinfo.{ns} manual webhook invoked (manual-rollback)")
-        ),
-        "{events:#?}"
-    );
-    let stalled = support::condition(&failed, "Stalled").expect("Stalled condition");
-    assert_eq!(stalled["status"], "True");
-    c.wait_for("target scaled to zero", T, |c| {
-        (c.replicas(ns, "podinfo") == 0).then_some(())
-    });
+        let primary_after = c.must_get("deployment", ns, "podinfo-primary");
+        assert_eq!(
+            primary_after["spec"]["template"], primary_before["spec"]["template"],
+            "the primary was touched"
+        );
+        assert_eq!(c.image(ns, "podinfo-primary"), IMG1);
+        let events = c.events(ns, "podinfo");
+        assert!(
+            has_event(
+                &events,
+                &format!("Rolling back podinfo.{ns} manual webhook invoked (manual-rollback)")
+            ),
+            "{events:#?}"
+        );
+        let stalled = support::condition(&failed, "Stalled").expect("Stalled condition");
+        assert_eq!(stalled["status"], "True");
+        c.wait_for("target scaled to zero", T, |c| {
+            (c.replicas(ns, "podinfo") == 0).then_some(())
+        });
+        c.assert_no_refusals();
+    }
 }
 
 #[test]
 fn a_failing_pre_rollout_hook_counts_toward_the_threshold() {
-    let ns = "pre-rollout";
-    let r = Receiver::start();
-    r.answer("/smoke", 500);
-    let canary = canary_with_hooks(
-        ns,
-        3,
-        &[hook("smoke-test", "pre-rollout", &r.url("/smoke"), "")],
-    );
-    let c = initialized(ns, &canary, &[]);
-
-    c.set_image(ns, "podinfo", IMG2);
-    let failed = c.wait_phase_not(ns, "podinfo", "Failed", "Succeeded", RELEASE);
-    assert_eq!(c.image(ns, "podinfo-primary"), IMG1);
-    // threshold: 2, no retries: asked once per step, two steps.
-    assert_eq!(r.count("/smoke"), 2, "{:?}", r.calls("/smoke"));
-    assert_eq!(
-        failed["status"]["iterations"].as_i64().unwrap_or(0),
-        0,
-        "advanced past a failed pre-rollout"
-    );
-    let history = failed["status"]["analysisHistory"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let fails: Vec<&Value> = history
-        .iter()
-        .filter(|h| h["kind"] == "webhook" && h["name"] == "smoke-test" && h["verdict"] == "Fail")
-        .collect();
-    assert_eq!(fails.len(), 2, "{history:#?}");
-    for f in fails {
-        assert!(
-            f["message"].as_str().is_some_and(|m| m.contains("500")),
-            "the record should say what the hook answered: {f}"
+    for world in worlds(DEFAULT_SCENARIO) {
+        let ns = "pre-rollout";
+        let r = Receiver::start();
+        r.answer("/smoke", 500);
+        let canary = canary_with_hooks(
+            ns,
+            3,
+            &[hook("smoke-test", "pre-rollout", &r.url("/smoke"), "")],
         );
+        let c = initialized_in(world, ns, &canary, &[]);
+
+        c.set_image(ns, "podinfo", IMG2);
+        let failed = c.wait_phase_not(ns, "podinfo", "Failed", "Succeeded", RELEASE);
+        assert_eq!(c.image(ns, "podinfo-primary"), IMG1);
+        // threshold: 2, no retries: asked once per step, two steps.
+        assert_eq!(r.count("/smoke"), 2, "{:?}", r.calls("/smoke"));
+        assert_eq!(
+            failed["status"]["iterations"].as_i64().unwrap_or(0),
+            0,
+            "advanced past a failed pre-rollout"
+        );
+        let history = failed["status"]["analysisHistory"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let fails: Vec<&Value> = history
+            .iter()
+            .filter(|h| {
+                h["kind"] == "webhook" && h["name"] == "smoke-test" && h["verdict"] == "Fail"
+            })
+            .collect();
+        assert_eq!(fails.len(), 2, "{history:#?}");
+        for f in fails {
+            assert!(
+                f["message"].as_str().is_some_and(|m| m.contains("500")),
+                "the record should say what the hook answered: {f}"
+            );
+        }
+        let events = c.events(ns, "podinfo");
+        assert!(
+            has_event(
+                &events,
+                &format!("Halt podinfo.{ns} advancement pre-rollout check smoke-test failed")
+            ),
+            "{events:#?}"
+        );
+        assert!(
+            has_event(
+                &events,
+                &format!("Rolling back podinfo.{ns} failed checks threshold reached 2")
+            ),
+            "{events:#?}"
+        );
+        c.assert_no_refusals();
     }
-    let events = c.events(ns, "podinfo");
-    assert!(
-        has_event(
-            &events,
-            &format!("Halt podinfo.{ns} advancement pre-rollout check smoke-test failed")
-        ),
-        "{events:#?}"
-    );
-    assert!(
-        has_event(
-            &events,
-            &format!("Rolling back podinfo.{ns} failed checks threshold reached 2")
-        ),
-        "{events:#?}"
-    );
 }
 
 #[test]
 fn webhook_payloads_carry_name_namespace_phase_checksum_and_metadata() {
-    let ns = "payloads";
-    let r = Receiver::start();
-    let started_ms = now_ms();
-    let canary = canary_with_hooks(
-        ns,
-        2,
-        &[
-            hook(
-                "smoke-test",
-                "pre-rollout",
-                &r.url("/pre"),
-                "        metadata: {type: bash, cmd: \"curl -sf http://podinfo-canary.payloads:9898/\"}\n",
-            ),
-            hook(
-                "load-test",
-                "rollout",
-                &r.url("/rollout"),
-                "        metadata: {cmd: \"hey -z 1m -q 10 -c 2 http://podinfo-canary.payloads:9898/\", team: payments}\n",
-            ),
-            hook("notify", "post-rollout", &r.url("/post"), ""),
-            hook(
-                "audit",
-                "event",
-                &r.url("/event"),
-                "        metadata: {channel: ops, eventType: overridden}\n",
-            ),
-        ],
-    );
-    let c = initialized(ns, &canary, &[]);
-    c.set_image(ns, "podinfo", IMG2);
-    c.wait_phase_not(ns, "podinfo", "Succeeded", "Failed", RELEASE);
-    // post-rollout and event hooks are fire-and-forget: wait for them to arrive.
-    c.wait_for("post-rollout call and the promotion event", T, |_| {
-        let promoted = r.calls("/event").iter().any(|call| {
-            call.body["metadata"]["eventMessage"]
-                .as_str()
-                .is_some_and(|m| m.starts_with("Promotion completed!"))
+    for world in worlds(DEFAULT_SCENARIO) {
+        let ns = "payloads";
+        let r = Receiver::start();
+        let started_ms = now_ms();
+        let canary = canary_with_hooks(
+            ns,
+            2,
+            &[
+                hook(
+                    "smoke-test",
+                    "pre-rollout",
+                    &r.url("/pre"),
+                    "        metadata: {type: bash, cmd: \"curl -sf http://podinfo-canary.payloads:9898/\"}\n",
+                ),
+                hook(
+                    "load-test",
+                    "rollout",
+                    &r.url("/rollout"),
+                    "        metadata: {cmd: \"hey -z 1m -q 10 -c 2 http://podinfo-canary.payloads:9898/\", team: payments}\n",
+                ),
+                hook("notify", "post-rollout", &r.url("/post"), ""),
+                hook(
+                    "audit",
+                    "event",
+                    &r.url("/event"),
+                    "        metadata: {channel: ops, eventType: overridden}\n",
+                ),
+            ],
+        );
+        let c = initialized_in(world, ns, &canary, &[]);
+        c.set_image(ns, "podinfo", IMG2);
+        c.wait_phase_not(ns, "podinfo", "Succeeded", "Failed", RELEASE);
+        // post-rollout and event hooks are fire-and-forget: wait for them to arrive.
+        c.wait_for("post-rollout call and the promotion event", T, |_| {
+            let promoted = r.calls("/event").iter().any(|call| {
+                call.body["metadata"]["eventMessage"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("Promotion completed!"))
+            });
+            (r.count("/post") >= 1 && promoted).then_some(())
         });
-        (r.count("/post") >= 1 && promoted).then_some(())
-    });
 
-    let five: BTreeSet<String> = ["name", "namespace", "phase", "checksum", "metadata"]
-        .map(String::from)
-        .into();
-    let mut checksums = BTreeSet::new();
-    for (path, phase, metadata) in [
-        (
-            "/pre",
-            "Progressing",
-            json!({"type": "bash", "cmd": "curl -sf http://podinfo-canary.payloads:9898/"}),
-        ),
-        (
-            "/rollout",
-            "Progressing",
-            json!({"cmd": "hey -z 1m -q 10 -c 2 http://podinfo-canary.payloads:9898/", "team": "payments"}),
-        ),
-    ] {
-        let calls = r.calls(path);
-        assert!(!calls.is_empty(), "{path} never called");
-        for call in calls {
-            let b = &call.body;
-            assert_eq!(keys(b), five, "{path}: {}", call.raw);
-            assert_eq!(b["name"], "podinfo", "{path}");
-            assert_eq!(b["namespace"], ns, "{path}");
-            assert_eq!(b["phase"], phase, "{path}: {}", call.raw);
-            assert_eq!(b["metadata"], metadata, "{path}");
-            let checksum = b["checksum"].as_str().unwrap_or_default();
-            assert!(!checksum.is_empty(), "{path}: empty checksum: {}", call.raw);
-            checksums.insert(checksum.to_string());
+        let five: BTreeSet<String> = ["name", "namespace", "phase", "checksum", "metadata"]
+            .map(String::from)
+            .into();
+        let mut checksums = BTreeSet::new();
+        for (path, phase, metadata) in [
+            (
+                "/pre",
+                "Progressing",
+                json!({"type": "bash", "cmd": "curl -sf http://podinfo-canary.payloads:9898/"}),
+            ),
+            (
+                "/rollout",
+                "Progressing",
+                json!({"cmd": "hey -z 1m -q 10 -c 2 http://podinfo-canary.payloads:9898/", "team": "payments"}),
+            ),
+        ] {
+            let calls = r.calls(path);
+            assert!(!calls.is_empty(), "{path} never called");
+            for call in calls {
+                let b = &call.body;
+                assert_eq!(keys(b), five, "{path}: {}", call.raw);
+                assert_eq!(b["name"], "podinfo", "{path}");
+                assert_eq!(b["namespace"], ns, "{path}");
+                assert_eq!(b["phase"], phase, "{path}: {}", call.raw);
+                assert_eq!(b["metadata"], metadata, "{path}");
+                let checksum = b["checksum"].as_str().unwrap_or_default();
+                assert!(!checksum.is_empty(), "{path}: empty checksum: {}", call.raw);
+                checksums.insert(checksum.to_string());
+            }
         }
-    }
-    assert_eq!(
-        checksums.len(),
-        1,
-        "one revision, one checksum: {checksums:?}"
-    );
-
-    // post-rollout: the outcome as the phase; a hook without metadata sends none.
-    let post = r.calls("/post");
-    assert_eq!(post.len(), 1, "{post:?}");
-    assert_eq!(post[0].body["phase"], "Succeeded", "{}", post[0].raw);
-    assert_eq!(post[0].body["name"], "podinfo");
-    assert!(
-        post[0].body.get("metadata").is_none_or(Value::is_null),
-        "{}",
-        post[0].raw
-    );
-
-    // Event hooks: the event in metadata, next to the hook's own keys, which can't override it.
-    let events = c.events(ns, "podinfo");
-    let finished_ms = now_ms();
-    let mut messages = Vec::new();
-    for call in r.calls("/event") {
-        let b = &call.body;
-        assert_eq!(keys(b), five, "{}", call.raw);
         assert_eq!(
-            (b["name"].as_str(), b["namespace"].as_str()),
-            (Some("podinfo"), Some(ns))
+            checksums.len(),
+            1,
+            "one revision, one checksum: {checksums:?}"
         );
-        let m = &b["metadata"];
-        assert_eq!(m["channel"], "ops", "{}", call.raw);
-        let message = m["eventMessage"].as_str().unwrap_or_default();
-        let kind = m["eventType"].as_str().unwrap_or_default();
-        assert!(!message.is_empty(), "{}", call.raw);
+
+        // post-rollout: the outcome as the phase; a hook without metadata sends none.
+        let post = r.calls("/post");
+        assert_eq!(post.len(), 1, "{post:?}");
+        assert_eq!(post[0].body["phase"], "Succeeded", "{}", post[0].raw);
+        assert_eq!(post[0].body["name"], "podinfo");
         assert!(
-            kind == "Normal" || kind == "Warning",
-            "eventType {kind:?}: {}",
-            call.raw
+            post[0].body.get("metadata").is_none_or(Value::is_null),
+            "{}",
+            post[0].raw
         );
-        let ts: u128 = m["timestamp"]
-            .as_str()
-            .and_then(|t| t.parse().ok())
-            .unwrap_or_else(|| panic!("timestamp: {}", call.raw));
-        assert!(
-            (started_ms..=finished_ms).contains(&ts),
-            "timestamp {ts} not within the test: {}",
-            call.raw
-        );
-        // Each one is an Event the canary has, with the same type.
-        assert!(
-            events
-                .iter()
-                .any(|e| e.starts_with(kind) && e.ends_with(message)),
-            "{message:?} not among {events:#?}"
-        );
-        messages.push(message.to_string());
-    }
-    for want in [
-        format!("New revision detected! Scaling up podinfo.{ns}"),
-        format!("Promotion completed! Scaling down podinfo.{ns}"),
-    ] {
-        assert!(
-            messages.contains(&want),
-            "{want:?} not sent to the event hook: {messages:#?}"
-        );
+
+        // Event hooks: the event in metadata, next to the hook's own keys, which can't override it.
+        let events = c.events(ns, "podinfo");
+        let finished_ms = now_ms();
+        let mut messages = Vec::new();
+        for call in r.calls("/event") {
+            let b = &call.body;
+            assert_eq!(keys(b), five, "{}", call.raw);
+            assert_eq!(
+                (b["name"].as_str(), b["namespace"].as_str()),
+                (Some("podinfo"), Some(ns))
+            );
+            let m = &b["metadata"];
+            assert_eq!(m["channel"], "ops", "{}", call.raw);
+            let message = m["eventMessage"].as_str().unwrap_or_default();
+            let kind = m["eventType"].as_str().unwrap_or_default();
+            assert!(!message.is_empty(), "{}", call.raw);
+            assert!(
+                kind == "Normal" || kind == "Warning",
+                "eventType {kind:?}: {}",
+                call.raw
+            );
+            let ts: u128 = m["timestamp"]
+                .as_str()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or_else(|| panic!("timestamp: {}", call.raw));
+            assert!(
+                (started_ms..=finished_ms).contains(&ts),
+                "timestamp {ts} not within the test: {}",
+                call.raw
+            );
+            // Each one is an Event the canary has, with the same type.
+            assert!(
+                events
+                    .iter()
+                    .any(|e| e.starts_with(kind) && e.ends_with(message)),
+                "{message:?} not among {events:#?}"
+            );
+            messages.push(message.to_string());
+        }
+        for want in [
+            format!("New revision detected! Scaling up podinfo.{ns}"),
+            format!("Promotion completed! Scaling down podinfo.{ns}"),
+        ] {
+            assert!(
+                messages.contains(&want),
+                "{want:?} not sent to the event hook: {messages:#?}"
+            );
+        }
+        c.assert_no_refusals();
     }
 }
 
 #[test]
 fn the_payload_checksum_changes_with_the_revision() {
-    let ns = "checksum";
-    let r = Receiver::start();
-    let canary = canary_with_hooks(
-        ns,
-        2,
-        &[hook("load-test", "rollout", &r.url("/rollout"), "")],
-    );
-    let c = initialized(ns, &canary, &[]);
-    let checksums = |calls: &[support::receiver::Call]| -> BTreeSet<String> {
-        calls
-            .iter()
-            .filter_map(|c| c.body["checksum"].as_str().map(str::to_string))
-            .collect()
-    };
+    for world in worlds(DEFAULT_SCENARIO) {
+        let ns = "checksum";
+        let r = Receiver::start();
+        let canary = canary_with_hooks(
+            ns,
+            2,
+            &[hook("load-test", "rollout", &r.url("/rollout"), "")],
+        );
+        let c = initialized_in(world, ns, &canary, &[]);
+        let checksums = |calls: &[support::receiver::Call]| -> BTreeSet<String> {
+            calls
+                .iter()
+                .filter_map(|c| c.body["checksum"].as_str().map(str::to_string))
+                .collect()
+        };
 
-    c.set_image(ns, "podinfo", IMG2);
-    c.wait_phase_not(ns, "podinfo", "Succeeded", "Failed", RELEASE);
-    let first = checksums(&r.calls("/rollout"));
-    let seen = r.count("/rollout");
-    c.set_image(ns, "podinfo", IMG3);
-    c.wait_phase(ns, "podinfo", "Progressing", T);
-    c.wait_phase_not(ns, "podinfo", "Succeeded", "Failed", RELEASE);
-    let second = checksums(&r.calls("/rollout")[seen..]);
-    assert_eq!(first.len(), 1, "{first:?}");
-    assert_eq!(second.len(), 1, "{second:?}");
-    // Flagger's checksum hashes the last applied spec with the tracked configs, so a hook
-    // (a load tester's dedup, an approval service) can tell revisions apart.
-    assert_ne!(
-        first, second,
-        "two revisions (different images) got the same payload checksum"
-    );
+        c.set_image(ns, "podinfo", IMG2);
+        c.wait_phase_not(ns, "podinfo", "Succeeded", "Failed", RELEASE);
+        let first = checksums(&r.calls("/rollout"));
+        let seen = r.count("/rollout");
+        c.set_image(ns, "podinfo", IMG3);
+        c.wait_phase(ns, "podinfo", "Progressing", T);
+        c.wait_phase_not(ns, "podinfo", "Succeeded", "Failed", RELEASE);
+        let second = checksums(&r.calls("/rollout")[seen..]);
+        assert_eq!(first.len(), 1, "{first:?}");
+        assert_eq!(second.len(), 1, "{second:?}");
+        // Flagger's checksum hashes the last applied spec with the tracked configs, so a hook
+        // (a load tester's dedup, an approval service) can tell revisions apart.
+        assert_ne!(
+            first, second,
+            "two revisions (different images) got the same payload checksum"
+        );
+        c.assert_no_refusals();
+    }
 }
 
 #[test]
 fn the_global_event_webhook_gets_the_events_of_canaries_without_event_hooks() {
-    let global = Receiver::start();
-    let own = Receiver::start();
-    let mut c = Cluster::start();
-    let (quiet, loud) = ("global-events", "own-events");
-    c.apply(&podinfo(quiet, IMG1, 1));
-    c.apply(&podinfo(loud, IMG1, 1));
-    c.apply(&blue_green_canary(quiet, 2, ""));
-    c.apply(&canary_with_hooks(
-        loud,
-        2,
-        &[hook("audit", "event", &own.url("/own"), "")],
-    ));
-    let url = global.url("/events");
-    c.start_controller(&["--event-webhook", &url]);
-    c.wait_phase(quiet, "podinfo", "Initialized", T);
-    c.wait_phase(loud, "podinfo", "Initialized", T);
-    c.set_image(quiet, "podinfo", IMG2);
-    c.set_image(loud, "podinfo", IMG2);
-    c.wait_phase_not(quiet, "podinfo", "Succeeded", "Failed", RELEASE);
-    c.wait_phase_not(loud, "podinfo", "Succeeded", "Failed", RELEASE);
-    let promoted = |calls: Vec<support::receiver::Call>| {
-        calls.iter().any(|call| {
-            call.body["metadata"]["eventMessage"]
-                .as_str()
-                .is_some_and(|m| m.starts_with("Promotion completed!"))
-        })
-    };
-    c.wait_for("promotion events at both receivers", T, |_| {
-        (promoted(global.calls("/events")) && promoted(own.calls("/own"))).then_some(())
-    });
+    for world in worlds(DEFAULT_SCENARIO) {
+        let global = Receiver::start();
+        let own = Receiver::start();
+        let mut c = world;
+        let (quiet, loud) = ("global-events", "own-events");
+        c.apply(&podinfo(quiet, IMG1, 1));
+        c.apply(&podinfo(loud, IMG1, 1));
+        c.apply(&blue_green_canary(quiet, 2, ""));
+        c.apply(&canary_with_hooks(
+            loud,
+            2,
+            &[hook("audit", "event", &own.url("/own"), "")],
+        ));
+        let url = global.url("/events");
+        c.start_controller(&["--event-webhook", &url]);
+        c.wait_phase(quiet, "podinfo", "Initialized", T);
+        c.wait_phase(loud, "podinfo", "Initialized", T);
+        c.set_image(quiet, "podinfo", IMG2);
+        c.set_image(loud, "podinfo", IMG2);
+        c.wait_phase_not(quiet, "podinfo", "Succeeded", "Failed", RELEASE);
+        c.wait_phase_not(loud, "podinfo", "Succeeded", "Failed", RELEASE);
+        let promoted = |calls: Vec<support::receiver::Call>| {
+            calls.iter().any(|call| {
+                call.body["metadata"]["eventMessage"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("Promotion completed!"))
+            })
+        };
+        c.wait_for("promotion events at both receivers", T, |_| {
+            (promoted(global.calls("/events")) && promoted(own.calls("/own"))).then_some(())
+        });
 
-    let to_global = global.calls("/events");
-    for call in &to_global {
-        assert_eq!(
-            call.body["namespace"], quiet,
-            "a canary with its own event hook reached the global one: {}",
-            call.raw
-        );
-        assert_eq!(call.body["name"], "podinfo");
-        let m = &call.body["metadata"];
-        assert!(
-            m["eventMessage"].is_string()
-                && m["eventType"].is_string()
-                && m["timestamp"].is_string(),
-            "{}",
-            call.raw
-        );
-    }
-    let messages: Vec<&str> = to_global
-        .iter()
-        .filter_map(|c| c.body["metadata"]["eventMessage"].as_str())
-        .collect();
-    for want in [
-        format!("Initialization done! podinfo.{quiet}"),
-        format!("New revision detected! Scaling up podinfo.{quiet}"),
-        format!("Promotion completed! Scaling down podinfo.{quiet}"),
-    ] {
-        assert!(
-            messages.contains(&want.as_str()),
-            "{want:?} not at the global webhook: {messages:#?}"
-        );
-    }
-    for call in own.calls("/own") {
-        assert_eq!(call.body["namespace"], loud, "{}", call.raw);
+        let to_global = global.calls("/events");
+        for call in &to_global {
+            assert_eq!(
+                call.body["namespace"], quiet,
+                "a canary with its own event hook reached the global one: {}",
+                call.raw
+            );
+            assert_eq!(call.body["name"], "podinfo");
+            let m = &call.body["metadata"];
+            assert!(
+                m["eventMessage"].is_string()
+                    && m["eventType"].is_string()
+                    && m["timestamp"].is_string(),
+                "{}",
+                call.raw
+            );
+        }
+        let messages: Vec<&str> = to_global
+            .iter()
+            .filter_map(|c| c.body["metadata"]["eventMessage"].as_str())
+            .collect();
+        for want in [
+            format!("Initialization done! podinfo.{quiet}"),
+            format!("New revision detected! Scaling up podinfo.{quiet}"),
+            format!("Promotion completed! Scaling down podinfo.{quiet}"),
+        ] {
+            assert!(
+                messages.contains(&want.as_str()),
+                "{want:?} not at the global webhook: {messages:#?}"
+            );
+        }
+        for call in own.calls("/own") {
+            assert_eq!(call.body["namespace"], loud, "{}", call.raw);
+        }
+        c.assert_no_refusals();
     }
 }
 
