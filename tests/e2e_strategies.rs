@@ -1,5 +1,6 @@
-//! The strategies beyond weights, end to end on the routers that have them: the controller
-//! binary against `fledge sim`, which reads each routing object with its own code, routes real
+//! The strategies beyond weights, end to end on the routers that have them, in both worlds: the
+//! controller binary with the sim (its own, or joined to the real control plane) as the
+//! network, which reads each routing object with its own code, routes real
 //! requests through its service proxy by their headers and cookies, adds the response headers
 //! a route asks for, mirrors copies, and exports each provider's metrics to a real Prometheus.
 //!
@@ -75,13 +76,9 @@ impl Router {
     }
 }
 
-/// A sim with traffic to test/podinfo, Prometheus, podinfo at IMG1, `router`'s CRDs, the Canary
-/// (`manifest`) and a controller; returns once the Canary is Initialized.
-fn world(router: Router, manifest: &str) -> (Cluster, Prometheus) {
-    world_in(Cluster::with(SCENARIO, None), router, manifest)
-}
-
-/// [`world`] in `c`, either world.
+/// `c` (either world, with traffic to test/podinfo) with Prometheus, podinfo at IMG1,
+/// `router`'s CRDs, the Canary (`manifest`) and a controller; returns once the Canary is
+/// Initialized.
 fn world_in(mut c: Cluster, router: Router, manifest: &str) -> (Cluster, Prometheus) {
     let prom = Prometheus::scraping(&c.url);
     for crd in router.crds() {
@@ -126,42 +123,48 @@ fn users_see_the_primary_while_the_canary_gets_copies(router: Router, c: &Cluste
 #[test]
 fn blue_green_with_mirroring_promotes_a_canary_judged_on_copies() {
     for router in [Router::Istio, Router::GatewayApi] {
-        let (c, _prom) = world(router, &mirrored(router));
-        c.set_image(NS, "podinfo", HEALTHY);
-        users_see_the_primary_while_the_canary_gets_copies(router, &c);
-        let done = c.wait_phase_not(NS, "podinfo", "Succeeded", "Failed", RELEASE);
-        assert_eq!(c.image(NS, "podinfo-primary"), HEALTHY, "{router:?}");
-        let passed = success_rates(&done, "Pass");
-        assert!(!passed.is_empty(), "{router:?}: {:#}", done["status"]);
-        assert!(
-            !router.mirroring_to_canary(&c),
-            "{router:?}: the mirror is gone"
-        );
+        for c in worlds(SCENARIO) {
+            let (c, _prom) = world_in(c, router, &mirrored(router));
+            c.set_image(NS, "podinfo", HEALTHY);
+            users_see_the_primary_while_the_canary_gets_copies(router, &c);
+            let done = c.wait_phase_not(NS, "podinfo", "Succeeded", "Failed", RELEASE);
+            assert_eq!(c.image(NS, "podinfo-primary"), HEALTHY, "{router:?}");
+            let passed = success_rates(&done, "Pass");
+            assert!(!passed.is_empty(), "{router:?}: {:#}", done["status"]);
+            assert!(
+                !router.mirroring_to_canary(&c),
+                "{router:?}: the mirror is gone"
+            );
+            c.assert_no_refusals();
+        }
     }
 }
 
 #[test]
 fn blue_green_with_mirroring_rolls_back_a_faulty_canary_no_user_reached() {
     for router in [Router::Istio, Router::GatewayApi] {
-        // Failed checks tolerated for long enough that the rollback waits for the requests.
-        let manifest = mirrored(router).replace("threshold: 3", "threshold: 15");
-        let (c, _prom) = world(router, &manifest);
-        c.set_image(NS, "podinfo", FAULTY);
-        users_see_the_primary_while_the_canary_gets_copies(router, &c);
-        let done = c.wait_phase_not(NS, "podinfo", "Failed", "Succeeded", RELEASE);
-        let failed = success_rates(&done, "Fail");
-        assert!(!failed.is_empty(), "{router:?}: {:#}", done["status"]);
-        for v in failed {
-            assert!((50.0..90.0).contains(&v), "{router:?}: success rate {v}");
+        for c in worlds(SCENARIO) {
+            // Failed checks tolerated for long enough that the rollback waits for the requests.
+            let manifest = mirrored(router).replace("threshold: 3", "threshold: 15");
+            let (c, _prom) = world_in(c, router, &manifest);
+            c.set_image(NS, "podinfo", FAULTY);
+            users_see_the_primary_while_the_canary_gets_copies(router, &c);
+            let done = c.wait_phase_not(NS, "podinfo", "Failed", "Succeeded", RELEASE);
+            let failed = success_rates(&done, "Fail");
+            assert!(!failed.is_empty(), "{router:?}: {:#}", done["status"]);
+            for v in failed {
+                assert!((50.0..90.0).contains(&v), "{router:?}: success rate {v}");
+            }
+            assert_eq!(c.image(NS, "podinfo-primary"), IMG1);
+            // The canary never answered a user: all its requests were copies.
+            let answered = c.sim_requests(&[
+                ("backend", "podinfo-canary"),
+                ("deployment", "podinfo"),
+                ("source", "proxy"),
+            ]);
+            assert_eq!(answered, 100.0, "{router:?}: only the copies");
+            c.assert_no_refusals();
         }
-        assert_eq!(c.image(NS, "podinfo-primary"), IMG1);
-        // The canary never answered a user: all its requests were copies.
-        let answered = c.sim_requests(&[
-            ("backend", "podinfo-canary"),
-            ("deployment", "podinfo"),
-            ("source", "proxy"),
-        ]);
-        assert_eq!(answered, 100.0, "{router:?}: only the copies");
     }
 }
 
@@ -177,79 +180,82 @@ fn set_cookie<'a>(answers: &'a [support::routed::Answer], name: &str) -> Option<
 #[test]
 fn session_affinity_keeps_each_user_on_the_side_they_first_reached() {
     for router in [Router::Istio, Router::GatewayApi] {
-        let gate = Receiver::start();
-        gate.answer("/gate", 403);
-        let manifest = router.manifest().replace(
+        for c in worlds(SCENARIO) {
+            let gate = Receiver::start();
+            gate.answer("/gate", 403);
+            let manifest = router.manifest().replace(
             SCHEDULE,
             &format!(
                 "{SCHEDULE}    sessionAffinity:\n      cookieName: canary-cookie\n      primaryCookieName: primary-cookie\n      maxAge: 3600\n    webhooks:\n      - {{name: gate, type: confirm-promotion, url: \"{}\"}}\n",
                 gate.url("/gate")
             ),
         );
-        let (c, _prom) = world(router, &manifest);
-        c.set_image(NS, "podinfo", HEALTHY);
-        c.wait_phase(NS, "podinfo", "WaitingPromotion", T);
+            let (c, _prom) = world_in(c, router, &manifest);
+            c.set_image(NS, "podinfo", HEALTHY);
+            c.wait_phase(NS, "podinfo", "WaitingPromotion", T);
 
-        // New users split by weight, each side setting its own cookie.
-        let first = c.proxied(NS, 100, &[]);
-        let canary = first.iter().filter(|a| a.by_canary()).count();
-        assert!(
-            (15..=65).contains(&canary),
-            "{router:?}: {canary} of 100 at 40%"
-        );
-        for a in &first {
-            let (mine, other) = if a.by_canary() {
-                ("canary-cookie=", "primary-cookie=")
-            } else {
-                ("primary-cookie=", "canary-cookie=")
-            };
+            // New users split by weight, each side setting its own cookie.
+            let first = c.proxied(NS, 100, &[]);
+            let canary = first.iter().filter(|a| a.by_canary()).count();
             assert!(
-                a.set_cookies
-                    .iter()
-                    .any(|c| c.starts_with(mine) && c.contains("Max-Age=3600"))
-                    && !a.set_cookies.iter().any(|c| c.starts_with(other)),
-                "{router:?}: {a:?}"
+                (15..=65).contains(&canary),
+                "{router:?}: {canary} of 100 at 40%"
             );
-        }
-        let canary_cookie = set_cookie(&first, "canary-cookie").expect("a canary cookie");
-        let canary_cookie = canary_cookie
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        let primary_cookie = set_cookie(&first, "primary-cookie").expect("a primary cookie");
-        let primary_cookie = primary_cookie
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .to_string();
+            for a in &first {
+                let (mine, other) = if a.by_canary() {
+                    ("canary-cookie=", "primary-cookie=")
+                } else {
+                    ("primary-cookie=", "canary-cookie=")
+                };
+                assert!(
+                    a.set_cookies
+                        .iter()
+                        .any(|c| c.starts_with(mine) && c.contains("Max-Age=3600"))
+                        && !a.set_cookies.iter().any(|c| c.starts_with(other)),
+                    "{router:?}: {a:?}"
+                );
+            }
+            let canary_cookie = set_cookie(&first, "canary-cookie").expect("a canary cookie");
+            let canary_cookie = canary_cookie
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            let primary_cookie = set_cookie(&first, "primary-cookie").expect("a primary cookie");
+            let primary_cookie = primary_cookie
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .to_string();
 
-        // Returning users stay where they were.
-        assert_eq!(
-            c.canary_answers(
-                NS,
+            // Returning users stay where they were.
+            assert_eq!(
+                c.canary_answers(
+                    NS,
+                    100,
+                    &[("cookie", &format!("session=1; {canary_cookie}"))]
+                ),
                 100,
-                &[("cookie", &format!("session=1; {canary_cookie}"))]
-            ),
-            100,
-            "{router:?}: canary cookie holders"
-        );
-        assert_eq!(
-            c.canary_answers(NS, 100, &[("cookie", &primary_cookie)]),
-            0,
-            "{router:?}: primary cookie holders"
-        );
+                "{router:?}: canary cookie holders"
+            );
+            assert_eq!(
+                c.canary_answers(NS, 100, &[("cookie", &primary_cookie)]),
+                0,
+                "{router:?}: primary cookie holders"
+            );
 
-        // Promotion: everyone on the primary, the canary cookie expired.
-        gate.answer("/gate", 200);
-        c.wait_phase_not(NS, "podinfo", "Succeeded", "Failed", RELEASE);
-        let after = c.proxied(NS, 20, &[("cookie", &canary_cookie)]);
-        assert!(
-            after.iter().all(|a| !a.by_canary()),
-            "{router:?}: {after:?}"
-        );
-        let expired = set_cookie(&after, "canary-cookie").unwrap_or_default();
-        assert!(expired.contains("Max-Age=-1"), "{router:?}: {after:?}");
+            // Promotion: everyone on the primary, the canary cookie expired.
+            gate.answer("/gate", 200);
+            c.wait_phase_not(NS, "podinfo", "Succeeded", "Failed", RELEASE);
+            let after = c.proxied(NS, 20, &[("cookie", &canary_cookie)]);
+            assert!(
+                after.iter().all(|a| !a.by_canary()),
+                "{router:?}: {after:?}"
+            );
+            let expired = set_cookie(&after, "canary-cookie").unwrap_or_default();
+            assert!(expired.contains("Max-Age=-1"), "{router:?}: {after:?}");
+            c.assert_no_refusals();
+        }
     }
 }
 
