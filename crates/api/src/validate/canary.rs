@@ -255,9 +255,10 @@ fn analysis_rules(
     let mut names = HashSet::new();
     for (i, metric) in a.metrics.iter().enumerate() {
         let mpath = format!("{path}.metrics[{i}]");
+        // The element's path, as the API server names a duplicate key in a list keyed by name.
         if !metric.name.is_empty() && !names.insert(metric.name.as_str()) {
             f.error(
-                format!("{mpath}.name"),
+                mpath.clone(),
                 format!(
                     "duplicate metric name {:?}; names must be unique",
                     metric.name
@@ -283,7 +284,7 @@ fn analysis_rules(
         let hpath = format!("{path}.webhooks[{i}]");
         if !hook.name.is_empty() && !names.insert(hook.name.as_str()) {
             f.error(
-                format!("{hpath}.name"),
+                hpath.clone(),
                 format!(
                     "duplicate webhook name {:?}; names must be unique",
                     hook.name
@@ -343,11 +344,13 @@ fn weights(a: &CanaryAnalysis, path: &str, f: &mut Findings) {
             );
         }
     }
+    // The list's path, as the CRD's rule names it; the message names the entries.
     if let Some(i) = a.step_weights.windows(2).position(|w| w[1] <= w[0]) {
         f.error(
-            format!("{path}.stepWeights[{}]", i + 1),
+            format!("{path}.stepWeights"),
             format!(
-                "must be strictly increasing ({} follows {}): e.g. [5, 10, 25, 50]",
+                "must be strictly increasing (stepWeights[{}] = {} follows {}): e.g. [5, 10, 25, 50]",
+                i + 1,
                 a.step_weights[i + 1],
                 a.step_weights[i]
             ),
