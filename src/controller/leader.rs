@@ -20,6 +20,17 @@ const LEASE_NAME: &str = "fledge-controller-leader";
 const LEASE_SECONDS: u64 = 15;
 const GRACE_SECONDS: u64 = 5;
 
+/// The server-side-apply field manager of one replica. It must differ between replicas: taking
+/// an orphaned Lease is an apply, and only an apply by a different manager conflicts, so a
+/// shared name would let two replicas both take the Lease (seen on a real API server: two
+/// replicas advancing the same release). Field manager names are at most 128 characters.
+fn field_manager(identity: &str) -> String {
+    format!("fledge-leader-election-{identity}")
+        .chars()
+        .take(128)
+        .collect()
+}
+
 /// The elector's channels.
 pub struct Election {
     /// Turns true when this replica becomes the leader, so the caller can reconcile
@@ -52,7 +63,7 @@ pub async fn spawn(
         .with_identity(identity.clone())
         .with_duration(LEASE_SECONDS)
         .with_grace(GRACE_SECONDS)
-        .with_field_manager("fledge-leader-election")
+        .with_field_manager(field_manager(&identity))
         .build()
         .await
         .map_err(|e| {
@@ -92,4 +103,16 @@ pub async fn spawn(
         leading: leading_rx,
         lost: lost_rx,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field_manager;
+
+    #[test]
+    fn each_replica_applies_the_lease_as_its_own_field_manager() {
+        assert_ne!(field_manager("replica-a"), field_manager("replica-b"));
+        assert_eq!(field_manager("a"), "fledge-leader-election-a");
+        assert_eq!(field_manager(&"x".repeat(300)).chars().count(), 128);
+    }
 }
