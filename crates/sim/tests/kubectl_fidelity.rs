@@ -339,7 +339,18 @@ async fn patch_annotate_label_and_scale() {
                 .await
                 .contains("deployment.apps/podinfo patched")
         );
-        // The same strategic patch again is a no-op that keeps the resourceVersion.
+        // The same strategic patch again is a no-op that keeps the resourceVersion, once the
+        // rollout it started is over: until then a real controller-manager is still writing the
+        // Deployment's status, and kubectl says `patched` for any change it sees.
+        k.ok(&[
+            "rollout",
+            "status",
+            "deploy/podinfo",
+            "-n",
+            "test",
+            "--timeout=60s",
+        ])
+        .await;
         assert!(k.ok(&args).await.contains("patched (no change)"));
         let d: serde_json::Value = serde_json::from_str(
             &k.ok(&run(&["get", "deploy", "podinfo", "-o", "json"]))
