@@ -35,7 +35,6 @@ fn gotool(name: &str) -> PathBuf {
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
-/// Writes the live Canary to `dir/<label>.json` and returns the path.
 /// A JSON merge patch of Canary `ns/podinfo`, as a sync, a user or Argo CD would send it.
 fn patch_canary(c: &Cluster, ns: &str, patch: &str) {
     c.kubectl(&[
@@ -50,6 +49,7 @@ fn patch_canary(c: &Cluster, ns: &str, patch: &str) {
     ]);
 }
 
+/// Writes the live Canary to `dir/<label>.json` and returns the path.
 fn capture(c: &Cluster, ns: &str, label: &str, dir: &Path) -> PathBuf {
     let path = dir.join(format!("{label}.json"));
     let canary = c.canary(ns, "podinfo");

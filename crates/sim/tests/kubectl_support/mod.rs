@@ -18,7 +18,7 @@ pub const KUBECTL: &str = "/usr/bin/kubectl";
 pub const SCENARIO: &str =
     "readyDelay: 200ms\ntick: 100ms\nimages:\n  - match: \"*:bad\"\n    ready: false\n";
 
-pub async fn start_sim() -> SimHandle {
+async fn start_sim() -> SimHandle {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let scenario = Scenario::from_yaml("test scenario", SCENARIO).expect("scenario parses");
     Sim::start(SimOptions {
@@ -48,10 +48,6 @@ impl World {
             World::Sim(_) => "sim",
             World::Cluster(_) => "cluster",
         }
-    }
-
-    pub fn is_real(&self) -> bool {
-        matches!(self, World::Cluster(_))
     }
 
     /// A kube client for this world (cluster-admin on the real control plane).
@@ -153,10 +149,6 @@ pub struct Kubectl {
 }
 
 impl Kubectl {
-    pub fn new(sim: &SimHandle) -> Kubectl {
-        Kubectl::at(sim.kubeconfig_path())
-    }
-
     /// kubectl against `world`.
     pub fn of(world: &World) -> Kubectl {
         Kubectl::at(&world.kubeconfig())
