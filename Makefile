@@ -3,7 +3,7 @@
 CARGO ?= cargo
 FLEDGE := target/debug/fledge
 
-.PHONY: demo test test-sim lint crds bench deps build check-deploy check-gitops screenshots
+.PHONY: demo test test-sim lint crds bench fuzz deps build check-deploy check-gitops screenshots
 
 ## demo: the one-command tour (simulated cluster + real Prometheus + controller, two releases).
 ## It needs only Prometheus: installed when run as root, otherwise the exact command is printed
@@ -57,6 +57,11 @@ crds: build
 bench: deps
 	$(CARGO) build --release --bin fledge
 	CARGO=$(CARGO) scripts/bench.sh $(BENCH_ARGS)
+
+## fuzz: every fuzz target of crates/fuzz under libFuzzer, FUZZ_SECONDS each (default 600);
+## `make test` replays the inputs it keeps (docs/testing.md, "Fuzzing").
+fuzz:
+	scripts/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 build:
 	$(CARGO) build -p fledge -p fledge-loadtester --bins

@@ -91,14 +91,23 @@ pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
 }
 
 /// Renders a duration the way Go prints it (`1h30m0s` becomes `1h30m`, kept short for messages).
+/// Exact: what it prints parses back to the same duration (a fraction of a second is printed
+/// in the largest unit that keeps it whole: `1500ms`, `2µs`, `7ns`).
 pub fn format_duration(d: Duration) -> String {
-    let total_ms = d.as_millis();
-    if total_ms == 0 {
+    let nanos = d.as_nanos();
+    if nanos == 0 {
         return "0s".to_string();
     }
-    if !total_ms.is_multiple_of(1000) {
-        return format!("{total_ms}ms");
+    if !nanos.is_multiple_of(1_000_000_000) {
+        return if nanos.is_multiple_of(1_000_000) {
+            format!("{}ms", nanos / 1_000_000)
+        } else if nanos.is_multiple_of(1_000) {
+            format!("{}µs", nanos / 1_000)
+        } else {
+            format!("{nanos}ns")
+        };
     }
+    let total_ms = d.as_millis();
     let mut secs = total_ms / 1000;
     let hours = secs / 3600;
     secs %= 3600;
@@ -190,5 +199,8 @@ mod tests {
         assert_eq!(format_duration(Duration::from_secs(10)), "10s");
         assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
         assert_eq!(format_duration(Duration::ZERO), "0s");
+        // Below a millisecond, exactly (fuzzing found `2us` printed as `0s`).
+        assert_eq!(format_duration(Duration::from_micros(2)), "2µs");
+        assert_eq!(format_duration(Duration::from_nanos(1_000_000_007)), "1000000007ns");
     }
 }

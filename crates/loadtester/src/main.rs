@@ -1,17 +1,4 @@
-//! fledge-loadtester: a Flagger-compatible webhook service. It runs commands (`hey`, `bash`,
-//! `kubectl`) and a native HTTP load generator for canary analysis, and answers manual approval
-//! gates and rollback flags, so that Canary manifests written for Flagger's load tester work
-//! unchanged.
-//!
-//! It must never block the server while a command runs and never panic on a request: every bad
-//! request gets a 4xx with a message naming the field to fix.
-
-mod args;
-mod exec;
-mod gates;
-mod metrics;
-mod server;
-mod tasks;
+//! The `fledge-loadtester` binary: flags, logging and the HTTP listener around the library.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,8 +7,8 @@ use anyhow::Context;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use args::{Args, LogFormat};
-use server::AppState;
+use fledge_loadtester::args::{Args, LogFormat};
+use fledge_loadtester::server::{self, AppState};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

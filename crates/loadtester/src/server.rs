@@ -67,15 +67,18 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 /// Decodes the body (whatever its Content-Type: Flagger's docs use `curl -d`, which sends a form
-/// content type) and applies `--namespace-regexp`.
-fn payload(state: &AppState, body: &[u8]) -> Result<WebhookPayload, Reply> {
+/// content type) and applies `--namespace-regexp`. Pure, and fuzzed (`crates/fuzz`).
+pub fn read_payload(
+    body: &[u8],
+    namespace_regexp: Option<&Regex>,
+) -> Result<WebhookPayload, Reply> {
     let payload: WebhookPayload = serde_json::from_slice(body).map_err(|e| {
         Reply::new(
             StatusCode::BAD_REQUEST,
             format!("invalid webhook payload (expected JSON with name, namespace, metadata): {e}"),
         )
     })?;
-    if let Some(re) = &state.namespace_regexp
+    if let Some(re) = namespace_regexp
         && !re.is_match(&payload.namespace)
     {
         tracing::warn!(
@@ -95,7 +98,7 @@ fn payload(state: &AppState, body: &[u8]) -> Result<WebhookPayload, Reply> {
 }
 
 async fn run_task(State(state): State<Arc<AppState>>, body: Bytes) -> Reply {
-    match payload(&state, &body) {
+    match read_payload(&body, state.namespace_regexp.as_ref()) {
         Ok(p) => tasks::dispatch(state, p).await,
         Err(reply) => reply,
     }
@@ -116,7 +119,7 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
 }
 
 fn check(state: &AppState, kind: GateKind, body: &[u8]) -> Reply {
-    let p = match payload(state, body) {
+    let p = match read_payload(body, state.namespace_regexp.as_ref()) {
         Ok(p) => p,
         Err(reply) => return reply,
     };
@@ -132,7 +135,7 @@ fn check(state: &AppState, kind: GateKind, body: &[u8]) -> Reply {
 }
 
 fn set(state: &AppState, kind: GateKind, open: bool, body: &[u8]) -> Reply {
-    let p = match payload(state, body) {
+    let p = match read_payload(body, state.namespace_regexp.as_ref()) {
         Ok(p) => p,
         Err(reply) => return reply,
     };

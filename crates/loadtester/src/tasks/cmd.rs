@@ -5,24 +5,15 @@
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use fledge_hooks::WebhookPayload;
 
-use super::{Reply, TaskKind, command, flag};
+use super::{Reply, TaskKind};
 use crate::exec;
 use crate::metrics::TaskResult;
 use crate::server::AppState;
 
-pub fn start(state: Arc<AppState>, payload: &WebhookPayload) -> Reply {
+/// Starts `cmd` for `canary` (`name.namespace`) unless it is already running.
+pub fn start(state: Arc<AppState>, canary: String, cmd: String, log_output: bool) -> Reply {
     let kind = TaskKind::Cmd;
-    let cmd = match command(&payload.metadata, kind) {
-        Ok(c) => c.to_owned(),
-        Err(msg) => return Reply::new(StatusCode::BAD_REQUEST, msg),
-    };
-    let log_output = match flag(&payload.metadata, "logCmdOutput") {
-        Ok(b) => b,
-        Err(msg) => return Reply::new(StatusCode::BAD_REQUEST, msg),
-    };
-    let canary = payload.canary_key();
     let Some(claim) = state.running.claim(format!("{canary}\n{cmd}")) else {
         state.metrics.finished(kind, TaskResult::Deduplicated);
         tracing::info!(canary, cmd, "command already running, skipped");

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use fledge_hooks::WebhookPayload;
 use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
@@ -106,7 +105,7 @@ impl LoadSpec {
     }
 
     /// Time between two requests of one worker; the workers together make `rps`.
-    fn period(&self) -> Duration {
+    pub fn period(&self) -> Duration {
         Duration::from_secs_f64(f64::from(self.concurrency) / self.rps)
     }
 }
@@ -127,13 +126,9 @@ fn parse_headers(text: &str) -> Result<HeaderMap, String> {
     Ok(headers)
 }
 
-pub fn start(state: Arc<AppState>, payload: &WebhookPayload) -> Reply {
+/// Starts `spec`'s load for `canary` (`name.namespace`) unless it is already running.
+pub fn start(state: Arc<AppState>, canary: String, spec: LoadSpec) -> Reply {
     let kind = TaskKind::Load;
-    let spec = match LoadSpec::from_metadata(&payload.metadata, state.timeout) {
-        Ok(s) => s,
-        Err(msg) => return Reply::new(StatusCode::BAD_REQUEST, msg),
-    };
-    let canary = payload.canary_key();
     let key = format!("{canary}\nload {} {}", spec.method, spec.url);
     let Some(claim) = state.running.claim(key) else {
         state.metrics.finished(kind, TaskResult::Deduplicated);

@@ -1,13 +1,14 @@
-//! The task types `POST /` can run, chosen by `metadata.type` (default `cmd`), one file each.
-//! Parsing a request into a task is pure; running it is the only I/O.
+//! The task types `POST /` can run, chosen by `metadata.type` (default `cmd`).
+//! Reading a request into a [`Task`] is pure (and fuzzed: `crates/fuzz`); running it is the
+//! only I/O. The asynchronous tasks have a file each.
 
-mod bash;
 mod cmd;
 mod kubectl;
 mod load;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use fledge_hooks::WebhookPayload;
@@ -15,6 +16,8 @@ use fledge_hooks::WebhookPayload;
 use crate::exec::{self, ExecError};
 use crate::metrics::TaskResult;
 use crate::server::AppState;
+
+pub use load::LoadSpec;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TaskKind {
@@ -78,23 +81,96 @@ impl Reply {
     }
 }
 
+/// What a request asks for, read from its metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Task {
+    /// `sh -c <cmd>` in the background (202 at once), deduplicated per canary and command:
+    /// what a `rollout` hook starting `hey -z 1m ...` every interval needs.
+    Cmd { cmd: String, log_output: bool },
+    /// `bash -c <cmd>`, synchronously: 200 on exit 0 (with the output when `returnCmdOutput`
+    /// is true), 500 with the status and output otherwise. For smoke tests (`bats`, `curl`) in
+    /// `pre-rollout` hooks, whose result must gate the rollout.
+    Bash { cmd: String, return_output: bool },
+    /// `kubectl <args>`, synchronously, like `Bash` but without a shell.
+    Kubectl {
+        args: Vec<String>,
+        return_output: bool,
+    },
+    /// The native load generator.
+    Load(Box<LoadSpec>),
+}
+
+impl Task {
+    /// Reads the task from a payload's metadata; the error is the 400 answer's text, naming
+    /// the field. `max_duration` is the service's `--timeout`.
+    pub fn parse(
+        metadata: &BTreeMap<String, String>,
+        max_duration: Duration,
+    ) -> Result<Self, String> {
+        if metadata.is_empty() {
+            return Err("metadata not found in payload".to_owned());
+        }
+        let kind = match metadata.get("type") {
+            None => TaskKind::Cmd,
+            Some(t) => TaskKind::parse(t)?,
+        };
+        Ok(match kind {
+            TaskKind::Cmd => Task::Cmd {
+                cmd: command(metadata, kind)?.to_owned(),
+                log_output: flag(metadata, "logCmdOutput")?,
+            },
+            TaskKind::Bash => Task::Bash {
+                cmd: command(metadata, kind)?.to_owned(),
+                return_output: flag(metadata, "returnCmdOutput")?,
+            },
+            TaskKind::Kubectl => Task::Kubectl {
+                args: kubectl::args(command(metadata, kind)?),
+                return_output: flag(metadata, "returnCmdOutput")?,
+            },
+            TaskKind::Load => {
+                Task::Load(Box::new(LoadSpec::from_metadata(metadata, max_duration)?))
+            }
+        })
+    }
+}
+
 /// Runs the task a payload asks for.
 pub async fn dispatch(state: Arc<AppState>, payload: WebhookPayload) -> Reply {
-    if payload.metadata.is_empty() {
-        return Reply::bad_request("metadata not found in payload");
-    }
-    let kind = match payload.metadata.get("type") {
-        None => TaskKind::Cmd,
-        Some(t) => match TaskKind::parse(t) {
-            Ok(kind) => kind,
-            Err(msg) => return Reply::bad_request(msg),
-        },
+    let task = match Task::parse(&payload.metadata, state.timeout) {
+        Ok(task) => task,
+        Err(msg) => return Reply::bad_request(msg),
     };
-    match kind {
-        TaskKind::Cmd => cmd::start(state, &payload),
-        TaskKind::Bash => bash::run(&state, &payload).await,
-        TaskKind::Kubectl => kubectl::run(&state, &payload).await,
-        TaskKind::Load => load::start(state, &payload),
+    let canary = payload.canary_key();
+    match task {
+        Task::Cmd { cmd, log_output } => cmd::start(state, canary, cmd, log_output),
+        Task::Bash { cmd, return_output } => {
+            let args = ["-c", cmd.as_str()];
+            run_blocking(
+                &state,
+                TaskKind::Bash,
+                &canary,
+                "bash",
+                &args,
+                return_output,
+            )
+            .await
+        }
+        Task::Kubectl {
+            args,
+            return_output,
+        } => {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            run_blocking(
+                &state,
+                TaskKind::Kubectl,
+                &canary,
+                "kubectl",
+                &args,
+                return_output,
+            )
+            .await
+        }
+        Task::Load(spec) => load::start(state, canary, *spec),
     }
 }
 
