@@ -45,14 +45,11 @@ pub enum LogFormat {
     Text,
 }
 
-/// Parses Go-style durations (`90s`, `1m30s`, `500ms`, `1h`) as Flagger manifests write them.
+/// Parses Go durations (`90s`, `1m30s`, `500ms`, `1h`) as Flagger manifests write them, with
+/// the controller's parser; zero is refused, since a task or timeout of zero does nothing.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let signed: jiff::SignedDuration = s
-        .trim()
-        .parse()
-        .map_err(|e| format!("invalid duration {s:?} (expected e.g. 30s, 5m, 1h): {e}"))?;
     let d =
-        Duration::try_from(signed).map_err(|_| format!("duration {s:?} must not be negative"))?;
+        fledge_api::parse_duration(s).map_err(|e| format!("{e} (expected e.g. 30s, 5m, 1h)"))?;
     if d.is_zero() {
         return Err(format!("duration {s:?} must be greater than zero"));
     }

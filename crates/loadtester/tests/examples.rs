@@ -91,10 +91,8 @@ async fn the_example_canary_hooks_work_unchanged() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(
-        target.last_headers().map(|h| h.contains_key("x-canary")),
-        Some(true)
-    );
+    // The native generator sends the example's header (hey's requests, interleaved, don't).
+    assert!(target.with_header("x-canary") >= 3, "{}", target.hits());
 
     // Stopping the service stops the minute-long hey it started.
     let hey = format!("hey -z 1m -q 10 -c 2 {}", target.url);

@@ -296,6 +296,57 @@ mod tests {
     }
 
     #[test]
+    fn tasks_read_from_metadata() {
+        let m = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let max = Duration::from_secs(3600);
+        let cases: [(&[(&str, &str)], Result<Task, &str>); 6] = [
+            (&[], Err("metadata not found in payload")),
+            (
+                &[("cmd", " hey -z 1m ")],
+                Ok(Task::Cmd {
+                    cmd: "hey -z 1m".into(),
+                    log_output: false,
+                }),
+            ),
+            (
+                &[
+                    ("type", "bash"),
+                    ("cmd", "curl x"),
+                    ("returnCmdOutput", "t"),
+                ],
+                Ok(Task::Bash {
+                    cmd: "curl x".into(),
+                    return_output: true,
+                }),
+            ),
+            (
+                &[("type", "kubectl"), ("cmd", "kubectl get  pods")],
+                Ok(Task::Kubectl {
+                    args: vec!["get".into(), "pods".into()],
+                    return_output: false,
+                }),
+            ),
+            (
+                &[("type", "bash"), ("cmd", "x"), ("returnCmdOutput", "yes")],
+                Err("metadata.returnCmdOutput must be \"true\" or \"false\" (got \"yes\")"),
+            ),
+            (
+                &[("type", "load")],
+                Err("metadata.url is required for task type \"load\""),
+            ),
+        ];
+        for (metadata, want) in cases {
+            let got = Task::parse(&m(metadata), max);
+            assert_eq!(got, want.map_err(str::to_owned), "{metadata:?}");
+        }
+    }
+
+    #[test]
     fn flags_accept_go_booleans() {
         let m = |v: &str| BTreeMap::from([("k".to_owned(), v.to_owned())]);
         assert_eq!(flag(&BTreeMap::new(), "k"), Ok(false));

@@ -216,6 +216,16 @@ impl Target {
         self.hits.load(Ordering::SeqCst)
     }
 
+    /// How many requests carried header `name`.
+    pub fn with_header(&self, name: &str) -> usize {
+        self.headers
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|h| h.contains_key(name))
+            .count()
+    }
+
     pub fn last_headers(&self) -> Option<axum::http::HeaderMap> {
         self.headers.lock().unwrap().last().cloned()
     }
