@@ -304,7 +304,8 @@ mod tests {
                 .collect()
         };
         let max = Duration::from_secs(3600);
-        let cases: [(&[(&str, &str)], Result<Task, &str>); 6] = [
+        type Case<'a> = (&'a [(&'a str, &'a str)], Result<Task, &'a str>);
+        let cases: [Case; 6] = [
             (&[], Err("metadata not found in payload")),
             (
                 &[("cmd", " hey -z 1m ")],
