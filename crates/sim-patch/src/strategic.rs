@@ -185,6 +185,14 @@ impl Merger<'_> {
         let key = match self.list_type(path) {
             ListType::Atomic => return Ok(clean_list(patch)),
             ListType::Set => {
+                // A set holds scalars (finalizers, args); the API server can't decode anything
+                // else there, and an object would carry its directives into the result.
+                if let Some(p) = patch.iter().find(|p| p.is_object() || p.is_array()) {
+                    return Err(bad(
+                        path,
+                        format!("a list of values, got {} in the patch", kind_of(p)),
+                    ));
+                }
                 let live = orig.clone();
                 for p in patch {
                     if !orig.contains(p) {

@@ -109,3 +109,20 @@ fn bad_paths_are_invalid_and_bad_bodies_bad_requests() {
         }
     }
 }
+
+#[test]
+fn a_patch_whose_undo_would_fail_is_refused_not_a_panic() {
+    // Found by fuzzing (crates/fuzz/regressions/json_patch): after the root moved, undoing the
+    // failed patch failed too, and json_patch::patch panics then.
+    let object = json!({"a": [1, 2], "b": {"c": 1}});
+    let patch = json!([
+        {"op": "add", "path": "/a/-", "value": 3},
+        {"op": "move", "from": "/a/0", "path": ""},
+        {"op": "replace", "path": "/a/0", "value": {"x": []}},
+    ]);
+    assert!(
+        matches!(apply(&object, &patch), Err(Error::Invalid(_))),
+        "{:?}",
+        apply(&object, &patch)
+    );
+}

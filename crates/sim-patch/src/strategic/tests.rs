@@ -465,3 +465,17 @@ fn malformed_patches_are_rejected() {
         Err(Error::Invalid(_))
     ));
 }
+
+#[test]
+fn objects_in_a_set_of_values_are_refused() {
+    // Found by fuzzing (crates/fuzz/regressions/strategic_merge): an object in `finalizers`
+    // carried a `$patch` directive into the result.
+    let patch = json!({"metadata": {"finalizers": [{"name": "a", "env": [{"$patch": "delete"}]}]}});
+    match apply("Deployment", &podinfo(), &patch) {
+        Err(Error::BadRequest(msg)) => assert!(
+            msg.contains("metadata.finalizers: a list of values, got an object"),
+            "{msg}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
