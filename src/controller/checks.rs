@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use fledge_api::{Canary, MetricTemplate, Verdict};
+use fledge_api::{Canary, MetricProviderType, MetricTemplate, Verdict};
 use fledge_core::{CheckRequest, CheckResults, CheckStage, HookOutcome, HookResult, MetricResult};
 use fledge_hooks::payload::CanaryRef;
 use fledge_metrics::{Credentials, Measured, MetricProvider, Providers, QuerySource, TemplateKey};
@@ -178,14 +178,16 @@ async fn template_provider(
             )
         }
     };
-    // A template without an address queries the same Prometheus as the builtin metrics, so
-    // one MetricTemplate serves clusters whose Prometheus lives at different URLs.
-    let template = if template
-        .spec
-        .provider
-        .address
-        .as_deref()
-        .is_none_or(|a| a.trim().is_empty())
+    // A Prometheus template without an address queries the same Prometheus as the builtin
+    // metrics, so one MetricTemplate serves clusters whose Prometheus lives at different URLs.
+    // (A `web` template must have its own; validation says so.)
+    let template = if template.spec.provider.type_ == MetricProviderType::Prometheus
+        && template
+            .spec
+            .provider
+            .address
+            .as_deref()
+            .is_none_or(|a| a.trim().is_empty())
     {
         let mut t = (*template).clone();
         t.spec.provider.address = Some(metrics_server.to_string());

@@ -201,6 +201,9 @@ mod tests {
         assert_eq!(format_duration(Duration::ZERO), "0s");
         // Below a millisecond, exactly (fuzzing found `2us` printed as `0s`).
         assert_eq!(format_duration(Duration::from_micros(2)), "2µs");
-        assert_eq!(format_duration(Duration::from_nanos(1_000_000_007)), "1000000007ns");
+        assert_eq!(
+            format_duration(Duration::from_nanos(1_000_000_007)),
+            "1000000007ns"
+        );
     }
 }

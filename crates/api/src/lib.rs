@@ -26,7 +26,9 @@ pub use analysis::{
 pub use canary::{Canary, CanarySpec, Provider, Strategy, StrategyPlan, TargetRef};
 pub use duration::{DurationError, parse_duration};
 pub use event::EventType;
-pub use metric_template::{MetricProvider, MetricProviderType, MetricTemplate, MetricTemplateSpec};
+pub use metric_template::{
+    MetricProvider, MetricProviderType, MetricTemplate, MetricTemplateSpec, WebMethod,
+};
 pub use routes::Routes;
 pub use service::CanaryService;
 pub use status::{

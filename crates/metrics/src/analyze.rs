@@ -15,6 +15,7 @@ use crate::evaluate::{QueryOutcome, evaluate};
 use crate::plan::{PlanError, PlannedCheck, PlannedQuery, QuerySource, TemplateKey};
 use crate::prometheus::{PrometheusConfig, PrometheusProvider};
 use crate::provider::{MetricProvider, ProviderError};
+use crate::web::{WebConfig, WebProvider};
 
 /// The providers one canary's checks may use, built by the controller (it resolves Secrets and
 /// may cache providers across steps).
@@ -53,26 +54,39 @@ pub fn template_provider(
     timeout: Duration,
 ) -> Result<Arc<dyn MetricProvider>, ProviderError> {
     let spec = &template.spec.provider;
-    if spec.type_ != MetricProviderType::Prometheus {
-        return Err(ProviderError::Unsupported {
-            provider_type: serde_json::to_value(spec.type_)
+    let headers: Vec<(String, String)> = spec
+        .headers
+        .iter()
+        .flat_map(|(name, values)| values.iter().map(move |v| (name.clone(), v.clone())))
+        .collect();
+    let address = spec.address.clone().unwrap_or_default();
+    let insecure_skip_verify = spec.insecure_skip_verify.unwrap_or(false);
+    match spec.type_ {
+        MetricProviderType::Prometheus => {
+            Ok(Arc::new(PrometheusProvider::new(PrometheusConfig {
+                address,
+                headers,
+                credentials,
+                insecure_skip_verify,
+                timeout,
+            })?))
+        }
+        MetricProviderType::Web => Ok(Arc::new(WebProvider::new(WebConfig {
+            address,
+            method: spec.method.unwrap_or_default(),
+            headers,
+            credentials,
+            json_path: spec.json_path_expr().unwrap_or_default(),
+            insecure_skip_verify,
+            timeout,
+        })?)),
+        other => Err(ProviderError::Unsupported {
+            provider_type: serde_json::to_value(other)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_else(|| format!("{:?}", spec.type_)),
-        });
+                .unwrap_or_else(|| format!("{other:?}")),
+        }),
     }
-    let config = PrometheusConfig {
-        address: spec.address.clone().unwrap_or_default(),
-        headers: spec
-            .headers
-            .iter()
-            .flat_map(|(name, values)| values.iter().map(move |v| (name.clone(), v.clone())))
-            .collect(),
-        credentials,
-        insecure_skip_verify: spec.insecure_skip_verify.unwrap_or(false),
-        timeout,
-    };
-    Ok(Arc::new(PrometheusProvider::new(config)?))
 }
 
 /// One check of an analysis step: the record for the Canary's status, and whether it has no

@@ -1,4 +1,5 @@
-//! fledge-metrics: metric providers behind one trait (Prometheus today), the builtin
+//! fledge-metrics: metric providers behind one trait (Prometheus, and `web` for HTTP/JSON
+//! endpoints), the builtin
 //! `request-success-rate` / `request-duration` queries per traffic provider, rendering of
 //! MetricTemplate queries (through the API crate's one renderer), and the judgement of each
 //! value against thresholds, the "no data" policy and the minimum sample count.
@@ -15,9 +16,11 @@ pub mod analyze;
 pub mod builtin;
 pub mod credentials;
 pub mod evaluate;
+mod http;
 pub mod plan;
 pub mod prometheus;
 pub mod provider;
+pub mod web;
 
 pub use analyze::{Measured, Providers, analyze, template_provider};
 pub use builtin::{Builtin, BuiltinQueries, NoBuiltinQueries, queries_for};
@@ -28,3 +31,4 @@ pub use plan::{
 };
 pub use prometheus::{PrometheusConfig, PrometheusProvider};
 pub use provider::{BoxFuture, MetricProvider, ProviderError};
+pub use web::{WebConfig, WebProvider};

@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 use prometheus_http_query::response::{Data, PromqlResult};
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::HeaderMap;
 use serde::Deserialize;
 
 use crate::credentials::Credentials;
+use crate::http::{Endpoint, redact_address, snippet};
 use crate::provider::{BoxFuture, MetricProvider, ProviderError};
 
 const KIND: &str = "prometheus";
@@ -22,9 +23,6 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The query Flagger's `IsOnline` runs; a healthy server answers exactly 1.
 pub const HEALTH_QUERY: &str = "vector(1)";
-
-/// Error bodies are quoted in messages up to this many characters.
-const BODY_SNIPPET_CHARS: usize = 200;
 
 /// Everything needed to talk to one Prometheus server. Built by the controller from a
 /// MetricTemplate's `spec.provider` (plus the Secret it references), from the Canary's
@@ -78,15 +76,14 @@ pub struct PrometheusProvider {
     /// Custom headers and `Authorization`, added to each request: reqwest's default headers
     /// keep one value per name, and a template may repeat a header as Go's `http.Header` does.
     headers: HeaderMap,
-    /// The address as shown in messages (no user info).
-    address: String,
+    endpoint: Endpoint,
     timeout: Duration,
 }
 
 impl fmt::Debug for PrometheusProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PrometheusProvider")
-            .field("address", &self.address)
+            .field("address", &self.endpoint.address)
             .field("timeout", &self.timeout)
             .finish()
     }
@@ -97,73 +94,15 @@ impl PrometheusProvider {
     /// provider (fledge installs ring in `main`); without one this returns an error instead of
     /// letting reqwest panic.
     pub fn new(config: PrometheusConfig) -> Result<Self, ProviderError> {
-        let address = redact_address(&config.address);
-        let mut url = reqwest::Url::parse(config.address.trim()).map_err(|e| {
-            ProviderError::InvalidAddress {
-                kind: KIND,
-                address: address.clone(),
-                reason: e.to_string(),
-            }
-        })?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(ProviderError::InvalidAddress {
-                kind: KIND,
-                address,
-                reason: format!("scheme {:?} is not http or https", url.scheme()),
-            });
-        }
+        let endpoint = Endpoint::new(KIND, &config.address);
+        let mut url = endpoint.url(&config.address)?;
         // prometheus-http-query appends `/api/v1/query` after a `/`, so a trailing slash on a
         // path prefix would give `//api`.
         let path = url.path().trim_end_matches('/').to_string();
         url.set_path(&path);
-
-        let mut headers = HeaderMap::new();
-        for (name, value) in &config.headers {
-            let invalid = |reason: String| ProviderError::InvalidHeader {
-                kind: KIND,
-                address: address.clone(),
-                name: name.clone(),
-                reason,
-            };
-            let header_name =
-                HeaderName::from_bytes(name.as_bytes()).map_err(|e| invalid(e.to_string()))?;
-            let mut header_value =
-                HeaderValue::from_str(value).map_err(|_| invalid("invalid value".into()))?;
-            header_value.set_sensitive(true);
-            headers.append(header_name, header_value);
-        }
-        if let Some(credentials) = &config.credentials {
-            let mut value = HeaderValue::from_str(&credentials.authorization()).map_err(|_| {
-                ProviderError::InvalidCredentials {
-                    kind: KIND,
-                    address: address.clone(),
-                    reason: "the token, username or password contains a character that is not \
-                             allowed in an HTTP header (e.g. a newline)",
-                }
-            })?;
-            value.set_sensitive(true);
-            headers.insert(AUTHORIZATION, value);
-        }
-
-        if rustls::crypto::CryptoProvider::get_default().is_none() {
-            return Err(ProviderError::Client {
-                kind: KIND,
-                address,
-                reason: "no rustls crypto provider is installed; call \
-                         rustls::crypto::ring::default_provider().install_default() at startup"
-                    .into(),
-            });
-        }
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout)
-            .tls_danger_accept_invalid_certs(config.insecure_skip_verify)
-            .build()
-            .map_err(|e| ProviderError::Client {
-                kind: KIND,
-                address: address.clone(),
-                reason: error_chain(&e),
-            })?;
+        let headers = endpoint.headers(&config.headers, config.credentials.as_ref())?;
+        let http = endpoint.client(config.timeout, config.insecure_skip_verify)?;
+        let address = endpoint.address.clone();
         let client = prometheus_http_query::Client::from(http, url.as_str()).map_err(|e| {
             ProviderError::InvalidAddress {
                 kind: KIND,
@@ -174,7 +113,7 @@ impl PrometheusProvider {
         Ok(Self {
             client,
             headers,
-            address,
+            endpoint,
             timeout: config.timeout,
         })
     }
@@ -202,7 +141,7 @@ impl PrometheusProvider {
             Ok(Envelope::Error { error_type, error }) => {
                 return Err(ProviderError::QueryRejected {
                     kind: KIND,
-                    address: self.address.clone(),
+                    address: self.endpoint.address.clone(),
                     error_type,
                     message: error,
                 });
@@ -217,11 +156,7 @@ impl PrometheusProvider {
                 } else {
                     format!("HTTP {status}: {}", snippet(&body))
                 };
-                return Err(ProviderError::BadResponse {
-                    kind: KIND,
-                    address: self.address.clone(),
-                    reason,
-                });
+                return Err(self.endpoint.bad_response(reason));
             }
         };
         match data {
@@ -231,7 +166,7 @@ impl PrometheusProvider {
                     // Flagger keeps the last series' value; we do the same so that existing
                     // templates behave alike, but say so because it is rarely intended.
                     tracing::warn!(
-                        address = %self.address,
+                        address = %self.endpoint.address,
                         query = %query,
                         series = series.len(),
                         "query returned several series; using the last one (aggregate with sum() or max() to choose)"
@@ -243,7 +178,7 @@ impl PrometheusProvider {
             }
             Data::Matrix(_) => Err(ProviderError::RangeResult {
                 kind: KIND,
-                address: self.address.clone(),
+                address: self.endpoint.address.clone(),
             }),
         }
     }
@@ -259,18 +194,11 @@ impl PrometheusProvider {
     }
 
     fn reqwest_error(&self, error: &reqwest::Error) -> ProviderError {
-        if error.is_timeout() {
-            return self.unreachable(format!("no answer within {:?}", self.timeout));
-        }
-        self.unreachable(error_chain(error))
+        self.endpoint.request_error(error, self.timeout)
     }
 
     fn unreachable(&self, reason: String) -> ProviderError {
-        ProviderError::Unreachable {
-            kind: KIND,
-            address: self.address.clone(),
-            reason,
-        }
+        self.endpoint.unreachable(reason)
     }
 }
 
@@ -289,7 +217,7 @@ impl MetricProvider for PrometheusProvider {
                 Some(1.0) => Ok(()),
                 other => Err(ProviderError::NotOnline {
                     kind: KIND,
-                    address: self.address.clone(),
+                    address: self.endpoint.address.clone(),
                     query: HEALTH_QUERY,
                     got: other.map_or_else(|| "no data".to_string(), |v| v.to_string()),
                 }),
@@ -298,7 +226,7 @@ impl MetricProvider for PrometheusProvider {
     }
 
     fn describe(&self) -> String {
-        format!("{KIND} {}", self.address)
+        format!("{KIND} {}", self.endpoint.address)
     }
 }
 
@@ -357,42 +285,6 @@ pub fn collapse_whitespace(query: &str) -> String {
     out
 }
 
-/// The address without `user:password@`, for messages.
-fn redact_address(address: &str) -> String {
-    match reqwest::Url::parse(address.trim()) {
-        Ok(mut url) if !url.username().is_empty() || url.password().is_some() => {
-            let _ = url.set_username("");
-            let _ = url.set_password(None);
-            url.to_string()
-        }
-        _ => address.trim().to_string(),
-    }
-}
-
-/// A reqwest error and its causes, without the request URL (it carries the whole query).
-fn error_chain(error: &reqwest::Error) -> String {
-    let mut parts = Vec::new();
-    let mut source = std::error::Error::source(error);
-    while let Some(e) = source {
-        parts.push(e.to_string());
-        source = e.source();
-    }
-    if parts.is_empty() {
-        parts.push(error.to_string());
-    }
-    parts.join(": ")
-}
-
-fn snippet(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    let mut out: String = text.chars().take(BODY_SNIPPET_CHARS).collect();
-    if text.chars().count() > BODY_SNIPPET_CHARS {
-        out.push('…');
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -415,16 +307,6 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(collapse_whitespace(input), want, "{input:?}");
         }
-    }
-
-    #[test]
-    fn addresses_lose_user_info_in_messages() {
-        assert_eq!(
-            redact_address("https://bob:hunter2@prom.example:9090/x"),
-            "https://prom.example:9090/x"
-        );
-        assert_eq!(redact_address(" http://prom:9090 "), "http://prom:9090");
-        assert_eq!(redact_address("not a url"), "not a url");
     }
 
     #[test]

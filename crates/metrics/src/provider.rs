@@ -12,7 +12,8 @@ use k8s_openapi::jiff::Timestamp;
 /// `Arc<dyn MetricProvider>` (one per MetricTemplate or metrics server).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// A metric backend: Prometheus today, an HTTP/JSON endpoint later.
+/// A metric backend: Prometheus ([`crate::prometheus`]) or an HTTP/JSON endpoint
+/// ([`crate::web`]).
 pub trait MetricProvider: Send + Sync {
     /// Runs one already-rendered query, evaluated at `at`.
     ///
@@ -50,6 +51,15 @@ pub enum ProviderError {
         kind: &'static str,
         address: String,
         name: String,
+        reason: String,
+    },
+    #[error(
+        "{kind} {address}: jsonPath {path:?} is not a JSONPath ({reason}); write e.g. $.data.errorRate"
+    )]
+    InvalidJsonPath {
+        kind: &'static str,
+        address: String,
+        path: String,
         reason: String,
     },
     #[error("{kind} {address}: credentials can't be sent as an HTTP header: {reason}")]
@@ -96,7 +106,7 @@ pub enum ProviderError {
         got: String,
     },
     #[error(
-        "metric provider type {provider_type:?} is not supported by fledge; use \"prometheus\""
+        "metric provider type {provider_type:?} is not supported by fledge; use \"prometheus\" or \"web\""
     )]
     Unsupported { provider_type: String },
 }

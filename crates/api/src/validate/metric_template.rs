@@ -1,7 +1,8 @@
-//! MetricTemplate rules: the query must render, the provider must be reachable by URL.
+//! MetricTemplate rules: the query must render, the provider must be reachable by URL, and a
+//! `web` provider must say where its value is.
 
 use super::{Findings, Problem, is_http_url};
-use crate::metric_template::{MetricProviderType, MetricTemplate};
+use crate::metric_template::{MetricProviderType, MetricTemplate, check_json_path};
 use crate::template::placeholders;
 
 pub fn validate_metric_template(template: &MetricTemplate) -> Vec<Problem> {
@@ -47,5 +48,47 @@ pub fn validate_metric_template(template: &MetricTemplate) -> Vec<Problem> {
     {
         f.error("spec.provider.secretRef.name", "required");
     }
+    web_fields(&mut f, template);
     f.problems
+}
+
+/// `web` needs its own address (the metrics server is a Prometheus) and a JSONPath; the web
+/// fields mean nothing to the other providers.
+fn web_fields(f: &mut Findings, template: &MetricTemplate) {
+    let provider = &template.spec.provider;
+    if provider.type_ != MetricProviderType::Web {
+        if provider.method.is_some() {
+            f.error(
+                "spec.provider.method",
+                "only for provider type web; remove it",
+            );
+        }
+        if provider.json_path.is_some() {
+            f.error(
+                "spec.provider.jsonPath",
+                "only for provider type web; remove it",
+            );
+        }
+        return;
+    }
+    if provider.address.is_none() {
+        f.error(
+            "spec.provider.address",
+            "required for web: the URL to call, e.g. http://slo.monitoring:8080/api/error-rate",
+        );
+    }
+    match provider.json_path_expr() {
+        None => f.error(
+            "spec.provider.jsonPath",
+            "required for web: where the value is in the JSON answer, e.g. $.data.errorRate",
+        ),
+        Some(path) => {
+            if let Err(e) = check_json_path(&path) {
+                f.error(
+                    "spec.provider.jsonPath",
+                    format!("not a JSONPath ({path:?}: {e}); write e.g. $.data.errorRate"),
+                );
+            }
+        }
+    }
 }

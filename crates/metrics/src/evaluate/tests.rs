@@ -198,7 +198,7 @@ fn provider_results_map_to_outcomes() {
         (
             Err(err),
             Error(
-                "metric provider type \"datadog\" is not supported by fledge; use \"prometheus\""
+                "metric provider type \"datadog\" is not supported by fledge; use \"prometheus\" or \"web\""
                     .into(),
             ),
         ),
