@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde_json::Value;
 use support::openmetrics::{Sample, parse_openmetrics};
 use support::prometheus::Prometheus;
+use support::receiver::Receiver;
 use support::{Cluster, IMG1, has_event, net, podinfo, repo, worlds};
 
 const NS: &str = "test";
@@ -412,6 +413,62 @@ fn a_metric_template_with_variables_renders_the_expected_promql_and_reads_the_sc
             (last - want).abs() <= 1.5,
             "{name}: last value {last}, want {want}"
         );
+    }
+}
+
+/// A `web` MetricTemplate (testdata/metrics/web-error-rate.yaml), judged by the controller:
+/// the test's HTTP server plays an error-rate service. A release is promoted while it answers
+/// a low rate and rolled back when it answers a high one; every call carries the rendered
+/// query and the token from the template's Secret.
+#[test]
+fn a_web_metric_promotes_while_its_service_answers_well_and_rolls_back_when_not() {
+    let template = include_str!("../testdata/metrics/web-error-rate.yaml");
+    let metric = "      - name: error-rate\n        templateRef: {name: error-rate-slo}\n        interval: 1m\n        thresholdRange: {max: 1}\n";
+    let canary = gateway_canary(2, 50, 50, metric);
+    let secret = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: slo-token, namespace: {NS}}}\nstringData: {{token: slo-s3cret}}\n"
+    );
+    for c in worlds(SCENARIO_TRAFFIC) {
+        let slo = Receiver::start();
+        slo.answer_json(
+            "/slo",
+            200,
+            r#"{"data": {"service": "podinfo", "errorRate": 0.25}}"#,
+        );
+        let template = template.replace("http://slo.monitoring:8080/slo", &slo.url("/slo"));
+        let (c, _prom) = release_in(c, &canary, &[&template]);
+        c.apply(&secret);
+
+        c.set_image(NS, "podinfo", HEALTHY);
+        let done = c.wait_phase_not(NS, "podinfo", "Succeeded", "Failed", RELEASE);
+        let h = history(&done);
+        let rs = records(&h, "error-rate");
+        assert!(!rs.is_empty(), "{h:#?}");
+        for r in &rs {
+            assert_eq!(
+                (&r["verdict"], &r["value"]),
+                (&"Pass".into(), &0.25.into()),
+                "{r}"
+            );
+        }
+        let calls = slo.calls("/slo");
+        assert!(!calls.is_empty());
+        for call in &calls {
+            assert_eq!(call.query, "service=podinfo&namespace=test&window=1m");
+            assert_eq!(call.authorization.as_deref(), Some("Bearer slo-s3cret"));
+        }
+
+        slo.answer_json("/slo", 200, r#"{"data": {"errorRate": 7.5}}"#);
+        c.set_image(NS, "podinfo", NINETY);
+        let done = c.wait_phase(NS, "podinfo", "Failed", RELEASE);
+        let h = history(&done);
+        let failed = with_verdict(&records(&h, "error-rate"), "Fail");
+        assert!(
+            failed.iter().any(|r| r["value"] == 7.5),
+            "the high rate is recorded: {h:#?}"
+        );
+        assert_eq!(c.image(NS, "podinfo-primary"), HEALTHY);
+        c.assert_no_refusals();
     }
 }
 

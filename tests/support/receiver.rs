@@ -1,6 +1,6 @@
 //! A webhook receiver: a real axum server on 127.0.0.1:0 that records every request (path,
-//! JSON body, when) and answers each path with the status the test sets (200 until told
-//! otherwise). Stopped on drop.
+//! query, JSON body, when) and answers each path with the status (and JSON body) the test
+//! sets (200 until told otherwise). Stopped on drop.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -9,7 +9,8 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
@@ -18,6 +19,10 @@ use super::net;
 #[derive(Clone, Debug)]
 pub struct Call {
     pub path: String,
+    /// The query string, without `?` (empty when there was none).
+    pub query: String,
+    /// The `Authorization` header, if any.
+    pub authorization: Option<String>,
     /// The body as JSON (`Value::Null` when it wasn't JSON).
     pub body: Value,
     pub raw: String,
@@ -27,6 +32,8 @@ pub struct Call {
 #[derive(Default)]
 struct Shared {
     answers: Mutex<HashMap<String, u16>>,
+    /// JSON bodies set by `answer_json`, by path.
+    bodies: Mutex<HashMap<String, String>>,
     calls: Mutex<Vec<Call>>,
 }
 
@@ -76,6 +83,16 @@ impl Receiver {
             .insert(path.to_string(), status);
     }
 
+    /// From now on, `path` answers `status` with the JSON `body`.
+    pub fn answer_json(&self, path: &str, status: u16, body: &str) {
+        self.answer(path, status);
+        self.shared
+            .bodies
+            .lock()
+            .expect("bodies")
+            .insert(path.to_string(), body.to_string());
+    }
+
     /// The calls to `path`, oldest first.
     pub fn calls(&self, path: &str) -> Vec<Call> {
         self.all_calls()
@@ -93,11 +110,21 @@ impl Receiver {
     }
 }
 
-async fn record(State(shared): State<Arc<Shared>>, uri: Uri, body: Bytes) -> (StatusCode, String) {
+async fn record(
+    State(shared): State<Arc<Shared>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let path = uri.path().to_string();
     let raw = String::from_utf8_lossy(&body).into_owned();
     let call = Call {
         path: path.clone(),
+        query: uri.query().unwrap_or_default().to_string(),
+        authorization: headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
         body: serde_json::from_str(&raw).unwrap_or(Value::Null),
         raw,
         at: Instant::now(),
@@ -111,12 +138,20 @@ async fn record(State(shared): State<Arc<Shared>>, uri: Uri, body: Bytes) -> (St
         .copied()
         .unwrap_or(200);
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if let Some(json) = shared.bodies.lock().expect("bodies").get(&path) {
+        return (
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            json.clone(),
+        )
+            .into_response();
+    }
     let text = if status.is_success() {
         "ok"
     } else {
         "refused by the test receiver"
     };
-    (status, text.to_string())
+    (status, text.to_string()).into_response()
 }
 
 impl Drop for Receiver {
