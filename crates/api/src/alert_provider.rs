@@ -79,6 +79,16 @@ pub enum AlertProviderType {
 }
 
 impl AlertProviderType {
+    /// Every type, in the schema's order.
+    pub const ALL: [AlertProviderType; 6] = [
+        Self::Slack,
+        Self::Msteams,
+        Self::Discord,
+        Self::Rocket,
+        Self::Gchat,
+        Self::Webhook,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Slack => "slack",

@@ -1,7 +1,6 @@
 //! What crosses the wire to and from webhooks: the load tester reading a request, and the
 //! controller building webhook and alert bodies from a Canary's strings.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use fledge_api::{AlertProviderType, EventType, Severity};
@@ -57,11 +56,7 @@ pub fn webhook_payload(data: &[u8]) {
         phase: f[2].clone(),
         checksum: f[3].clone(),
     };
-    let metadata: BTreeMap<String, String> = f[4]
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+    let metadata = super::pairs(&f[4]);
     let plain = WebhookPayload::new(&canary, &metadata);
     round_trips(&plain);
     let millis: i64 = f[7].trim().parse().unwrap_or_default();
@@ -106,14 +101,7 @@ pub fn alert_payload(data: &[u8]) {
         },
         fields: vec![Field::new(f[4].clone(), f[5].clone())],
     };
-    for kind in [
-        AlertProviderType::Slack,
-        AlertProviderType::Msteams,
-        AlertProviderType::Discord,
-        AlertProviderType::Rocket,
-        AlertProviderType::Gchat,
-        AlertProviderType::Webhook,
-    ] {
+    for kind in AlertProviderType::ALL {
         let mut target = AlertTarget::new(kind, Secret::new(f[8].clone()));
         target.channel = f[6].clone();
         target.username = f[7].clone();

@@ -47,3 +47,11 @@ fn fields(data: &[u8], n: usize) -> Vec<String> {
     out.resize(n, String::new());
     out
 }
+
+/// `key=value` lines as a map (lines without `=` are skipped).
+fn pairs(text: &str) -> std::collections::BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}

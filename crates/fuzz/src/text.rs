@@ -1,7 +1,5 @@
 //! Strings from manifests: MetricTemplate queries and Go durations.
 
-use std::collections::BTreeMap;
-
 use fledge_api::template::{TemplateVars, placeholders, render};
 use fledge_api::{duration::format_duration, parse_duration};
 
@@ -9,11 +7,7 @@ use fledge_api::{duration::format_duration, parse_duration};
 /// lines for `templateVariables`.
 pub fn template(data: &[u8]) {
     let f = super::fields(data, 6);
-    let variables: BTreeMap<String, String> = f[5]
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+    let variables = super::pairs(&f[5]);
     let vars = TemplateVars {
         namespace: f[1].clone(),
         name: f[2].clone(),

@@ -75,14 +75,7 @@ async fn each_provider_gets_its_own_format() {
     let receiver = Receiver::start(Mode::Reply(200, "ok".into())).await;
     let providers = example_providers();
     let kinds: Vec<AlertProviderType> = providers.values().map(|(p, _)| p.spec.type_).collect();
-    for kind in [
-        AlertProviderType::Slack,
-        AlertProviderType::Msteams,
-        AlertProviderType::Discord,
-        AlertProviderType::Rocket,
-        AlertProviderType::Gchat,
-        AlertProviderType::Webhook,
-    ] {
+    for kind in AlertProviderType::ALL {
         assert!(kinds.contains(&kind), "example for {kind:?} missing");
     }
     let sender = sender();
