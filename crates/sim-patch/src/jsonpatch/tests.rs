@@ -126,3 +126,36 @@ fn a_patch_whose_undo_would_fail_is_refused_not_a_panic() {
         apply(&object, &patch)
     );
 }
+
+#[test]
+fn copies_that_grow_the_object_without_bound_are_refused() {
+    // Found by fuzzing (crates/fuzz/regressions/json_patch/timeout-*): each copy of the root
+    // doubles the object; the API server caps what copies add.
+    let object = json!({"a": ["x".repeat(1000)]});
+    let doubling: Vec<Value> = (0..40)
+        .map(|_| json!({"op": "copy", "from": "", "path": "/a/-"}))
+        .collect();
+    match apply(&object, &Value::Array(doubling)) {
+        Err(Error::Invalid(msg)) => assert!(msg.contains("the copies add more than"), "{msg}"),
+        other => panic!("{other:?}"),
+    }
+    let too_many: Vec<Value> = (0..=MAX_OPERATIONS)
+        .map(|_| json!({"op": "test", "path": "/a", "value": ["x"]}))
+        .collect();
+    assert!(matches!(
+        apply(&object, &Value::Array(too_many)),
+        Err(Error::BadRequest(_))
+    ));
+}
+
+#[test]
+fn errors_name_the_failing_operation() {
+    let patch = json!([
+        {"op": "replace", "path": "/metadata/name", "value": "renamed"},
+        {"op": "remove", "path": "/spec/nope"},
+    ]);
+    match apply(&deploy(), &patch) {
+        Err(Error::Invalid(msg)) => assert!(msg.contains("operation '/1'"), "{msg}"),
+        other => panic!("{other:?}"),
+    }
+}
