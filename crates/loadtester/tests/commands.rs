@@ -122,6 +122,10 @@ async fn bad_requests_get_400_with_a_message_and_the_service_survives() {
             task(json!({"cmd": "true", "logCmdOutput": "yes"})),
             "metadata.logCmdOutput must be",
         ),
+        (
+            task(json!({"type": "load", "url": "http://127.0.0.1:1/", "rps": "1e-300"})),
+            r#"metadata.rps: must be a number from 0.001 to 10000 (got "1e-300")"#,
+        ),
     ] {
         let (status, text) = lt.post("/", body.clone()).await;
         assert_eq!(status, 400, "{body}: {text}");

@@ -17,6 +17,8 @@ use crate::metrics::{Outcome, TaskResult};
 use crate::server::AppState;
 
 const MAX_RPS: f64 = 10_000.0;
+/// One request every 1000 s: below that a worker's tick would not fit in a `Duration`.
+const MIN_RPS: f64 = 0.001;
 const MAX_CONCURRENCY: u32 = 1_000;
 
 /// A validated `type: load` request.
@@ -56,9 +58,9 @@ impl LoadSpec {
             Some(v) => v
                 .parse::<f64>()
                 .ok()
-                .filter(|r| r.is_finite() && *r > 0.0 && *r <= MAX_RPS)
+                .filter(|r| (MIN_RPS..=MAX_RPS).contains(r))
                 .ok_or(format!(
-                    "metadata.rps: must be a number above 0 and at most {MAX_RPS} (got {v:?})"
+                    "metadata.rps: must be a number from {MIN_RPS} to {MAX_RPS} (got {v:?})"
                 ))?,
         };
         let duration = match field(m, "duration") {
@@ -274,6 +276,12 @@ mod tests {
             (vec![("url", "ftp://x/")], "metadata.url: scheme"),
             (vec![("url", "http://x/"), ("rps", "0")], "metadata.rps"),
             (vec![("url", "http://x/"), ("rps", "NaN")], "metadata.rps"),
+            // A worker's tick of 1000 / 1e-300 s panicked in the server (kept in
+            // crates/fuzz/regressions/loadtester_request).
+            (
+                vec![("url", "http://x/"), ("rps", "1e-300")],
+                "metadata.rps",
+            ),
             (
                 vec![("url", "http://x/"), ("duration", "soon")],
                 "metadata.duration",
