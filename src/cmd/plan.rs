@@ -110,7 +110,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let mut doc = doc.clone();
         doc["apiVersion"] = Value::String(fledge_api::API_VERSION.into());
         match serde_json::from_value::<Canary>(doc) {
-            Ok(canary) => plans.push(fledge_core::plan(&canary, &config)),
+            Ok(canary) => plans.push((fledge_core::plan(&canary, &config), judged(&canary))),
             Err(err) => {
                 eprintln!("{name}:{}: Canary {}: {err}", i + 1, checked.object);
                 invalid = true;
@@ -129,13 +129,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let out = match args.output {
         // One Canary: one object; several: an array, in file order.
         Format::Json => {
+            let plans: Vec<&Plan> = plans.iter().map(|(plan, _)| plan).collect();
             let json = match plans.as_slice() {
                 [one] => serde_json::to_string_pretty(one)?,
                 many => serde_json::to_string_pretty(many)?,
             };
             json + "\n"
         }
-        Format::Text => plans.iter().map(render).collect::<Vec<_>>().join("\n"),
+        Format::Text => plans
+            .iter()
+            .map(|(plan, metrics)| render(plan, metrics))
+            .collect::<Vec<_>>()
+            .join("\n"),
     };
     match std::io::stdout().write_all(out.as_bytes()) {
         // `fledge plan ... | head` is fine.
@@ -144,7 +149,31 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn render(plan: &Plan) -> String {
+/// Each metric's name and what it is judged against, as the analysis history will say it.
+fn judged(canary: &Canary) -> Vec<(String, String)> {
+    let metrics = canary.spec.analysis().map(|a| a.metrics.as_slice());
+    metrics
+        .unwrap_or_default()
+        .iter()
+        .map(|m| {
+            let criteria = fledge_metrics::Criteria::for_metric(m);
+            let mut how = criteria
+                .describe()
+                .unwrap_or_else(|| "no threshold: recorded, never failed".into());
+            if let Some(min) = m.min_sample_count {
+                let each = if m.compare_primary.is_some() {
+                    " on each side"
+                } else {
+                    ""
+                };
+                how.push_str(&format!("; judged from {min} samples{each}"));
+            }
+            (m.name.clone(), how)
+        })
+        .collect()
+}
+
+fn render(plan: &Plan, metrics: &[(String, String)]) -> String {
     let mut out = String::new();
     let interval = human(plan.interval_seconds);
     let shape = match (plan.strategy, plan.max_weight, plan.iterations) {
@@ -203,6 +232,17 @@ fn render(plan: &Plan) -> String {
             [&r[0], &r[1], &r[2], &r[3], &r[4]],
             &step.events.join("; "),
         ));
+    }
+    if !metrics.is_empty() {
+        out.push_str("\nMetrics:\n");
+        let width = metrics
+            .iter()
+            .map(|(name, _)| name.len())
+            .max()
+            .unwrap_or(0);
+        for (name, how) in metrics {
+            out.push_str(&format!("  {name:<width$}  {how}\n"));
+        }
     }
     out.push('\n');
     out.push_str(&format!(

@@ -71,6 +71,7 @@ pub async fn run(
                             .map(|r| MetricResult {
                                 name: r.name,
                                 value: r.value,
+                                primary_value: r.primary_value,
                                 threshold: r.threshold,
                                 verdict: r.verdict,
                                 message: r.message,
@@ -101,7 +102,7 @@ async fn metrics(ctx: &Context, canary: &Canary, now: Timestamp) -> Vec<Measured
         templates: BTreeMap::new(),
     };
     for check in planned.iter().flatten() {
-        for query in std::iter::once(&check.query).chain(check.count.iter()) {
+        for query in check.queries() {
             if let QuerySource::Template(key) = &query.source
                 && !providers.templates.contains_key(key)
             {

@@ -224,6 +224,7 @@ mod tests {
             kind: "metric".into(),
             name: name.into(),
             value,
+            primary_value: None,
             threshold: Some(threshold.into()),
             verdict,
             message: None,

@@ -1,6 +1,6 @@
 //! `spec.analysis`: schedule, metrics, webhooks and alerts, with Flagger's names, and the
-//! accessors that apply Flagger's defaults. Fields we add beyond Flagger: `onNoData` and
-//! `minSampleCount` on metrics.
+//! accessors that apply Flagger's defaults. Fields we add beyond Flagger: `onNoData`,
+//! `minSampleCount` and `comparePrimary` on metrics.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -8,6 +8,7 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::comparison::PrimaryComparison;
 use crate::duration::parse_duration;
 use crate::schema::DURATION_PATTERN;
 use crate::service::HttpMatchRequest;
@@ -26,6 +27,8 @@ pub const DEFAULT_SESSION_AFFINITY_MAX_AGE: i32 = 86400;
 pub const METRIC_REQUEST_SUCCESS_RATE: &str = "request-success-rate";
 /// Builtin metric: request duration P99 in milliseconds (threshold is a maximum).
 pub const METRIC_REQUEST_DURATION: &str = "request-duration";
+/// The most metrics one analysis may have (the CRD's `maxItems`).
+pub const MAX_METRICS: usize = 100;
 /// Every builtin metric name.
 pub const BUILTIN_METRICS: [&str; 2] = [METRIC_REQUEST_SUCCESS_RATE, METRIC_REQUEST_DURATION];
 
@@ -86,8 +89,13 @@ pub struct CanaryAnalysis {
     /// Cookie stickiness for users who reached the canary (Istio, Gateway API).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_affinity: Option<SessionAffinity>,
+    /// At most [`MAX_METRICS`]: the bound keeps the CEL rules' estimated cost within the API server's
+    /// budget (each rule is costed for the longest list the schema allows).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    #[schemars(
+        length(max = MAX_METRICS),
+        extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"])
+    )]
     pub metrics: Vec<CanaryMetric>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
@@ -196,6 +204,7 @@ impl SessionAffinity {
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [
     {"rule": "has(self.templateRef) || has(self.query) || self.name in ['request-success-rate', 'request-duration']", "message": "a metric needs templateRef or query unless it is request-success-rate or request-duration"},
+    {"rule": "!has(self.comparePrimary) || !has(self.comparePrimary.significance) || has(self.minSampleCount)", "message": "comparePrimary.significance needs minSampleCount: the fewest requests on each side worth testing, e.g. 100", "fieldPath": ".minSampleCount"},
 ]))]
 pub struct CanaryMetric {
     /// Unique within the analysis; `request-success-rate` / `request-duration` are builtins.
@@ -224,6 +233,9 @@ pub struct CanaryMetric {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub min_sample_count: Option<i64>,
+    /// fledge: judge the canary against its primary, both queried for the same window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compare_primary: Option<PrimaryComparison>,
 }
 
 impl CanaryMetric {

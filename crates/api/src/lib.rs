@@ -5,6 +5,7 @@
 pub mod alert_provider;
 pub mod analysis;
 pub mod canary;
+pub mod comparison;
 pub mod crd;
 pub mod duration;
 pub mod event;
@@ -24,6 +25,7 @@ pub use analysis::{
     SessionAffinity, Severity, TemplateRef, ThresholdRange,
 };
 pub use canary::{Canary, CanarySpec, Provider, Strategy, StrategyPlan, TargetRef};
+pub use comparison::{PrimaryComparison, RelativeBound, Side, Worse};
 pub use duration::{DurationError, parse_duration};
 pub use event::EventType;
 pub use metric_template::{

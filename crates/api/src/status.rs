@@ -213,10 +213,15 @@ pub struct AnalysisRecord {
     pub kind: String,
     /// The metric's or webhook's name.
     pub name: String,
-    /// The measured value, if there was one.
+    /// The measured value, if there was one (the canary's, for a metric with
+    /// `comparePrimary`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<f64>,
-    /// The bounds it was judged against, human-readable (e.g. `>= 99`, `<= 500`, `99..101`).
+    /// The primary's value for the same window, for a metric with `comparePrimary`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_value: Option<f64>,
+    /// The bounds it was judged against, human-readable (e.g. `>= 99`, `<= 500`, `99..101`,
+    /// `canary - primary >= -1`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<String>,
     pub verdict: Verdict,

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use crate::analysis::CanaryMetric;
 use crate::canary::Canary;
+use crate::comparison::{SIDE_VARIABLE, Side, WORKLOAD_VARIABLE};
 
 /// Why a template doesn't render.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -130,13 +131,44 @@ pub struct TemplateVars {
     pub route: String,
     /// The metric's interval as written (default `1m`).
     pub interval: String,
-    /// The metric's `templateVariables`.
+    /// The metric's `templateVariables`, plus `side` and `workload` (see
+    /// [`TemplateVars::for_side`]).
     pub variables: BTreeMap<String, String>,
 }
 
 impl TemplateVars {
-    /// The values Flagger would use for this canary and metric.
+    /// The values for a query about the canary: what Flagger would use, plus `side` and
+    /// `workload` (see [`TemplateVars::for_side`]).
     pub fn for_metric(canary: &Canary, metric: &CanaryMetric) -> Self {
+        Self::for_side(canary, metric, Side::Canary)
+    }
+
+    /// The values for a query about one side of the release. Besides Flagger's names,
+    /// `{{ variables.side }}` is `canary` or `primary` and `{{ variables.workload }}` is that
+    /// side's Deployment (`<target>` or `<target>-primary`), so one template serves both sides
+    /// of `comparePrimary`. A metric's own `templateVariables` of those names win for the
+    /// canary side (the validator refuses them with `comparePrimary`).
+    pub fn for_side(canary: &Canary, metric: &CanaryMetric, side: Side) -> Self {
+        let mut vars = Self::flagger(canary, metric);
+        let workload = match side {
+            Side::Canary => vars.target.clone(),
+            Side::Primary => canary.spec.primary_target_name(),
+        };
+        let ours = [
+            (SIDE_VARIABLE, side.as_str().to_string()),
+            (WORKLOAD_VARIABLE, workload),
+        ];
+        for (key, value) in ours {
+            if side == Side::Primary {
+                vars.variables.insert(key.to_string(), value);
+            } else {
+                vars.variables.entry(key.to_string()).or_insert(value);
+            }
+        }
+        vars
+    }
+
+    fn flagger(canary: &Canary, metric: &CanaryMetric) -> Self {
         let spec = &canary.spec;
         let target = spec.target_ref.name.clone();
         let or_target = |name: Option<&str>| {

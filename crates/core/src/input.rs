@@ -137,6 +137,7 @@ impl CheckResults {
                         .extend(settings.metrics.iter().map(|m| MetricResult {
                             name: m.clone(),
                             value: None,
+                            primary_value: None,
                             threshold: None,
                             verdict: Verdict::Pass,
                             message: None,
@@ -170,6 +171,8 @@ pub enum HookOutcome {
 pub struct MetricResult {
     pub name: String,
     pub value: Option<f64>,
+    /// The primary's value, for a metric with `comparePrimary`.
+    pub primary_value: Option<f64>,
     /// The bounds, human-readable (`>= 99`, `<= 500`).
     pub threshold: Option<String>,
     pub verdict: Verdict,

@@ -11,7 +11,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
 use crate::credentials::Credentials;
-use crate::evaluate::{QueryOutcome, evaluate};
+use crate::evaluate::{Measurement, QueryOutcome, evaluate, evaluate_against_primary};
 use crate::plan::{PlanError, PlannedCheck, PlannedQuery, QuerySource, TemplateKey};
 use crate::prometheus::{PrometheusConfig, PrometheusProvider};
 use crate::provider::{MetricProvider, ProviderError};
@@ -114,6 +114,7 @@ pub async fn analyze(
                     kind: "metric".into(),
                     name: e.metric.clone(),
                     value: None,
+                    primary_value: None,
                     threshold: None,
                     verdict: Verdict::Fail,
                     message: Some(e.to_string()),
@@ -126,14 +127,29 @@ pub async fn analyze(
 }
 
 async fn run_check(check: &PlannedCheck, providers: &Providers, at: Timestamp) -> Measured {
-    let count = async {
-        match &check.count {
-            Some(count) => Some(run_query(count, providers, at).await),
-            None => None,
-        }
+    let primary = check.primary.as_ref();
+    // Both sides at the same instant, for the same window.
+    let (outcome, count, primary_outcome, primary_count) = tokio::join!(
+        run_query(&check.query, providers, at),
+        run_optional(check.count.as_ref(), providers, at),
+        run_optional(primary.map(|p| &p.query), providers, at),
+        run_optional(primary.and_then(|p| p.count.as_ref()), providers, at),
+    );
+    let canary = Measurement {
+        value: &outcome,
+        count: count.as_ref(),
     };
-    let (outcome, count) = tokio::join!(run_query(&check.query, providers, at), count);
-    let result = evaluate(&check.criteria, &outcome, count.as_ref());
+    let result = match &primary_outcome {
+        Some(value) => evaluate_against_primary(
+            &check.criteria,
+            canary,
+            Measurement {
+                value,
+                count: primary_count.as_ref(),
+            },
+        ),
+        None => evaluate(&check.criteria, &outcome, count.as_ref()),
+    };
     tracing::debug!(
         metric = %check.criteria.name,
         query = %check.query.query,
@@ -145,6 +161,17 @@ async fn run_check(check: &PlannedCheck, providers: &Providers, at: Timestamp) -
     Measured {
         record: result.into_record(&check.criteria.name, Time(at)),
         unmeasured,
+    }
+}
+
+async fn run_optional(
+    query: Option<&PlannedQuery>,
+    providers: &Providers,
+    at: Timestamp,
+) -> Option<QueryOutcome> {
+    match query {
+        Some(query) => Some(run_query(query, providers, at).await),
+        None => None,
     }
 }
 

@@ -44,6 +44,23 @@ pub struct BuiltinQueries {
     pub duration: &'static str,
     /// Requests to the canary within `{{ interval }}`: the default count for `minSampleCount`.
     pub request_count: &'static str,
+    /// How the same three are asked of the primary, for `comparePrimary`.
+    pub primary: PrimaryQueries,
+}
+
+/// How the builtin queries select the primary, for `comparePrimary`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PrimaryQueries {
+    /// The canary's queries with `{{ target }}` rendered as the primary Deployment
+    /// (`<target>-primary`): these metrics name the workload that answered.
+    Retarget,
+    /// Queries of their own: these metrics name the canary's Service or Ingress backend, and
+    /// the primary's differs in more than the workload's name.
+    Own {
+        success_rate: &'static str,
+        duration: &'static str,
+        request_count: &'static str,
+    },
 }
 
 impl BuiltinQueries {
@@ -52,6 +69,44 @@ impl BuiltinQueries {
             Builtin::RequestSuccessRate => self.success_rate,
             Builtin::RequestDuration => self.duration,
         }
+    }
+
+    /// The query of `builtin` for the primary, and whether it must be rendered with
+    /// `{{ target }}` as the primary Deployment.
+    pub fn primary_query(&self, builtin: Builtin) -> (&'static str, bool) {
+        match &self.primary {
+            PrimaryQueries::Retarget => (self.query(builtin), true),
+            PrimaryQueries::Own {
+                success_rate,
+                duration,
+                ..
+            } => match builtin {
+                Builtin::RequestSuccessRate => (success_rate, false),
+                Builtin::RequestDuration => (duration, false),
+            },
+        }
+    }
+
+    /// The primary's request count, as [`BuiltinQueries::primary_query`].
+    pub fn primary_request_count(&self) -> (&'static str, bool) {
+        match &self.primary {
+            PrimaryQueries::Retarget => (self.request_count, true),
+            PrimaryQueries::Own { request_count, .. } => (request_count, false),
+        }
+    }
+
+    /// Every query template in the table, the primary's included.
+    pub fn all(&self) -> Vec<&'static str> {
+        let mut all = vec![self.success_rate, self.duration, self.request_count];
+        if let PrimaryQueries::Own {
+            success_rate,
+            duration,
+            request_count,
+        } = &self.primary
+        {
+            all.extend([*success_rate, *duration, *request_count]);
+        }
+        all
     }
 }
 
@@ -134,6 +189,7 @@ sum(
     }[{{ interval }}]
   )
 )"#,
+    primary: PrimaryQueries::Retarget,
 };
 
 /// Istio's standard metrics, as reported by the destination's sidecar.
@@ -184,6 +240,7 @@ sum(
     }[{{ interval }}]
   )
 )"#,
+    primary: PrimaryQueries::Retarget,
 };
 
 /// Linkerd proxy metrics of inbound traffic. Linkerd classifies responses itself
@@ -236,6 +293,7 @@ sum(
     }[{{ interval }}]
   )
 )"#,
+    primary: PrimaryQueries::Retarget,
 };
 
 /// ingress-nginx controller metrics of requests through the canary Ingress (`canary!=""`).
@@ -295,6 +353,61 @@ sum(
     }[{{ interval }}]
   )
 )"#,
+    primary: PrimaryQueries::Own {
+        success_rate: r#"
+sum(
+  rate(
+    nginx_ingress_controller_requests{
+      namespace="{{ namespace }}",
+      ingress="{{ ingress }}",
+      canary="",
+      status!~"5.*"
+    }[{{ interval }}]
+  )
+)
+/
+sum(
+  rate(
+    nginx_ingress_controller_requests{
+      namespace="{{ namespace }}",
+      ingress="{{ ingress }}",
+      canary=""
+    }[{{ interval }}]
+  )
+)
+* 100"#,
+        duration: r#"
+sum(
+  rate(
+    nginx_ingress_controller_response_duration_seconds_sum{
+      namespace="{{ namespace }}",
+      ingress="{{ ingress }}",
+      canary=""
+    }[{{ interval }}]
+  )
+)
+/
+sum(
+  rate(
+    nginx_ingress_controller_response_duration_seconds_count{
+      namespace="{{ namespace }}",
+      ingress="{{ ingress }}",
+      canary=""
+    }[{{ interval }}]
+  )
+)
+* 1000"#,
+        request_count: r#"
+sum(
+  increase(
+    nginx_ingress_controller_requests{
+      namespace="{{ namespace }}",
+      ingress="{{ ingress }}",
+      canary=""
+    }[{{ interval }}]
+  )
+)"#,
+    },
 };
 
 /// Envoy's upstream cluster stats of the canary Service, as Contour names the cluster
@@ -338,6 +451,45 @@ sum(
     }[{{ interval }}]
   )
 )"#,
+    primary: PrimaryQueries::Own {
+        success_rate: r#"
+sum(
+  rate(
+    envoy_cluster_upstream_rq{
+      envoy_cluster_name=~"{{ namespace }}_{{ target }}-primary_[0-9a-zA-Z-]+",
+      envoy_response_code!~"5.*"
+    }[{{ interval }}]
+  )
+)
+/
+sum(
+  rate(
+    envoy_cluster_upstream_rq{
+      envoy_cluster_name=~"{{ namespace }}_{{ target }}-primary_[0-9a-zA-Z-]+"
+    }[{{ interval }}]
+  )
+)
+* 100"#,
+        duration: r#"
+histogram_quantile(
+  0.99,
+  sum(
+    rate(
+      envoy_cluster_upstream_rq_time_bucket{
+        envoy_cluster_name=~"{{ namespace }}_{{ target }}-primary_[0-9a-zA-Z-]+"
+      }[{{ interval }}]
+    )
+  ) by (le)
+)"#,
+        request_count: r#"
+sum(
+  increase(
+    envoy_cluster_upstream_rq{
+      envoy_cluster_name=~"{{ namespace }}_{{ target }}-primary_[0-9a-zA-Z-]+"
+    }[{{ interval }}]
+  )
+)"#,
+    },
 };
 
 /// Traefik's service metrics for the canary Service as the Kubernetes CRD provider names it
@@ -384,6 +536,46 @@ sum(
     }[{{ interval }}]
   )
 )"#,
+    primary: PrimaryQueries::Own {
+        success_rate: r#"
+sum(
+  rate(
+    traefik_service_requests_total{
+      service=~"{{ namespace }}-{{ target }}-primary-[0-9a-zA-Z-]+@kubernetescrd",
+      code!~"5.."
+    }[{{ interval }}]
+  )
+)
+/
+sum(
+  rate(
+    traefik_service_requests_total{
+      service=~"{{ namespace }}-{{ target }}-primary-[0-9a-zA-Z-]+@kubernetescrd"
+    }[{{ interval }}]
+  )
+)
+* 100"#,
+        duration: r#"
+histogram_quantile(
+  0.99,
+  sum(
+    rate(
+      traefik_service_request_duration_seconds_bucket{
+        service=~"{{ namespace }}-{{ target }}-primary-[0-9a-zA-Z-]+@kubernetescrd"
+      }[{{ interval }}]
+    )
+  ) by (le)
+)
+* 1000"#,
+        request_count: r#"
+sum(
+  increase(
+    traefik_service_requests_total{
+      service=~"{{ namespace }}-{{ target }}-primary-[0-9a-zA-Z-]+@kubernetescrd"
+    }[{{ interval }}]
+  )
+)"#,
+    },
 };
 
 #[cfg(test)]
@@ -427,11 +619,7 @@ mod tests {
     #[test]
     fn every_builtin_query_uses_known_placeholders_only() {
         for queries in [&HTTP, &ISTIO, &LINKERD, &NGINX, &CONTOUR, &TRAEFIK] {
-            for query in [
-                queries.success_rate,
-                queries.duration,
-                queries.request_count,
-            ] {
+            for query in queries.all() {
                 let used = placeholders(query).expect("builtin query must parse");
                 assert!(used.contains(&Placeholder::Namespace), "{query}");
                 assert!(used.contains(&Placeholder::Interval), "{query}");
@@ -454,11 +642,7 @@ mod tests {
     fn the_docs_show_the_queries_that_run() {
         let docs = include_str!("../../../docs/metrics.md");
         for queries in [&HTTP, &ISTIO, &LINKERD, &NGINX, &CONTOUR, &TRAEFIK] {
-            for query in [
-                queries.success_rate,
-                queries.duration,
-                queries.request_count,
-            ] {
+            for query in queries.all() {
                 assert!(
                     docs.contains(&format!("```promql\n{}\n```", query.trim())),
                     "docs/metrics.md lacks the {} query:\n{query}",

@@ -14,6 +14,7 @@
 
 pub mod analyze;
 pub mod builtin;
+pub mod compare;
 pub mod credentials;
 pub mod evaluate;
 mod http;
@@ -25,9 +26,11 @@ pub mod web;
 pub use analyze::{Measured, Providers, analyze, template_provider};
 pub use builtin::{Builtin, BuiltinQueries, NoBuiltinQueries, queries_for};
 pub use credentials::{Credentials, CredentialsError};
-pub use evaluate::{CheckResult, Criteria, QueryOutcome, evaluate};
+pub use evaluate::{
+    CheckResult, Criteria, Measurement, QueryOutcome, evaluate, evaluate_against_primary,
+};
 pub use plan::{
-    PlanError, PlanProblem, PlannedCheck, PlannedQuery, QuerySource, TemplateKey, plan,
+    PlanError, PlanProblem, PlannedCheck, PlannedQuery, PlannedSide, QuerySource, TemplateKey, plan,
 };
 pub use prometheus::{PrometheusConfig, PrometheusProvider};
 pub use provider::{BoxFuture, MetricProvider, ProviderError};

@@ -10,7 +10,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use fledge_api::template::{TemplateError, TemplateVars, render};
-use fledge_api::{Canary, CanaryMetric, MetricTemplate, Provider};
+use fledge_api::{Canary, CanaryMetric, MetricTemplate, Provider, Side};
 
 use crate::builtin::{Builtin, NoBuiltinQueries, queries_for};
 use crate::evaluate::Criteria;
@@ -54,9 +54,36 @@ pub struct PlannedQuery {
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlannedCheck {
     pub criteria: Criteria,
+    /// The canary's query.
+    pub query: PlannedQuery,
+    /// The canary's sample count; present when `minSampleCount` is set.
+    pub count: Option<PlannedQuery>,
+    /// The primary's queries, for a metric with `comparePrimary`.
+    pub primary: Option<PlannedSide>,
+}
+
+impl PlannedCheck {
+    /// Every query the check runs, both sides.
+    pub fn queries(&self) -> impl Iterator<Item = &PlannedQuery> {
+        let primary = self.primary.iter().flat_map(|p| p.queries());
+        std::iter::once(&self.query)
+            .chain(self.count.iter())
+            .chain(primary)
+    }
+}
+
+/// The queries of one side of a comparison.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlannedSide {
     pub query: PlannedQuery,
     /// Present when `minSampleCount` is set.
     pub count: Option<PlannedQuery>,
+}
+
+impl PlannedSide {
+    fn queries(&self) -> impl Iterator<Item = &PlannedQuery> {
+        std::iter::once(&self.query).chain(self.count.iter())
+    }
 }
 
 /// Why a metric can't be run. Displays as
@@ -87,6 +114,11 @@ pub enum PlanProblem {
          or use a builtin name (request-success-rate, request-duration)"
     )]
     NoQuery,
+    #[error(
+        "comparePrimary: {origin} renders the same query for the canary and the primary; select \
+         the side with {{{{ variables.workload }}}} (its Deployment) or {{{{ variables.side }}}}"
+    )]
+    SameQueryBothSides { origin: String },
     #[error(
         "minSampleCount needs a way to count samples: set spec.countQuery on MetricTemplate \
          {template} ({builtin})"
@@ -134,27 +166,72 @@ fn plan_metric(
     provider: Provider,
     templates: &impl Fn(&TemplateKey) -> Option<Arc<MetricTemplate>>,
 ) -> Result<PlannedCheck, PlanProblem> {
-    let vars = TemplateVars::for_metric(canary, metric);
-    let criteria = Criteria::for_metric(metric);
-    let wants_count = metric.min_sample_count.is_some();
-    let render_as = |template: &str, origin: &str, field: &'static str, source: QuerySource| {
-        render(template, &vars)
-            .map(|q| PlannedQuery {
-                source,
-                query: collapse_whitespace(&q),
-                origin: origin.to_string(),
-            })
-            .map_err(|source| PlanProblem::Render {
-                origin: origin.to_string(),
-                field,
-                source,
-            })
+    let ours = plan_side(canary, metric, provider, templates, Side::Canary)?;
+    let primary = match &metric.compare_primary {
+        None => None,
+        Some(_) => {
+            let theirs = plan_side(canary, metric, provider, templates, Side::Primary)?;
+            // Comparing a query with itself would pass every release.
+            if theirs.query.query == ours.query.query {
+                return Err(PlanProblem::SameQueryBothSides {
+                    origin: ours.query.origin,
+                });
+            }
+            Some(theirs)
+        }
     };
+    Ok(PlannedCheck {
+        criteria: Criteria::for_metric(metric),
+        query: ours.query,
+        count: ours.count,
+        primary,
+    })
+}
+
+/// The query (and the count query, with `minSampleCount`) of one side of a metric.
+fn plan_side(
+    canary: &Canary,
+    metric: &CanaryMetric,
+    provider: Provider,
+    templates: &impl Fn(&TemplateKey) -> Option<Arc<MetricTemplate>>,
+    side: Side,
+) -> Result<PlannedSide, PlanProblem> {
+    let vars = TemplateVars::for_side(canary, metric, side);
+    // The builtin tables that select a workload by name ask the primary with the primary
+    // Deployment as `{{ target }}`.
+    let retargeted = TemplateVars {
+        target: canary.spec.primary_target_name(),
+        ..vars.clone()
+    };
+    let suffix = match side {
+        Side::Canary => "",
+        Side::Primary => ", primary",
+    };
+    let wants_count = metric.min_sample_count.is_some();
+    let render_as =
+        |template: &str, retarget: bool, origin: &str, field: &'static str, source: QuerySource| {
+            render(template, if retarget { &retargeted } else { &vars })
+                .map(|q| PlannedQuery {
+                    source,
+                    query: collapse_whitespace(&q),
+                    origin: origin.to_string(),
+                })
+                .map_err(|source| PlanProblem::Render {
+                    origin: origin.to_string(),
+                    field,
+                    source,
+                })
+        };
     let builtin_count = || -> Result<PlannedQuery, PlanProblem> {
         let queries = queries_for(provider)?;
-        let origin = format!("builtin request count ({provider})");
+        let origin = format!("builtin request count ({provider}{suffix})");
+        let (query, retarget) = match side {
+            Side::Canary => (queries.request_count, false),
+            Side::Primary => queries.primary_request_count(),
+        };
         render_as(
-            queries.request_count,
+            query,
+            retarget,
             &origin,
             "query",
             QuerySource::MetricsServer,
@@ -171,14 +248,27 @@ fn plan_metric(
             name: template_ref.name.clone(),
         };
         let template = templates(&key).ok_or_else(|| PlanProblem::TemplateNotFound(key.clone()))?;
-        let origin = format!("MetricTemplate {key}");
+        let origin = match side {
+            Side::Canary => format!("MetricTemplate {key}"),
+            Side::Primary => format!("MetricTemplate {key} (primary)"),
+        };
         let source = QuerySource::Template(key.clone());
-        let query = render_as(&template.spec.query, &origin, "spec.query", source.clone())?;
+        let query = render_as(
+            &template.spec.query,
+            false,
+            &origin,
+            "spec.query",
+            source.clone(),
+        )?;
         let count = match (&template.spec.count_query, wants_count) {
             (_, false) => None,
-            (Some(count_query), true) => {
-                Some(render_as(count_query, &origin, "spec.countQuery", source)?)
-            }
+            (Some(count_query), true) => Some(render_as(
+                count_query,
+                false,
+                &origin,
+                "spec.countQuery",
+                source,
+            )?),
             (None, true) => Some(builtin_count().map_err(|problem| match problem {
                 PlanProblem::NoBuiltin(builtin) => PlanProblem::NoCountQuery {
                     template: key.clone(),
@@ -187,20 +277,25 @@ fn plan_metric(
                 other => other,
             })?),
         };
-        return Ok(PlannedCheck {
-            criteria,
-            query,
-            count,
-        });
+        return Ok(PlannedSide { query, count });
     }
 
     let query = if let Some(inline) = &metric.query {
-        render_as(inline, "inline query", "query", QuerySource::MetricsServer)?
+        let origin = match side {
+            Side::Canary => "inline query",
+            Side::Primary => "inline query (primary)",
+        };
+        render_as(inline, false, origin, "query", QuerySource::MetricsServer)?
     } else if let Some(builtin) = Builtin::from_name(&metric.name) {
         let queries = queries_for(provider)?;
-        let origin = format!("builtin {} ({provider})", builtin.name());
+        let origin = format!("builtin {} ({provider}{suffix})", builtin.name());
+        let (query, retarget) = match side {
+            Side::Canary => (queries.query(builtin), false),
+            Side::Primary => queries.primary_query(builtin),
+        };
         render_as(
-            queries.query(builtin),
+            query,
+            retarget,
             &origin,
             "query",
             QuerySource::MetricsServer,
@@ -213,11 +308,7 @@ fn plan_metric(
     } else {
         None
     };
-    Ok(PlannedCheck {
-        criteria,
-        query,
-        count,
-    })
+    Ok(PlannedSide { query, count })
 }
 
 #[cfg(test)]

@@ -1,13 +1,14 @@
 //! Canary rules: what Flagger's CRD and controller reject, what fledge adds (no-data policy,
-//! sample counts), and warnings for combinations Flagger resolves silently.
+//! sample counts, comparison with the primary), and warnings for combinations Flagger resolves silently.
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use super::comparison::{compare_primary_rules, range_rules};
 use super::{Findings, Problem, ValidateOptions, is_http_url};
-use crate::analysis::{BUILTIN_METRICS, CanaryAnalysis, CanaryMetric, CanaryWebhook};
+use crate::analysis::{BUILTIN_METRICS, CanaryAnalysis, CanaryMetric, CanaryWebhook, MAX_METRICS};
 use crate::canary::{Canary, CanarySpec, Provider, Strategy};
 use crate::duration::{format_duration, parse_duration};
 use crate::template::{TemplateVars, render};
@@ -252,6 +253,15 @@ fn analysis_rules(
     }
     strategy(spec, a, path, f);
     session_affinity(spec, a, path, f);
+    if a.metrics.len() > MAX_METRICS {
+        f.error(
+            format!("{path}.metrics"),
+            format!(
+                "at most {MAX_METRICS} metrics (got {}); split the analysis into MetricTemplates that each check more",
+                a.metrics.len()
+            ),
+        );
+    }
     let mut names = HashSet::new();
     for (i, metric) in a.metrics.iter().enumerate() {
         let mpath = format!("{path}.metrics[{i}]");
@@ -511,18 +521,8 @@ fn metric_rules(canary: &Canary, m: &CanaryMetric, path: &str, f: &mut Findings)
         f.error(format!("{path}.interval"), e.to_string());
     }
     match &m.threshold_range {
-        Some(r) if r.min.is_none() && r.max.is_none() => {
-            f.error(format!("{path}.thresholdRange"), "set min, max or both");
-        }
         Some(r) => {
-            if let (Some(min), Some(max)) = (r.min, r.max)
-                && min > max
-            {
-                f.error(
-                    format!("{path}.thresholdRange"),
-                    format!("min ({min}) must not exceed max ({max})"),
-                );
-            }
+            range_rules(r, &format!("{path}.thresholdRange"), f);
             if m.threshold.is_some() {
                 f.warn(
                     format!("{path}.threshold"),
@@ -530,7 +530,7 @@ fn metric_rules(canary: &Canary, m: &CanaryMetric, path: &str, f: &mut Findings)
                 );
             }
         }
-        None if m.threshold.is_none() => {
+        None if m.threshold.is_none() && m.compare_primary.is_none() => {
             f.warn(
                 path.to_string(),
                 "no thresholdRange: the value is recorded but can never fail the check",
@@ -538,6 +538,7 @@ fn metric_rules(canary: &Canary, m: &CanaryMetric, path: &str, f: &mut Findings)
         }
         None => {}
     }
+    compare_primary_rules(m, path, f);
     if let Some(n) = m.min_sample_count
         && n < 1
     {

@@ -4,6 +4,7 @@
 
 mod alert_provider;
 mod canary;
+mod comparison;
 mod document;
 mod metric_template;
 mod refs;

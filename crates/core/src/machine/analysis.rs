@@ -1,7 +1,7 @@
 //! The analysis: starting a revision (confirm-rollout, scale-up), and each analysis step
 //! (rollback hooks, pre-rollout or rollout hooks and metrics, then the strategy's move).
 
-use fledge_api::{CanaryPhase, HookType, Severity, Strategy, Verdict};
+use fledge_api::{AnalysisRecord, CanaryPhase, HookType, Severity, Strategy, Verdict};
 
 use super::Machine;
 use crate::action::{Action, EventType};
@@ -276,7 +276,7 @@ impl Machine<'_> {
                 .unwrap_or_else(|| HookOutcome::Refused("no result".into()));
             match outcome {
                 HookOutcome::Accepted => {
-                    self.record("webhook", &hook.name, Verdict::Pass, None, None, None);
+                    self.record(self.check_record("webhook", &hook.name, Verdict::Pass));
                     if hook_type == HookType::PreRollout {
                         self.event(
                             EventType::Normal,
@@ -290,14 +290,10 @@ impl Machine<'_> {
                     } else {
                         "external"
                     };
-                    self.record(
-                        "webhook",
-                        &hook.name,
-                        Verdict::Fail,
-                        None,
-                        None,
-                        Some(why.clone()),
-                    );
+                    self.record(AnalysisRecord {
+                        message: Some(why.clone()),
+                        ..self.check_record("webhook", &hook.name, Verdict::Fail)
+                    });
                     let message = format!(
                         "Halt {} advancement {check} check {} failed {why}",
                         self.s.id, hook.name
@@ -330,14 +326,13 @@ impl Machine<'_> {
             else {
                 continue;
             };
-            self.record(
-                "metric",
-                &name,
-                result.verdict,
-                result.value,
-                result.threshold.clone(),
-                result.message.clone(),
-            );
+            self.record(AnalysisRecord {
+                value: result.value,
+                primary_value: result.primary_value,
+                threshold: result.threshold.clone(),
+                message: result.message.clone(),
+                ..self.check_record("metric", &name, result.verdict)
+            });
             let detail =
                 result
                     .message

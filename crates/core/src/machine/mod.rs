@@ -360,24 +360,22 @@ impl<'a> Machine<'a> {
         self.requeue = Some(self.s.interval);
     }
 
-    fn record(
-        &mut self,
-        kind: &str,
-        name: &str,
-        verdict: Verdict,
-        value: Option<f64>,
-        threshold: Option<String>,
-        message: Option<String>,
-    ) {
-        self.st.analysis_history.push(AnalysisRecord {
+    /// A record of one check at this step, with nothing measured.
+    fn check_record(&self, kind: &str, name: &str, verdict: Verdict) -> AnalysisRecord {
+        AnalysisRecord {
             time: Time(self.now),
             kind: kind.into(),
             name: name.into(),
-            value,
-            threshold,
+            value: None,
+            primary_value: None,
+            threshold: None,
             verdict,
-            message,
-        });
+            message: None,
+        }
+    }
+
+    fn record(&mut self, record: AnalysisRecord) {
+        self.st.analysis_history.push(record);
         let excess = self
             .st
             .analysis_history

@@ -281,6 +281,7 @@ pub fn metric(name: &str, verdict: Verdict) -> MetricResult {
     MetricResult {
         name: name.into(),
         value: None,
+        primary_value: None,
         threshold: None,
         verdict,
         message: None,

@@ -13,6 +13,7 @@ fn criteria(
         bounds: ThresholdRange { min, max },
         on_no_data,
         min_sample_count: min_samples,
+        comparison: None,
     }
 }
 
@@ -220,6 +221,7 @@ fn records_carry_value_threshold_and_verdict() {
             kind: "metric".into(),
             name: "request-duration".into(),
             value: Some(612.5),
+            primary_value: None,
             threshold: Some("<= 500".into()),
             verdict: Fail,
             message: Some("metric m: 612.5 > 500".into()),

@@ -336,3 +336,112 @@ fn deprecated_canary_analysis_is_planned_with_its_field_path() {
     c.spec.canary_analysis = None;
     assert!(plan_with(&c, Provider::Kubernetes, &templates()).is_empty());
 }
+
+fn compared(mut metric: CanaryMetric) -> CanaryMetric {
+    metric.compare_primary = Some(fledge_api::PrimaryComparison {
+        difference: Some(ThresholdRange {
+            min: Some(-1.0),
+            max: None,
+        }),
+        ratio: None,
+        significance: Some(0.05),
+    });
+    metric.min_sample_count = Some(100);
+    metric
+}
+
+/// `comparePrimary` plans the same metric for the primary: builtins that name the workload
+/// are retargeted at `<target>-primary`, the others have queries of their own, and templates
+/// get the side through `{{ variables.side }}` and `{{ variables.workload }}`.
+#[test]
+fn compared_metrics_plan_the_primary_side_too() {
+    const BY_SIDE: &str =
+        include_str!("../../../../testdata/e2e/metrictemplate-error-rate-by-side.yaml");
+    let builtin = compared(CanaryMetric {
+        name: "request-success-rate".into(),
+        ..Default::default()
+    });
+    let primary_pods = r#"kubernetes_pod_name=~"podinfo-primary-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)""#;
+    let check = plan_with(
+        &with_metrics(vec![builtin.clone()]),
+        Provider::Kubernetes,
+        &templates(),
+    )
+    .remove(0)
+    .unwrap();
+    let primary = check.primary.as_ref().expect("primary side planned");
+    assert!(check.query.query.contains(POD), "{}", check.query.query);
+    assert!(
+        primary.query.query.contains(primary_pods),
+        "{}",
+        primary.query.query
+    );
+    assert_eq!(
+        primary.query.origin,
+        "builtin request-success-rate (kubernetes, primary)"
+    );
+    let count = primary.count.as_ref().expect("count for minSampleCount");
+    assert!(count.query.contains(primary_pods), "{}", count.query);
+    assert_eq!(check.queries().count(), 4);
+
+    let nginx = plan_with(&with_metrics(vec![builtin]), Provider::Nginx, &templates())
+        .remove(0)
+        .unwrap();
+    assert!(nginx.query.query.contains(r#"canary!="""#));
+    let primary = nginx.primary.unwrap();
+    assert!(
+        primary.query.query.contains(r#"canary="""#) && !primary.query.query.contains("canary!="),
+        "{}",
+        primary.query.query
+    );
+
+    let mut ts = templates();
+    let t: MetricTemplate = serde_saphyr::from_str(BY_SIDE).unwrap();
+    let key = TemplateKey {
+        namespace: "test".into(),
+        name: "error-rate-by-side".into(),
+    };
+    ts.insert(key, Arc::new(t));
+    let check = plan_with(
+        &with_metrics(vec![compared(template_metric(
+            "errors",
+            "error-rate-by-side",
+        ))]),
+        Provider::Kubernetes,
+        &ts,
+    )
+    .remove(0)
+    .unwrap();
+    let primary = check.primary.unwrap();
+    assert!(check.query.query.contains(POD), "{}", check.query.query);
+    assert!(
+        primary.query.query.contains(primary_pods),
+        "{}",
+        primary.query.query
+    );
+    assert_eq!(
+        primary.query.origin,
+        "MetricTemplate test/error-rate-by-side (primary)"
+    );
+    assert!(
+        primary.count.unwrap().query.contains(primary_pods),
+        "the template's countQuery is rendered for the primary too"
+    );
+
+    // A template that can't tell the sides apart would compare the canary with itself.
+    let mut blind = compared(template_metric("errors", "error-rate"));
+    blind.template_variables.insert("code".into(), "5..".into());
+    let err = plan_with(
+        &with_metrics(vec![blind]),
+        Provider::Kubernetes,
+        &templates(),
+    )
+    .remove(0)
+    .unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "comparePrimary: MetricTemplate test/error-rate renders the same query for the canary and the primary"
+        ),
+        "{err}"
+    );
+}
