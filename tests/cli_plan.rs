@@ -404,3 +404,29 @@ fn skip_analysis_and_suspend_are_explained() {
     );
     assert!(!text.contains("Shortest time"), "{text}");
 }
+
+#[test]
+fn text_output_says_what_each_metric_is_judged_against() {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata/canaries/fledge-compare-primary.yaml"),
+    )
+    .unwrap();
+    let dir = Dir::new();
+    let path = dir.file("canary.yaml", &text);
+    let out = fledge(&["plan", "-f", path.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    for expected in [
+        "\nMetrics:\n",
+        "  request-success-rate  canary - primary >= -1 (significance 0.05); judged from 200 samples on each side\n",
+        "  request-duration      canary / primary <= 1.2\n",
+        "  p95-vs-primary        <= 800; canary - primary <= 50\n",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+}

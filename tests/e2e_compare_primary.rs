@@ -133,6 +133,7 @@ fn a_canary_slightly_worse_than_a_healthy_primary_is_rolled_back_though_it_passe
     let r = failed
         .first()
         .unwrap_or_else(|| panic!("no failed check: {relative:#?}"));
+    println!("the failed relative check: {r:#}");
     let (canary, primary) = (number(r, "value"), number(r, "primaryValue"));
     assert!(canary - primary > 1.0, "{r:#}");
     assert_eq!(r["threshold"], "canary - primary <= 1 (significance 0.05)");
@@ -140,6 +141,24 @@ fn a_canary_slightly_worse_than_a_healthy_primary_is_rolled_back_though_it_passe
     assert!(
         message.contains("and significant: p = ") && message.contains("primary requests"),
         "{message}"
+    );
+
+    // Where an operator looks: kubectl describe, and the plugin's view of the Canary.
+    let described = c.kubectl(&["describe", "canary", "podinfo", "-n", NS]);
+    assert!(
+        described.contains("Primary Value:") && described.contains("canary - primary <= 1"),
+        "{described}"
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-fledge"))
+        .args(["get", "podinfo", "-n", NS])
+        .env("KUBECONFIG", &c.kubeconfig)
+        .output()
+        .expect("run kubectl-fledge");
+    let view = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        view.contains("errors-vs-primary") && view.contains(" vs primary 0 (canary - primary <= 1"),
+        "{view}\n{}",
+        String::from_utf8_lossy(&out.stderr)
     );
     c.assert_no_refusals();
 }

@@ -379,3 +379,45 @@ fn template_refs_are_checked_when_the_template_is_at_hand() {
         "a template not at hand is not an error"
     );
 }
+
+/// With `comparePrimary`, a template that renders the same query for both sides would compare
+/// the canary with itself; one that reads `{{ variables.workload }}` is fine.
+#[test]
+fn compared_templates_must_tell_the_sides_apart() {
+    use fledge_api::MetricTemplate;
+    use fledge_api::validate::validate_template_refs;
+    let mut doc = canary();
+    set(
+        &mut doc,
+        "spec/analysis/metrics/1",
+        json!({"name": "errors", "templateRef": {"name": "errors"}, "comparePrimary": {"difference": {"max": 1}}}),
+    );
+    let canary: Canary = serde_json::from_value(doc).unwrap();
+    assert_eq!(validate_canary(&canary, &ValidateOptions::default()), []);
+    let with_query = |query: &str| -> Vec<MetricTemplate> {
+        let mut tpl = template();
+        set(&mut tpl, "spec/query", json!(query));
+        vec![serde_json::from_value(tpl).unwrap()]
+    };
+    let found: Vec<String> =
+        validate_template_refs(&canary, &with_query("x{deployment=\"{{ target }}\"}"))
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+    assert_eq!(
+        found,
+        [
+            "Canary test/podinfo: spec.analysis.metrics[1].comparePrimary: MetricTemplate test/errors renders the same query for the canary and the primary; select the side with {{ variables.workload }} (its Deployment) or {{ variables.side }}"
+        ]
+    );
+    for query in [
+        "x{deployment=\"{{ variables.workload }}\"}",
+        "x{side=\"{{ variables.side }}\"}",
+    ] {
+        assert_eq!(
+            validate_template_refs(&canary, &with_query(query)),
+            [],
+            "{query}"
+        );
+    }
+}

@@ -117,7 +117,7 @@ pub fn judge(
             Verdict::Fail,
             format!(
                 "{out}, and significant: p = {} < {} over {} canary and {} primary requests",
-                Num(p),
+                p_text(p),
                 Num(level),
                 Num(nc),
                 Num(np)
@@ -127,12 +127,21 @@ pub fn judge(
             Verdict::Pass,
             format!(
                 "{out} but not significant: p = {} >= {} over {} canary and {} primary requests",
-                Num(p),
+                p_text(p),
                 Num(level),
                 Num(nc),
                 Num(np)
             ),
         ),
+    }
+}
+
+/// A p-value for humans: 6 decimals, or two significant digits below 0.001 (`1.2e-5`).
+fn p_text(p: f64) -> String {
+    if p > 0.0 && p < 0.001 {
+        format!("{p:.1e}")
+    } else {
+        Num(p).to_string()
     }
 }
 

@@ -150,10 +150,14 @@ pub fn render(d: &Detail, colour: bool) -> String {
         let threshold = last
             .and_then(|r| r.threshold.clone())
             .unwrap_or_else(|| band_text(band.min, band.max));
-        let value = last
+        let mut value = last
             .and_then(|r| r.value)
             .map(number)
             .unwrap_or_else(|| "-".into());
+        // comparePrimary: the primary's value for the same window, next to the canary's.
+        if let Some(primary) = last.and_then(|r| r.primary_value) {
+            value.push_str(&format!(" vs primary {}", number(primary)));
+        }
         let verdict = last.map(|r| verdict(&p, r.verdict)).unwrap_or_default();
         let recent: Vec<String> = from_steps
             .iter()

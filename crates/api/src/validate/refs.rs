@@ -4,11 +4,13 @@
 
 use super::{Findings, Problem};
 use crate::canary::Canary;
+use crate::comparison::Side;
 use crate::metric_template::MetricTemplate;
 use crate::template::{TemplateError, TemplateVars, render};
 
-/// Problems with the templates a Canary uses: `{{ variables.X }}` the metric doesn't set, and
-/// `minSampleCount` where no sample count can be had.
+/// Problems with the templates a Canary uses: `{{ variables.X }}` the metric doesn't set,
+/// `comparePrimary` with a template that can't tell the sides apart, and `minSampleCount`
+/// where no sample count can be had.
 pub fn validate_template_refs(canary: &Canary, templates: &[MetricTemplate]) -> Vec<Problem> {
     let mut f = Findings::new("Canary", &canary.metadata);
     let spec = &canary.spec;
@@ -44,6 +46,25 @@ pub fn validate_template_refs(canary: &Canary, templates: &[MetricTemplate]) -> 
                     ),
                 );
                 break;
+            }
+        }
+        if metric.compare_primary.is_some() {
+            let side = |side| {
+                render(
+                    &template.spec.query,
+                    &TemplateVars::for_side(canary, metric, side),
+                )
+            };
+            if let (Ok(ours), Ok(theirs)) = (side(Side::Canary), side(Side::Primary))
+                && ours == theirs
+            {
+                f.error(
+                    format!("{path}.comparePrimary"),
+                    format!(
+                        "MetricTemplate {ns}/{} renders the same query for the canary and the primary; select the side with {{{{ variables.workload }}}} (its Deployment) or {{{{ variables.side }}}}",
+                        reference.name
+                    ),
+                );
             }
         }
         if metric.min_sample_count.is_some()

@@ -63,7 +63,7 @@ fn significance_fails_only_what_the_data_show() {
         // Within the margin: no test needed.
         (&success_rate, 99.5, 100.0, (30.0, 120.0), Pass, "difference -0.5 within >= -1"),
         // Error rate 5% against 1%, 1000 requests a side.
-        (&error_rate, 5.0, 1.0, (1000.0, 1000.0), Fail, "over 1000 canary and 1000 primary requests"),
+        (&error_rate, 5.0, 1.0, (1000.0, 1000.0), Fail, "p = 3.8e-5 < 0.05 over 1000 canary and 1000 primary requests"),
         (&error_rate, 2.5, 1.0, (50.0, 50.0), Pass, "not significant"),
         // Every canary request failed, every primary one succeeded: no noise to weigh.
         (&success_rate, 0.0, 100.0, (5.0, 5.0), Fail, "p = 0 < 0.05"),
