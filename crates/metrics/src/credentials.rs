@@ -1,16 +1,30 @@
 //! Credentials for a metric provider, read from the Secret a MetricTemplate references
 //! (`spec.provider.secretRef`). The controller fetches the Secret; this module only interprets
-//! its keys (Flagger's: `token`, or `username` and `password`). Secret values must never reach
-//! a log line, an error message or a `Debug` string.
+//! its keys: Flagger's `token`, or `username` and `password`, and fledge's `header.<Name>`
+//! for any other request header (an API key, a tenant). Secret values must never reach a log
+//! line, an error message or a `Debug` string.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use k8s_openapi::ByteString;
 
+/// The prefix of a Secret key whose value is sent as the request header named by the rest of
+/// the key: `header.X-Api-Key`.
+pub const HEADER_KEY_PREFIX: &str = "header.";
+
+/// What a Secret adds to each request.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Credentials {
+    /// The `Authorization` header, from `token` or `username` and `password`.
+    pub auth: Option<Auth>,
+    /// Headers from `header.<Name>` keys, by name.
+    pub headers: Vec<(String, String)>,
+}
+
 /// How to authenticate to a provider.
 #[derive(Clone, PartialEq, Eq)]
-pub enum Credentials {
+pub enum Auth {
     /// Sent as `Authorization: Bearer <token>`.
     BearerToken(String),
     /// Sent as `Authorization: Basic base64(<username>:<password>)`.
@@ -18,6 +32,16 @@ pub enum Credentials {
 }
 
 impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("Credentials")
+            .field("auth", &self.auth)
+            .field("headers", &names)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Auth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::BearerToken(_) => f.write_str("BearerToken(<redacted>)"),
@@ -30,13 +54,23 @@ impl fmt::Debug for Credentials {
     }
 }
 
+impl From<Auth> for Credentials {
+    fn from(auth: Auth) -> Self {
+        Self {
+            auth: Some(auth),
+            headers: Vec::new(),
+        }
+    }
+}
+
 /// Why a Secret's data can't be used as credentials. Names the Secret and the keys, never the
 /// values.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CredentialsError {
     #[error(
-        "secret {secret}: has neither a `token` key nor `username` and `password` keys; \
-         add `token` for bearer auth or `username` and `password` for basic auth"
+        "secret {secret}: has no `token`, no `username` and `password`, and no `header.<Name>` \
+         keys; add `token` for bearer auth, `username` and `password` for basic auth, or e.g. \
+         `header.X-Api-Key` for another header"
     )]
     NoKnownKeys { secret: String },
     #[error("secret {secret}: has `{present}` but no `{missing}`; basic auth needs both")]
@@ -46,48 +80,73 @@ pub enum CredentialsError {
         missing: &'static str,
     },
     #[error("secret {secret}: key `{key}` is not valid UTF-8")]
-    NotUtf8 { secret: String, key: &'static str },
+    NotUtf8 { secret: String, key: String },
+    #[error("secret {secret}: key `{key}` names no header; write e.g. `header.X-Api-Key`")]
+    EmptyHeaderName { secret: String, key: String },
 }
 
 impl Credentials {
-    /// Reads Flagger's keys from a Secret's `data`: `token` (bearer; surrounding whitespace such
-    /// as the newline `echo` leaves is dropped) wins over `username` + `password` (basic).
-    /// `secret` is `namespace/name`, used only in error messages.
+    /// Reads a Secret's `data`: `token` (bearer; surrounding whitespace such as the newline
+    /// `echo` leaves is dropped) wins over `username` + `password` (basic); every
+    /// `header.<Name>` key becomes a header (its value trimmed the same way). Other keys are
+    /// ignored. `secret` is `namespace/name`, used only in error messages.
     pub fn from_secret_data(
         secret: &str,
         data: &BTreeMap<String, ByteString>,
     ) -> Result<Self, CredentialsError> {
-        let text = |key: &'static str| -> Result<Option<String>, CredentialsError> {
-            data.get(key)
-                .map(|v| {
-                    String::from_utf8(v.0.clone()).map_err(|_| CredentialsError::NotUtf8 {
-                        secret: secret.to_string(),
-                        key,
-                    })
-                })
-                .transpose()
+        let utf8 = |key: &str, value: &ByteString| {
+            String::from_utf8(value.0.clone()).map_err(|_| CredentialsError::NotUtf8 {
+                secret: secret.to_string(),
+                key: key.to_string(),
+            })
         };
-        if let Some(token) = text("token")? {
-            return Ok(Self::BearerToken(token.trim().to_string()));
+        let text = |key: &'static str| -> Result<Option<String>, CredentialsError> {
+            data.get(key).map(|v| utf8(key, v)).transpose()
+        };
+        let mut headers = Vec::new();
+        for (key, value) in data {
+            if let Some(name) = key.strip_prefix(HEADER_KEY_PREFIX) {
+                if name.is_empty() {
+                    return Err(CredentialsError::EmptyHeaderName {
+                        secret: secret.to_string(),
+                        key: key.clone(),
+                    });
+                }
+                headers.push((name.to_string(), utf8(key, value)?.trim().to_string()));
+            }
         }
-        match (text("username")?, text("password")?) {
-            (Some(username), Some(password)) => Ok(Self::Basic { username, password }),
-            (None, None) => Err(CredentialsError::NoKnownKeys {
-                secret: secret.to_string(),
-            }),
-            (Some(_), None) => Err(CredentialsError::Incomplete {
-                secret: secret.to_string(),
-                present: "username",
-                missing: "password",
-            }),
-            (None, Some(_)) => Err(CredentialsError::Incomplete {
-                secret: secret.to_string(),
-                present: "password",
-                missing: "username",
-            }),
-        }
+        let auth = if let Some(token) = text("token")? {
+            Some(Auth::BearerToken(token.trim().to_string()))
+        } else {
+            match (text("username")?, text("password")?) {
+                (Some(username), Some(password)) => Some(Auth::Basic { username, password }),
+                (None, None) if headers.is_empty() => {
+                    return Err(CredentialsError::NoKnownKeys {
+                        secret: secret.to_string(),
+                    });
+                }
+                (None, None) => None,
+                (Some(_), None) => {
+                    return Err(CredentialsError::Incomplete {
+                        secret: secret.to_string(),
+                        present: "username",
+                        missing: "password",
+                    });
+                }
+                (None, Some(_)) => {
+                    return Err(CredentialsError::Incomplete {
+                        secret: secret.to_string(),
+                        present: "password",
+                        missing: "username",
+                    });
+                }
+            }
+        };
+        Ok(Self { auth, headers })
     }
+}
 
+impl Auth {
     /// The `Authorization` header value.
     pub(crate) fn authorization(&self) -> String {
         use base64::Engine as _;
@@ -121,18 +180,19 @@ mod tests {
         let cases: Vec<Case> = vec![
             (
                 &[("token", b"abc\n")],
-                Ok(Credentials::BearerToken("abc".into())),
+                Ok(Auth::BearerToken("abc".into()).into()),
             ),
             (
                 &[("token", b"t"), ("username", b"u"), ("password", b"p")],
-                Ok(Credentials::BearerToken("t".into())),
+                Ok(Auth::BearerToken("t".into()).into()),
             ),
             (
                 &[("username", b"u"), ("password", b"p w")],
-                Ok(Credentials::Basic {
+                Ok(Auth::Basic {
                     username: "u".into(),
                     password: "p w".into(),
-                }),
+                }
+                .into()),
             ),
             (
                 &[("address", b"http://x")],
@@ -160,7 +220,38 @@ mod tests {
                 &[("token", &[0xff, 0xfe])],
                 Err(CredentialsError::NotUtf8 {
                     secret: "ns/s".into(),
-                    key: "token",
+                    key: "token".into(),
+                }),
+            ),
+            (
+                &[("header.X-Api-Key", b"k1\n"), ("header.X-Tenant", b"blue")],
+                Ok(Credentials {
+                    auth: None,
+                    headers: vec![
+                        ("X-Api-Key".into(), "k1".into()),
+                        ("X-Tenant".into(), "blue".into()),
+                    ],
+                }),
+            ),
+            (
+                &[("token", b"t"), ("header.X-Org", b"o")],
+                Ok(Credentials {
+                    auth: Some(Auth::BearerToken("t".into())),
+                    headers: vec![("X-Org".into(), "o".into())],
+                }),
+            ),
+            (
+                &[("header.", b"x")],
+                Err(CredentialsError::EmptyHeaderName {
+                    secret: "ns/s".into(),
+                    key: "header.".into(),
+                }),
+            ),
+            (
+                &[("header.X-Key", &[0xff])],
+                Err(CredentialsError::NotUtf8 {
+                    secret: "ns/s".into(),
+                    key: "header.X-Key".into(),
                 }),
             ),
         ];
@@ -175,15 +266,29 @@ mod tests {
 
     #[test]
     fn debug_never_shows_secrets() {
-        let bearer = format!("{:?}", Credentials::BearerToken("s3cr3t".into()));
+        let bearer = format!(
+            "{:?}",
+            Credentials::from(Auth::BearerToken("s3cr3t".into()))
+        );
         let basic = format!(
             "{:?}",
-            Credentials::Basic {
+            Credentials::from(Auth::Basic {
                 username: "alice".into(),
                 password: "s3cr3t".into()
+            })
+        );
+        let header = format!(
+            "{:?}",
+            Credentials {
+                auth: None,
+                headers: vec![("X-Api-Key".into(), "s3cr3t".into())],
             }
         );
         assert!(!bearer.contains("s3cr3t"), "{bearer}");
+        assert!(
+            !header.contains("s3cr3t") && header.contains("X-Api-Key"),
+            "{header}"
+        );
         assert!(!basic.contains("s3cr3t"), "{basic}");
         assert!(basic.contains("alice"), "{basic}");
     }
@@ -191,12 +296,12 @@ mod tests {
     #[test]
     fn authorization_header_values() {
         assert_eq!(
-            Credentials::BearerToken("abc".into()).authorization(),
+            Auth::BearerToken("abc".into()).authorization(),
             "Bearer abc"
         );
         // RFC 7617's example.
         assert_eq!(
-            Credentials::Basic {
+            Auth::Basic {
                 username: "Aladdin".into(),
                 password: "open sesame".into()
             }

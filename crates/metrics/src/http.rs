@@ -54,15 +54,24 @@ impl Endpoint {
         }
     }
 
-    /// The custom headers (a name may repeat, as in Go's `http.Header`) and `Authorization`
-    /// from the credentials, all marked sensitive so they are never printed.
+    /// The custom headers (a name may repeat, as in Go's `http.Header`), then the Secret's
+    /// `header.<Name>` headers (each replacing any of its name), then `Authorization` from the
+    /// Secret's token or username and password; all marked sensitive so they are never
+    /// printed.
     pub fn headers(
         &self,
         headers: &[(String, String)],
         credentials: Option<&Credentials>,
     ) -> Result<HeaderMap, ProviderError> {
         let mut map = HeaderMap::new();
-        for (name, value) in headers {
+        let from_secret = credentials
+            .map(|c| c.headers.as_slice())
+            .unwrap_or_default();
+        let all = headers
+            .iter()
+            .map(|h| (h, false))
+            .chain(from_secret.iter().map(|h| (h, true)));
+        for ((name, value), secret) in all {
             let invalid = |reason: String| ProviderError::InvalidHeader {
                 kind: self.kind,
                 address: self.address.clone(),
@@ -74,10 +83,14 @@ impl Endpoint {
             let mut header_value =
                 HeaderValue::from_str(value).map_err(|_| invalid("invalid value".into()))?;
             header_value.set_sensitive(true);
-            map.append(header_name, header_value);
+            if secret {
+                map.insert(header_name, header_value);
+            } else {
+                map.append(header_name, header_value);
+            }
         }
-        if let Some(credentials) = credentials {
-            let mut value = HeaderValue::from_str(&credentials.authorization()).map_err(|_| {
+        if let Some(auth) = credentials.and_then(|c| c.auth.as_ref()) {
+            let mut value = HeaderValue::from_str(&auth.authorization()).map_err(|_| {
                 ProviderError::InvalidCredentials {
                     kind: self.kind,
                     address: self.address.clone(),

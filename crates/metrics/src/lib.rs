@@ -25,7 +25,7 @@ pub mod web;
 
 pub use analyze::{Measured, Providers, analyze, template_provider};
 pub use builtin::{Builtin, BuiltinQueries, NoBuiltinQueries, queries_for};
-pub use credentials::{Credentials, CredentialsError};
+pub use credentials::{Auth, Credentials, CredentialsError};
 pub use evaluate::{
     CheckResult, Criteria, Measurement, QueryOutcome, evaluate, evaluate_against_primary,
 };

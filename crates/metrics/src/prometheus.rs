@@ -288,6 +288,7 @@ pub fn collapse_whitespace(query: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::credentials::Auth;
 
     #[test]
     fn whitespace_is_collapsed_outside_strings_only() {
@@ -327,7 +328,7 @@ mod tests {
             ),
             (
                 PrometheusConfig {
-                    credentials: Some(Credentials::BearerToken("a\nb".into())),
+                    credentials: Some(Auth::BearerToken("a\nb".into()).into()),
                     ..PrometheusConfig::new("http://prom:9090")
                 },
                 "credentials can't be sent",
@@ -343,10 +344,10 @@ mod tests {
     fn config_debug_hides_header_values_and_credentials() {
         let config = PrometheusConfig {
             headers: vec![("X-Api-Key".into(), "k3y".into())],
-            credentials: Some(Credentials::Basic {
+            credentials: Some(Credentials::from(Auth::Basic {
                 username: "u".into(),
                 password: "pw".into(),
-            }),
+            })),
             ..PrometheusConfig::new("http://u:pw@prom:9090")
         };
         let debug = format!("{config:?}");

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use fledge_api::MetricTemplate;
 use fledge_metrics::{
-    Credentials, MetricProvider, PrometheusConfig, PrometheusProvider, ProviderError,
+    Auth, Credentials, MetricProvider, PrometheusConfig, PrometheusProvider, ProviderError,
     template_provider,
 };
 use k8s_openapi::ByteString;
@@ -177,10 +177,10 @@ spec:
 async fn basic_auth_is_sent_and_a_path_prefix_is_kept() {
     let fake = FakePrometheus::start("/prometheus").await;
     let provider = PrometheusProvider::new(PrometheusConfig {
-        credentials: Some(Credentials::Basic {
+        credentials: Some(Credentials::from(Auth::Basic {
             username: "user".into(),
             password: "pass".into(),
-        }),
+        })),
         // A trailing slash must not produce `//api/v1/query`.
         ..PrometheusConfig::new(format!("{}/", fake.address))
     })
@@ -197,7 +197,7 @@ async fn odd_answers_are_values_no_data_or_errors_never_guesses() {
     let fake = FakePrometheus::start("").await;
     let token = "s3cr3t-token";
     let provider = PrometheusProvider::new(PrometheusConfig {
-        credentials: Some(Credentials::BearerToken(token.into())),
+        credentials: Some(Auth::BearerToken(token.into()).into()),
         timeout: Duration::from_millis(300),
         ..PrometheusConfig::new(&fake.address)
     })

@@ -11,7 +11,7 @@ use fledge_api::{
     AnalysisRecord, Canary, MetricTemplate, OnNoData, Provider, ThresholdRange, Verdict,
 };
 use fledge_metrics::{
-    Credentials, MetricProvider, PrometheusConfig, PrometheusProvider, ProviderError, Providers,
+    Auth, MetricProvider, PrometheusConfig, PrometheusProvider, ProviderError, Providers,
     TemplateKey, analyze, plan, template_provider,
 };
 use k8s_openapi::jiff::Timestamp;
@@ -468,7 +468,7 @@ async fn tls_verification_is_on_unless_the_template_skips_it() {
     template.spec.provider.insecure_skip_verify = Some(true);
     let relaxed = template_provider(
         &template,
-        Some(Credentials::BearerToken("t".into())),
+        Some(Auth::BearerToken("t".into()).into()),
         fledge_metrics::prometheus::DEFAULT_TIMEOUT,
     )
     .unwrap();

@@ -143,6 +143,52 @@ async fn get_appends_the_query_and_sends_headers_and_the_token() {
     provider.health_check().await.expect("the endpoint answers");
 }
 
+/// `header.<Name>` keys of the Secret become request headers (an API key), next to the token,
+/// and replace a header of the same name from the template; the error on a bad one names the
+/// header, never the value.
+#[tokio::test]
+async fn secret_headers_are_sent_and_never_shown() {
+    let endpoint = Endpoint::start().await;
+    let t = template(
+        &include_str!("../../../testdata/metrics/web-error-rate.yaml")
+            .replace("http://slo.monitoring:8080", &endpoint.base),
+    );
+    let secret = BTreeMap::from([
+        ("token".to_string(), ByteString(b"s3cret".to_vec())),
+        (
+            "header.X-Api-Key".to_string(),
+            ByteString(b"k3y\n".to_vec()),
+        ),
+        (
+            "header.X-Tenant".to_string(),
+            ByteString(b"team-b".to_vec()),
+        ),
+    ]);
+    let credentials = Credentials::from_secret_data("test/slo-token", &secret).unwrap();
+    let provider = template_provider(&t, Some(credentials), Duration::from_secs(5)).unwrap();
+    let value = provider.query("?service=podinfo", Timestamp::now()).await;
+    assert_eq!(value.unwrap(), Some(0.75));
+    let seen = endpoint.last();
+    assert_eq!(seen.headers["x-api-key"], "k3y");
+    assert_eq!(seen.headers["x-tenant"], "team-b", "the Secret's wins");
+    assert_eq!(seen.headers.get_all("x-tenant").iter().count(), 1);
+    assert_eq!(seen.headers["authorization"], "Bearer s3cret");
+
+    let bad = BTreeMap::from([(
+        "header.X-Api-Key".to_string(),
+        ByteString(b"line1\nline2-s3cret".to_vec()),
+    )]);
+    let credentials = Credentials::from_secret_data("test/slo-token", &bad).unwrap();
+    let err = template_provider(&t, Some(credentials), Duration::from_secs(5))
+        .err()
+        .expect("a newline inside a header value is refused")
+        .to_string();
+    assert!(
+        err.contains("\"X-Api-Key\"") && !err.contains("s3cret"),
+        "{err}"
+    );
+}
+
 #[tokio::test]
 async fn post_sends_the_query_as_a_json_body() {
     let endpoint = Endpoint::start().await;
