@@ -1,6 +1,6 @@
 //! `fledge validate` through the binary: exit codes, one line per problem with file and
 //! document, the summary on stderr, warnings, stdin, directories, and every example in
-//! testdata/canaries (valid), testdata/unrouted-providers (refused for spec.provider alone) and
+//! testdata/canaries and testdata/flagger/metric-templates.yaml (valid), testdata/unrouted-providers (refused for spec.provider alone) and
 //! testdata/invalid (each with its `# expect:` line).
 
 use std::io::Write;
@@ -82,6 +82,23 @@ fn every_example_in_testdata_canaries_is_valid_without_warnings() {
         summary.trim_end(),
         format!("checked {checked} objects: {checked} valid, 0 invalid")
     );
+}
+
+/// MetricTemplates as Flagger's docs write them (Go templates with printf, index, pipelines,
+/// conditionals): each is valid as it is, apiVersion flagger.app included.
+#[test]
+fn flagger_style_metric_templates_are_valid() {
+    let file = testdata("flagger").join("metric-templates.yaml");
+    let out = validate(&["-f", file.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(stdout(&out), "", "not even a warning");
+    assert_eq!(stderr(&out), "checked 6 objects: 6 valid, 0 invalid\n");
 }
 
 /// Flagger examples for providers this version doesn't route through: `fledge validate` refuses

@@ -1,117 +1,63 @@
-//! The one renderer for MetricTemplate queries. Deliberately tiny and strict: only the names
-//! Flagger's templates use (`{{ namespace }}`, `{{ name }}`, `{{ target }}`, `{{ service }}`,
-//! `{{ ingress }}`, `{{ route }}`, `{{ interval }}`, `{{ variables.X }}`); anything else is an
-//! error naming the placeholder, so a typo never reaches Prometheus as literal text. It does
-//! not evaluate Go template logic (pipelines, conditionals) and never will.
+//! The one renderer for MetricTemplate queries: Go's `text/template`, as Flagger renders them,
+//! through the `gotmpl` crate (a port of it that never panics). Flagger's functions
+//! (`namespace`, `name`, `target`, `service`, `ingress`, `route`, `interval`, and `variables`,
+//! a map) sit next to every Go builtin (`printf`, `index`, `eq`, `and`, `or`, pipelines,
+//! `if`/`range`/`with`, ...). As with Flagger's `missingkey=error`, a `{{ variables.X }}` the
+//! metric doesn't set is an error, never an empty string; so is an unknown function, and so is
+//! a field of the data (`{{ .Namespace }}`): there is no data, only functions.
 
 use std::collections::BTreeMap;
+
+use gotmpl::{MissingKey, Template, Value};
 
 use crate::analysis::CanaryMetric;
 use crate::canary::Canary;
 use crate::comparison::{SIDE_VARIABLE, Side, WORKLOAD_VARIABLE};
 
-/// Why a template doesn't render.
+/// Flagger's template functions, in the order the docs list them.
+pub const FUNCTIONS: [&str; 8] = [
+    "namespace",
+    "name",
+    "target",
+    "service",
+    "ingress",
+    "route",
+    "interval",
+    "variables",
+];
+
+/// The most `{{ range }}` iterations one render may take: a query never needs many, and a
+/// template must not be able to stall a reconcile.
+const MAX_RANGE_ITERATIONS: u64 = 10_000;
+
+/// Why a template doesn't render. Positions are 1-based lines and columns of the template.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
-    #[error("unclosed `{{{{` at byte {offset}: close it with `}}}}`")]
-    Unclosed { offset: usize },
-    #[error("empty `{{{{ }}}}` at byte {offset}: put a variable name inside")]
-    Empty { offset: usize },
+    #[error("line {line}, column {col}: {message}")]
+    Syntax {
+        line: usize,
+        col: usize,
+        message: String,
+    },
     #[error(
-        "unknown variable `{name}`: use namespace, name, target, service, ingress, route, interval or variables.<key>"
+        "{at}unknown function `{name}`: use namespace, name, target, service, ingress, route, \
+         interval, variables.<key> or a Go template builtin (printf, index, eq, ...)",
+        at = at(*position)
     )]
-    UnknownVariable { name: String },
+    UnknownFunction {
+        name: String,
+        position: Option<(usize, usize)>,
+    },
     #[error("variable `variables.{key}` is not set: add it to the metric's templateVariables")]
     MissingVariable { key: String },
+    #[error("{message}")]
+    Execution { message: String },
 }
 
-/// One `{{ ... }}` placeholder.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Placeholder {
-    Namespace,
-    Name,
-    Target,
-    Service,
-    Ingress,
-    Route,
-    Interval,
-    /// `variables.<key>`
-    Variable(String),
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Segment<'a> {
-    Text(&'a str),
-    Placeholder(Placeholder),
-}
-
-fn parse(template: &str) -> Result<Vec<Segment<'_>>, TemplateError> {
-    let mut segments = Vec::new();
-    let mut rest = template;
-    let mut offset = 0;
-    while let Some(open) = rest.find("{{") {
-        if open > 0 {
-            segments.push(Segment::Text(&rest[..open]));
-        }
-        let inner_start = open + 2;
-        let Some(close) = rest[inner_start..].find("}}") else {
-            return Err(TemplateError::Unclosed {
-                offset: offset + open,
-            });
-        };
-        let inner = rest[inner_start..inner_start + close].trim();
-        if inner.is_empty() {
-            return Err(TemplateError::Empty {
-                offset: offset + open,
-            });
-        }
-        segments.push(Segment::Placeholder(placeholder(inner)?));
-        let consumed = inner_start + close + 2;
-        offset += consumed;
-        rest = &rest[consumed..];
-    }
-    if !rest.is_empty() {
-        segments.push(Segment::Text(rest));
-    }
-    Ok(segments)
-}
-
-fn placeholder(inner: &str) -> Result<Placeholder, TemplateError> {
-    Ok(match inner {
-        "namespace" => Placeholder::Namespace,
-        "name" => Placeholder::Name,
-        "target" => Placeholder::Target,
-        "service" => Placeholder::Service,
-        "ingress" => Placeholder::Ingress,
-        "route" => Placeholder::Route,
-        "interval" => Placeholder::Interval,
-        other => match other.strip_prefix("variables.") {
-            Some(key) if is_key(key) => Placeholder::Variable(key.to_string()),
-            _ => {
-                return Err(TemplateError::UnknownVariable {
-                    name: other.to_string(),
-                });
-            }
-        },
-    })
-}
-
-fn is_key(key: &str) -> bool {
-    !key.is_empty()
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-}
-
-/// Every placeholder in a template, in order; checks syntax and names without values.
-pub fn placeholders(template: &str) -> Result<Vec<Placeholder>, TemplateError> {
-    Ok(parse(template)?
-        .into_iter()
-        .filter_map(|s| match s {
-            Segment::Placeholder(p) => Some(p),
-            Segment::Text(_) => None,
-        })
-        .collect())
+fn at(position: Option<(usize, usize)>) -> String {
+    position
+        .map(|(line, col)| format!("line {line}, column {col}: "))
+        .unwrap_or_default()
 }
 
 /// The values a query is rendered with.
@@ -189,110 +135,247 @@ impl TemplateVars {
     }
 }
 
-/// Renders `template` with `vars`. Unknown names and unset `variables.X` are errors.
-pub fn render(template: &str, vars: &TemplateVars) -> Result<String, TemplateError> {
-    let mut out = String::with_capacity(template.len());
-    for segment in parse(template)? {
-        match segment {
-            Segment::Text(text) => out.push_str(text),
-            Segment::Placeholder(p) => out.push_str(match &p {
-                Placeholder::Namespace => &vars.namespace,
-                Placeholder::Name => &vars.name,
-                Placeholder::Target => &vars.target,
-                Placeholder::Service => &vars.service,
-                Placeholder::Ingress => &vars.ingress,
-                Placeholder::Route => &vars.route,
-                Placeholder::Interval => &vars.interval,
-                Placeholder::Variable(key) => vars
-                    .variables
-                    .get(key)
-                    .ok_or_else(|| TemplateError::MissingVariable { key: key.clone() })?,
-            }),
+impl TemplateVars {
+    /// Values for checking a template without a Canary: every name set, no variables.
+    fn placeholder() -> Self {
+        let x = || "x".to_string();
+        Self {
+            namespace: x(),
+            name: x(),
+            target: x(),
+            service: x(),
+            ingress: x(),
+            route: x(),
+            interval: "1m".into(),
+            variables: BTreeMap::new(),
         }
     }
-    Ok(out)
+
+    fn value_of(&self, function: &str) -> Value {
+        let text = |s: &str| Value::String(s.into());
+        match function {
+            "namespace" => text(&self.namespace),
+            "name" => text(&self.name),
+            "target" => text(&self.target),
+            "service" => text(&self.service),
+            "ingress" => text(&self.ingress),
+            "route" => text(&self.route),
+            "interval" => text(&self.interval),
+            _ => Value::from(
+                self.variables
+                    .iter()
+                    .map(|(k, v)| (k.clone(), text(v)))
+                    .collect::<BTreeMap<String, Value>>(),
+            ),
+        }
+    }
+}
+
+/// Renders `template` with `vars`, as Flagger does.
+pub fn render(template: &str, vars: &TemplateVars) -> Result<String, TemplateError> {
+    let mut t = Template::new("query")
+        .missing_key(MissingKey::Error)
+        .max_range_iters(MAX_RANGE_ITERATIONS);
+    for function in FUNCTIONS {
+        let value = vars.value_of(function);
+        t = t.func(function, move |args| {
+            if args.is_empty() {
+                Ok(value.clone())
+            } else {
+                Err(gotmpl::TemplateError::ArgCount {
+                    name: function.to_string(),
+                    expected: 0,
+                    got: args.len(),
+                })
+            }
+        });
+    }
+    blocks(template)?;
+    let parsed = t.parse(template).map_err(|e| error(template, vars, e))?;
+    // The data is an empty map: `{{ .X }}` is a missing key, an error, not `<no value>`.
+    let data = Value::from(BTreeMap::<String, Value>::new());
+    parsed
+        .execute_to_string(&data)
+        .map_err(|e| error(template, vars, e))
+}
+
+/// Checks a template without a Canary: its syntax and its functions. A `{{ variables.X }}`
+/// can't be missing here; the metric that uses the template sets it.
+pub fn check(template: &str) -> Result<(), TemplateError> {
+    match render(template, &TemplateVars::placeholder()) {
+        Ok(_) | Err(TemplateError::MissingVariable { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn error(template: &str, vars: &TemplateVars, e: gotmpl::TemplateError) -> TemplateError {
+    use gotmpl::TemplateError as Go;
+    match e {
+        Go::Parse {
+            line, col, message, ..
+        }
+        | Go::Lex {
+            line, col, message, ..
+        } => TemplateError::Syntax { line, col, message },
+        Go::UndefinedFunction(name) => TemplateError::UnknownFunction {
+            position: position_of(template, &name),
+            name,
+        },
+        // The only map is `variables`; a key it lacks that the template asks of it is a
+        // variable the metric doesn't set. Any other missing key is a field of the data.
+        Go::MissingKey { key }
+            if !vars.variables.contains_key(&key)
+                && template.contains(&format!("variables.{key}")) =>
+        {
+            TemplateError::MissingVariable { key }
+        }
+        Go::MissingKey { key } => TemplateError::Execution {
+            message: format!(
+                "no value for `{key}`: a query template has no data fields; use the functions \
+                 (e.g. {{{{ namespace }}}}) or {{{{ variables.{key} }}}}"
+            ),
+        },
+        other => TemplateError::Execution {
+            message: other.to_string(),
+        },
+    }
+}
+
+/// Go rejects an `{{ if }}`, `{{ range }}`, `{{ with }}`, `{{ define }}` or `{{ block }}` without
+/// its `{{ end }}`, and an `{{ end }}` or `{{ else }}` outside one; gotmpl 0.6 renders them, so
+/// a typo would reach Prometheus. This checks the nesting of the actions first.
+fn blocks(template: &str) -> Result<(), TemplateError> {
+    let mut open: Vec<(&str, (usize, usize))> = Vec::new();
+    let mut from = 0;
+    while let Some(start) = template[from..].find("{{").map(|i| i + from) {
+        let body_start = start + 2;
+        let (body, end) = action_body(template, body_start);
+        from = end;
+        let body = body
+            .strip_prefix('-')
+            .filter(|b| b.starts_with(char::is_whitespace))
+            .unwrap_or(body);
+        let word: String = body
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        let here = line_col(template, start);
+        let syntax = |message: String| TemplateError::Syntax {
+            line: here.0,
+            col: here.1,
+            message,
+        };
+        let opener = match word.as_str() {
+            "if" => Some("if"),
+            "range" => Some("range"),
+            "with" => Some("with"),
+            "define" => Some("define"),
+            "block" => Some("block"),
+            _ => None,
+        };
+        if let Some(keyword) = opener {
+            open.push((keyword, here));
+        } else if word == "end" && open.pop().is_none() {
+            return Err(syntax(
+                "unexpected {{ end }}: no {{ if }}, {{ range }} or {{ with }} to close".into(),
+            ));
+        } else if matches!(word.as_str(), "else" | "break" | "continue") && open.is_empty() {
+            return Err(syntax(format!(
+                "unexpected {{{{ {word} }}}} outside {{{{ if }}}}, {{{{ range }}}} or {{{{ with }}}}"
+            )));
+        }
+    }
+    match open.pop() {
+        Some((keyword, (line, col))) => Err(TemplateError::Syntax {
+            line,
+            col,
+            message: format!("{{{{ {keyword} }}}} has no {{{{ end }}}}"),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The text of the action that starts at `from` (just past `{{`) and the offset past its
+/// `}}` (or the end of the template). Quoted strings, raw strings, characters and comments
+/// may contain `}}`.
+fn action_body(template: &str, from: usize) -> (&str, usize) {
+    let bytes = template.as_bytes();
+    let mut i = from;
+    if template[from..]
+        .trim_start_matches('-')
+        .trim_start()
+        .starts_with("/*")
+    {
+        return match template[from..].find("*/") {
+            Some(close) => {
+                let after = from + close + 2;
+                let end = template[after..]
+                    .find("}}")
+                    .map_or(template.len(), |j| after + j + 2);
+                ("", end)
+            }
+            None => ("", template.len()),
+        };
+    }
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' | b'\'' => {
+                let quote = bytes[i];
+                i += 1;
+                while i < bytes.len() && bytes[i] != quote {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'`' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'`' {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'}' if bytes.get(i + 1) == Some(&b'}') => {
+                let body = template.get(from..i).unwrap_or_default();
+                return (body, i + 2);
+            }
+            _ => i += 1,
+        }
+    }
+    (template.get(from..).unwrap_or_default(), template.len())
+}
+
+/// The 1-based line and column (in characters) of a byte offset.
+fn line_col(template: &str, offset: usize) -> (usize, usize) {
+    let before = template.get(..offset).unwrap_or(template);
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |n| n + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+/// Where `name` first appears as a word inside an action (`{{ ... }}`), for messages.
+fn position_of(template: &str, name: &str) -> Option<(usize, usize)> {
+    let mut from = 0;
+    while let Some(open) = template[from..].find("{{").map(|i| i + from) {
+        let close = template[open..]
+            .find("}}")
+            .map_or(template.len(), |i| i + open);
+        let action = &template[open..close];
+        let word = action.match_indices(name).find(|(i, _)| {
+            let before = action[..*i].chars().next_back();
+            let after = action[i + name.len()..].chars().next();
+            let part = |c: Option<char>| {
+                c.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.' || c == '$')
+            };
+            !part(before) && !part(after)
+        });
+        if let Some((i, _)) = word {
+            return Some(line_col(template, open + i));
+        }
+        from = close;
+    }
+    None
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn vars() -> TemplateVars {
-        TemplateVars {
-            namespace: "test".into(),
-            name: "podinfo".into(),
-            target: "podinfo".into(),
-            service: "podinfo-svc".into(),
-            ingress: "podinfo-ing".into(),
-            route: "podinfo-route".into(),
-            interval: "1m".into(),
-            variables: BTreeMap::from([("code".to_string(), "5..".to_string())]),
-        }
-    }
-
-    #[test]
-    fn renders_every_name() {
-        let cases = [
-            ("{{ namespace }}", "test"),
-            ("{{name}}", "podinfo"),
-            ("{{  target  }}-primary", "podinfo-primary"),
-            ("{{ service }}", "podinfo-svc"),
-            ("{{ ingress }}", "podinfo-ing"),
-            ("{{ route }}", "podinfo-route"),
-            ("rate(x[{{ interval }}])", "rate(x[1m])"),
-            ("code=~\"{{ variables.code }}\"", "code=~\"5..\""),
-            ("no placeholders", "no placeholders"),
-            ("", ""),
-            ("a } b }} c", "a } b }} c"),
-        ];
-        for (template, want) in cases {
-            assert_eq!(render(template, &vars()).as_deref(), Ok(want), "{template}");
-        }
-    }
-
-    #[test]
-    fn errors_name_the_problem() {
-        let cases = [
-            (
-                "{{ nmespace }}",
-                TemplateError::UnknownVariable {
-                    name: "nmespace".into(),
-                },
-            ),
-            (
-                "{{ .Namespace }}",
-                TemplateError::UnknownVariable {
-                    name: ".Namespace".into(),
-                },
-            ),
-            (
-                "{{ variables. }}",
-                TemplateError::UnknownVariable {
-                    name: "variables.".into(),
-                },
-            ),
-            (
-                "{{ variables.missing }}",
-                TemplateError::MissingVariable {
-                    key: "missing".into(),
-                },
-            ),
-            ("sum({{ namespace }", TemplateError::Unclosed { offset: 4 }),
-            ("x {{ }}", TemplateError::Empty { offset: 2 }),
-        ];
-        for (template, want) in cases {
-            assert_eq!(render(template, &vars()), Err(want), "{template}");
-        }
-        let msg = render("{{ nmespace }}", &vars()).unwrap_err().to_string();
-        assert!(msg.contains("`nmespace`"), "{msg}");
-    }
-
-    #[test]
-    fn placeholders_checks_names_without_values() {
-        assert_eq!(
-            placeholders("{{ target }} {{ variables.x }}"),
-            Ok(vec![Placeholder::Target, Placeholder::Variable("x".into())])
-        );
-        assert!(placeholders("{{ bogus }}").is_err());
-    }
-}
+mod tests;

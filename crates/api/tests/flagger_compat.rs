@@ -119,3 +119,72 @@ fn flagger_podinfo_defaults_and_strategy() {
         .strategy(canary.spec.provider_or(fledge_api::Provider::Istio));
     assert_eq!(plan.strategy, fledge_api::Strategy::Canary);
 }
+
+/// Flagger-style MetricTemplates (testdata/flagger/metric-templates.yaml: Go templates with
+/// printf, index, pipelines, eq/and/or, if/else, trimming) render as Go would render them.
+#[test]
+fn flagger_style_templates_render_as_go_does() {
+    use fledge_api::template::{TemplateVars, check, render};
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/flagger/metric-templates.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let templates: Vec<MetricTemplate> = serde_saphyr::from_multiple(&text).unwrap();
+    let vars = |pairs: &[(&str, &str)]| TemplateVars {
+        namespace: "test".into(),
+        name: "podinfo".into(),
+        target: "podinfo".into(),
+        service: "podinfo".into(),
+        ingress: "podinfo".into(),
+        route: "podinfo".into(),
+        interval: "1m".into(),
+        variables: pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    };
+    let with = vars(&[("reporter", "source"), ("direction", "outbound")]);
+    let without = vars(&[("reporter", "destination"), ("direction", "")]);
+    let expected: &[(&str, &[(&TemplateVars, &str)])] = &[
+        (
+            "not-found-percentage",
+            &[(&with, r#"response_code!="404""#)],
+        ),
+        ("latency", &[(&with, r#"reporter="source""#)]),
+        ("error-rate", &[(&with, r#"ingress="podinfo", canary!="""#)]),
+        (
+            "envoy-error-rate",
+            &[(
+                &with,
+                r#"envoy_cluster_name=~"test_podinfo-canary_[0-9a-zA-Z-]+","#,
+            )],
+        ),
+        (
+            "linkerd-success-rate",
+            &[
+                (&with, r#"direction="outbound""#),
+                (&without, r#"direction="inbound""#),
+                (&without, "sum(rate(response_total{"),
+            ],
+        ),
+        (
+            "latency-vs-primary",
+            &[(
+                &with,
+                r#"kubernetes_pod_name=~"podinfo-primary-[0-9a-zA-Z]+"#,
+            )],
+        ),
+    ];
+    assert_eq!(templates.len(), expected.len());
+    for (template, (name, cases)) in templates.iter().zip(expected) {
+        assert_eq!(template.metadata.name.as_deref(), Some(*name));
+        assert_eq!(check(&template.spec.query), Ok(()), "{name}");
+        for (vars, want) in *cases {
+            let out = render(&template.spec.query, vars).expect(name);
+            assert!(out.contains(want), "{name}: {want:?} not in\n{out}");
+            assert!(!out.contains("{{") && !out.contains("<no value>"), "{out}");
+        }
+    }
+    // The trimmed first line leaves no blank line before the query.
+    let linkerd = render(&templates[4].spec.query, &without).unwrap();
+    assert!(linkerd.starts_with("sum(rate(response_total{"), "{linkerd}");
+}

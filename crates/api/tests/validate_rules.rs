@@ -255,11 +255,11 @@ fn min_interval_option_lowers_the_minimum() {
 fn metric_template_rules() {
     use Level::Error as E;
     let rows: Vec<Row> = vec![
-        ("unknown variable", vec![("spec/query", json!("x{a=\"{{ nmespace }}\"}"))], "spec.query", "unknown variable `nmespace`", E),
-        ("unclosed", vec![("spec/query", json!("x{a=\"{{ namespace\"}"))], "spec.query", "unclosed `{{`", E),
+        ("unknown variable", vec![("spec/query", json!("x{a=\"{{ nmespace }}\"}"))], "spec.query", "line 1, column 9: unknown function `nmespace`", E),
+        ("unclosed", vec![("spec/query", json!("x{a=\"{{ namespace\"}"))], "spec.query", "line 1, column 20: unterminated string", E),
         ("empty query", vec![("spec/query", json!("  "))], "spec.query", "required", E),
         ("missing query", vec![("spec/query", Value::Null)], "spec.query", "required", E),
-        ("countQuery", vec![("spec/countQuery", json!("{{ bogus }}"))], "spec.countQuery", "unknown variable `bogus`", E),
+        ("countQuery", vec![("spec/countQuery", json!("{{ bogus }}"))], "spec.countQuery", "unknown function `bogus`", E),
         ("address", vec![("spec/provider/address", json!("prometheus"))], "spec.provider.address", "http:// or https://", E),
         ("no address", vec![("spec/provider/address", Value::Null)], "spec.provider.address", "required for prometheus", E),
         ("provider type", vec![("spec/provider/type", json!("vm"))], "spec.provider.type", "unknown value \"vm\"; allowed: prometheus,", E),

@@ -3,7 +3,7 @@
 
 use super::{Findings, Problem, is_http_url};
 use crate::metric_template::{MetricProviderType, MetricTemplate, check_json_path};
-use crate::template::placeholders;
+use crate::template::check;
 
 pub fn validate_metric_template(template: &MetricTemplate) -> Vec<Problem> {
     let mut f = Findings::new("MetricTemplate", &template.metadata);
@@ -13,7 +13,7 @@ pub fn validate_metric_template(template: &MetricTemplate) -> Vec<Problem> {
             "spec.query",
             "required: the query to run (see docs/canary.md for its variables)",
         );
-    } else if let Err(e) = placeholders(&spec.query) {
+    } else if let Err(e) = check(&spec.query) {
         f.error("spec.query", e.to_string());
     }
     if let Some(count) = &spec.count_query {
@@ -22,7 +22,7 @@ pub fn validate_metric_template(template: &MetricTemplate) -> Vec<Problem> {
                 "spec.countQuery",
                 "empty: remove it or give the query that returns the sample count",
             );
-        } else if let Err(e) = placeholders(count) {
+        } else if let Err(e) = check(count) {
             f.error("spec.countQuery", e.to_string());
         }
     }

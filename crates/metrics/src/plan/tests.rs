@@ -208,7 +208,7 @@ fn unusable_metrics_explain_themselves() {
     #[rustfmt::skip]
     let cases: Vec<(CanaryMetric, Provider, &str)> = vec![
         (template_metric("typo-metric", "typo"), Provider::Kubernetes,
-            "canary test/podinfo: spec.analysis.metrics[0] (typo-metric): MetricTemplate test/typo: spec.query: unknown variable `nmespace`"),
+            "canary test/podinfo: spec.analysis.metrics[0] (typo-metric): MetricTemplate test/typo: spec.query: line 1, column 19: unknown function `nmespace`"),
         (no_vars, Provider::Kubernetes,
             "spec.analysis.metrics[0] (errors): MetricTemplate test/error-rate: spec.query: variable `variables.code` is not set: add it to the metric's templateVariables"),
         (min_samples(template_metric("c", "bad-count")), Provider::Kubernetes,
@@ -224,7 +224,7 @@ fn unusable_metrics_explain_themselves() {
         (min_samples(CanaryMetric { name: "q".into(), query: Some("vector(1)".into()), threshold: Some(1.0), ..Default::default() }), Provider::Skipper,
             "(q): fledge has no builtin metrics for provider \"skipper\""),
         (CanaryMetric { name: "q".into(), query: Some("up{job=\"{{ job }}\"}".into()), threshold: Some(1.0), ..Default::default() }, Provider::Istio,
-            "(q): inline query: query: unknown variable `job`"),
+            "(q): inline query: query: line 1, column 12: unknown function `job`"),
     ];
     for (metric, provider, want) in cases {
         let c = with_metrics(vec![metric.clone()]);
