@@ -10,12 +10,12 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::Value;
+use support::analysis::{self, NS, gateway_canary};
 use support::openmetrics::{Sample, parse_openmetrics};
 use support::prometheus::Prometheus;
 use support::receiver::Receiver;
-use support::{Cluster, IMG1, has_event, net, podinfo, repo, worlds};
+use support::{Cluster, IMG1, has_event, net, worlds};
 
-const NS: &str = "test";
 const T: Duration = Duration::from_secs(60);
 const RELEASE: Duration = Duration::from_secs(150);
 /// Healthy (scenario: 100% success).
@@ -24,8 +24,6 @@ const HEALTHY: &str = "ghcr.io/stefanprodan/podinfo:6.0.1";
 const NINETY: &str = "ghcr.io/stefanprodan/podinfo:6.0.2";
 /// 70% success.
 const FAULTY: &str = "ghcr.io/stefanprodan/podinfo:6.0.3";
-/// What testdata/e2e Canaries and MetricTemplates point at; replaced with the test's Prometheus.
-const PROM_PLACEHOLDER: &str = "http://prometheus.monitoring:9090";
 
 const SCENARIO_TRAFFIC: &str = include_str!("../testdata/e2e/scenario-traffic.yaml");
 const SCENARIO_QUIET: &str = include_str!("../testdata/e2e/scenario-quiet.yaml");
@@ -33,55 +31,14 @@ const CANARY: &str = include_str!("../testdata/e2e/canary-gatewayapi-analysis.ya
 const REQUEST_SHARE: &str = include_str!("../testdata/e2e/metrictemplate-request-share.yaml");
 const SIM_UP: &str = include_str!("../testdata/e2e/metrictemplate-sim-up.yaml");
 
-/// A sim with `scenario`, a Prometheus scraping it, the Gateway API CRD, podinfo at IMG1, the
-/// MetricTemplates and `canary` (both pointed at that Prometheus), and a controller; returns
-/// once the canary is Initialized.
-///
-/// The Prometheus address reaches the controller through the Canary's `spec.metricsServer`:
-/// the harness's `start_controller` already passes `--metrics-server`, and the controller's
-/// CLI rejects the flag a second time.
+/// A sim with `scenario` and podinfo at IMG1, released as [`analysis::release_in`] says.
 fn release(scenario: &str, canary: &str, templates: &[&str]) -> (Cluster, Prometheus) {
     release_in(Cluster::with(scenario, None), canary, templates)
 }
 
 /// [`release`] in `c`, either world.
-fn release_in(mut c: Cluster, canary: &str, templates: &[&str]) -> (Cluster, Prometheus) {
-    let prom = Prometheus::scraping(&c.url);
-    c.apply_file(&repo().join("testdata/crds/gateway-api-httproutes.yaml"));
-    c.apply(&podinfo(NS, IMG1, 2));
-    for template in templates {
-        c.apply(&template.replace(PROM_PLACEHOLDER, &prom.url));
-    }
-    c.apply(&canary.replace(PROM_PLACEHOLDER, &prom.url));
-    c.start_controller(&[]);
-    c.wait_phase(NS, "podinfo", "Initialized", T);
-    (c, prom)
-}
-
-/// A Gateway API canary like testdata/e2e/canary-gatewayapi-analysis.yaml with other
-/// schedule numbers and metrics (`metrics` is the YAML list, indented for `analysis`).
-fn gateway_canary(threshold: i32, step: i32, max: i32, metrics: &str) -> String {
-    format!(
-        r#"apiVersion: fledge.dev/v1beta1
-kind: Canary
-metadata: {{name: podinfo, namespace: {NS}}}
-spec:
-  provider: gatewayapi:v1
-  targetRef: {{apiVersion: apps/v1, kind: Deployment, name: podinfo}}
-  progressDeadlineSeconds: 60
-  metricsServer: {PROM_PLACEHOLDER}
-  service:
-    port: 9898
-    hosts: [podinfo.example.com]
-    gatewayRefs: [{{name: public, namespace: gateways}}]
-  analysis:
-    interval: 1s
-    threshold: {threshold}
-    stepWeight: {step}
-    maxWeight: {max}
-    metrics:
-{metrics}"#
-    )
+fn release_in(c: Cluster, canary: &str, templates: &[&str]) -> (Cluster, Prometheus) {
+    analysis::release_in(c, IMG1, canary, templates, T)
 }
 
 fn history(canary: &Value) -> Vec<Value> {

@@ -11,10 +11,10 @@ mod support;
 use std::time::Duration;
 
 use serde_json::Value;
+use support::analysis::{self, NS, gateway_canary};
 use support::prometheus::Prometheus;
-use support::{Cluster, IMG1, podinfo, repo};
+use support::{Cluster, IMG1};
 
-const NS: &str = "test";
 const T: Duration = Duration::from_secs(60);
 const RELEASE: Duration = Duration::from_secs(180);
 /// 5% 5xx: passes `request-success-rate >= 90`, but is worse than a healthy primary.
@@ -22,53 +22,28 @@ const SLIGHTLY_WORSE: &str = "ghcr.io/stefanprodan/podinfo:6.0.7";
 /// p99 about 900ms (estimated from the histogram), like [`SLOW_NEXT`].
 const SLOW: &str = "ghcr.io/stefanprodan/podinfo:6.0.8";
 const SLOW_NEXT: &str = "ghcr.io/stefanprodan/podinfo:6.0.9";
-const PROM_PLACEHOLDER: &str = "http://prometheus.monitoring:9090";
 
 const SCENARIO: &str = include_str!("../testdata/e2e/scenario-compare-primary.yaml");
 const SCENARIO_QUIET: &str = include_str!("../testdata/e2e/scenario-compare-primary-quiet.yaml");
 const BY_SIDE: &str = include_str!("../testdata/e2e/metrictemplate-error-rate-by-side.yaml");
 
-/// A sim with `scenario` and a Prometheus scraping it, podinfo at `primary_image`, the
-/// error-rate-by-side MetricTemplate and a Gateway API canary with `metrics` (YAML list items,
-/// indented for `analysis`), all pointed at that Prometheus, and a controller; returns once
-/// the canary is Initialized.
+/// A sim with `scenario`, podinfo at `primary_image`, the error-rate-by-side MetricTemplate and
+/// a Gateway API canary (weights 20, 40, 60) with `metrics`, all judged by a real Prometheus;
+/// returns once the canary is Initialized.
 fn release(
     scenario: &str,
     primary_image: &str,
     threshold: i32,
     metrics: &str,
 ) -> (Cluster, Prometheus) {
-    let mut c = Cluster::with(scenario, None);
-    let prom = Prometheus::scraping(&c.url);
-    c.apply_file(&repo().join("testdata/crds/gateway-api-httproutes.yaml"));
-    c.apply(&podinfo(NS, primary_image, 2));
-    c.apply(&BY_SIDE.replace(PROM_PLACEHOLDER, &prom.url));
-    let canary = format!(
-        r#"apiVersion: fledge.dev/v1beta1
-kind: Canary
-metadata: {{name: podinfo, namespace: {NS}}}
-spec:
-  provider: gatewayapi:v1
-  targetRef: {{apiVersion: apps/v1, kind: Deployment, name: podinfo}}
-  progressDeadlineSeconds: 60
-  metricsServer: {url}
-  service:
-    port: 9898
-    hosts: [podinfo.example.com]
-    gatewayRefs: [{{name: public, namespace: gateways}}]
-  analysis:
-    interval: 1s
-    threshold: {threshold}
-    stepWeight: 20
-    maxWeight: 60
-    metrics:
-{metrics}"#,
-        url = prom.url
-    );
-    c.apply(&canary);
-    c.start_controller(&[]);
-    c.wait_phase(NS, "podinfo", "Initialized", T);
-    (c, prom)
+    let canary = gateway_canary(threshold, 20, 60, metrics);
+    analysis::release_in(
+        Cluster::with(scenario, None),
+        primary_image,
+        &canary,
+        &[BY_SIDE],
+        T,
+    )
 }
 
 fn records(canary: &Value, name: &str) -> Vec<Value> {

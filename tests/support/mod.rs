@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod analysis;
 pub mod control_plane;
 pub mod loadtester;
 pub mod net;
