@@ -418,7 +418,7 @@ pub const CONTOUR: BuiltinQueries = BuiltinQueries {
 sum(
   rate(
     envoy_cluster_upstream_rq{
-      envoy_cluster_name=~"{{ namespace }}_{{ target }}-canary_[0-9a-zA-Z-]+",
+      envoy_cluster_name=~"{{ namespace }}_{{ service }}-canary_[0-9a-zA-Z-]+",
       envoy_response_code!~"5.*"
     }[{{ interval }}]
   )
@@ -427,7 +427,7 @@ sum(
 sum(
   rate(
     envoy_cluster_upstream_rq{
-      envoy_cluster_name=~"{{ namespace }}_{{ target }}-canary_[0-9a-zA-Z-]+"
+      envoy_cluster_name=~"{{ namespace }}_{{ service }}-canary_[0-9a-zA-Z-]+"
     }[{{ interval }}]
   )
 )
@@ -438,7 +438,7 @@ histogram_quantile(
   sum(
     rate(
       envoy_cluster_upstream_rq_time_bucket{
-        envoy_cluster_name=~"{{ namespace }}_{{ target }}-canary_[0-9a-zA-Z-]+"
+        envoy_cluster_name=~"{{ namespace }}_{{ service }}-canary_[0-9a-zA-Z-]+"
       }[{{ interval }}]
     )
   ) by (le)
@@ -447,7 +447,7 @@ histogram_quantile(
 sum(
   increase(
     envoy_cluster_upstream_rq{
-      envoy_cluster_name=~"{{ namespace }}_{{ target }}-canary_[0-9a-zA-Z-]+"
+      envoy_cluster_name=~"{{ namespace }}_{{ service }}-canary_[0-9a-zA-Z-]+"
     }[{{ interval }}]
   )
 )"#,
@@ -456,7 +456,7 @@ sum(
 sum(
   rate(
     envoy_cluster_upstream_rq{
-      envoy_cluster_name=~"{{ namespace }}_{{ target }}-primary_[0-9a-zA-Z-]+",
+      envoy_cluster_name=~"{{ namespace }}_{{ service }}-primary_[0-9a-zA-Z-]+",
       envoy_response_code!~"5.*"
     }[{{ interval }}]
   )
@@ -465,7 +465,7 @@ sum(
 sum(
   rate(
     envoy_cluster_upstream_rq{
-      envoy_cluster_name=~"{{ namespace }}_{{ target }}-primary_[0-9a-zA-Z-]+"
+      envoy_cluster_name=~"{{ namespace }}_{{ service }}-primary_[0-9a-zA-Z-]+"
     }[{{ interval }}]
   )
 )
@@ -476,7 +476,7 @@ histogram_quantile(
   sum(
     rate(
       envoy_cluster_upstream_rq_time_bucket{
-        envoy_cluster_name=~"{{ namespace }}_{{ target }}-primary_[0-9a-zA-Z-]+"
+        envoy_cluster_name=~"{{ namespace }}_{{ service }}-primary_[0-9a-zA-Z-]+"
       }[{{ interval }}]
     )
   ) by (le)
@@ -485,7 +485,7 @@ histogram_quantile(
 sum(
   increase(
     envoy_cluster_upstream_rq{
-      envoy_cluster_name=~"{{ namespace }}_{{ target }}-primary_[0-9a-zA-Z-]+"
+      envoy_cluster_name=~"{{ namespace }}_{{ service }}-primary_[0-9a-zA-Z-]+"
     }[{{ interval }}]
   )
 )"#,
@@ -494,7 +494,8 @@ sum(
 
 /// Traefik's service metrics for the canary Service as the Kubernetes CRD provider names it
 /// (`<namespace>-<service>-<port>@kubernetescrd`); the request duration histogram is in
-/// seconds. Flagger reads the success rate from the histogram's `+Inf` bucket; the request
+/// seconds. The Service is `{{ service }}-canary`, the one fledge's TraefikService routes to
+/// (Flagger's query says `{{ target }}`, which misses when `service.name` differs). Flagger reads the success rate from the histogram's `+Inf` bucket; the request
 /// counter Traefik exports next to it counts the same requests.
 pub const TRAEFIK: BuiltinQueries = BuiltinQueries {
     observer: "traefik",
@@ -502,7 +503,7 @@ pub const TRAEFIK: BuiltinQueries = BuiltinQueries {
 sum(
   rate(
     traefik_service_requests_total{
-      service=~"{{ namespace }}-{{ target }}-canary-[0-9a-zA-Z-]+@kubernetescrd",
+      service=~"{{ namespace }}-{{ service }}-canary-[0-9a-zA-Z-]+@kubernetescrd",
       code!~"5.."
     }[{{ interval }}]
   )
@@ -511,7 +512,7 @@ sum(
 sum(
   rate(
     traefik_service_requests_total{
-      service=~"{{ namespace }}-{{ target }}-canary-[0-9a-zA-Z-]+@kubernetescrd"
+      service=~"{{ namespace }}-{{ service }}-canary-[0-9a-zA-Z-]+@kubernetescrd"
     }[{{ interval }}]
   )
 )
@@ -522,7 +523,7 @@ histogram_quantile(
   sum(
     rate(
       traefik_service_request_duration_seconds_bucket{
-        service=~"{{ namespace }}-{{ target }}-canary-[0-9a-zA-Z-]+@kubernetescrd"
+        service=~"{{ namespace }}-{{ service }}-canary-[0-9a-zA-Z-]+@kubernetescrd"
       }[{{ interval }}]
     )
   ) by (le)
@@ -532,7 +533,7 @@ histogram_quantile(
 sum(
   increase(
     traefik_service_requests_total{
-      service=~"{{ namespace }}-{{ target }}-canary-[0-9a-zA-Z-]+@kubernetescrd"
+      service=~"{{ namespace }}-{{ service }}-canary-[0-9a-zA-Z-]+@kubernetescrd"
     }[{{ interval }}]
   )
 )"#,
@@ -541,7 +542,7 @@ sum(
 sum(
   rate(
     traefik_service_requests_total{
-      service=~"{{ namespace }}-{{ target }}-primary-[0-9a-zA-Z-]+@kubernetescrd",
+      service=~"{{ namespace }}-{{ service }}-primary-[0-9a-zA-Z-]+@kubernetescrd",
       code!~"5.."
     }[{{ interval }}]
   )
@@ -550,7 +551,7 @@ sum(
 sum(
   rate(
     traefik_service_requests_total{
-      service=~"{{ namespace }}-{{ target }}-primary-[0-9a-zA-Z-]+@kubernetescrd"
+      service=~"{{ namespace }}-{{ service }}-primary-[0-9a-zA-Z-]+@kubernetescrd"
     }[{{ interval }}]
   )
 )
@@ -561,7 +562,7 @@ histogram_quantile(
   sum(
     rate(
       traefik_service_request_duration_seconds_bucket{
-        service=~"{{ namespace }}-{{ target }}-primary-[0-9a-zA-Z-]+@kubernetescrd"
+        service=~"{{ namespace }}-{{ service }}-primary-[0-9a-zA-Z-]+@kubernetescrd"
       }[{{ interval }}]
     )
   ) by (le)
@@ -571,7 +572,7 @@ histogram_quantile(
 sum(
   increase(
     traefik_service_requests_total{
-      service=~"{{ namespace }}-{{ target }}-primary-[0-9a-zA-Z-]+@kubernetescrd"
+      service=~"{{ namespace }}-{{ service }}-primary-[0-9a-zA-Z-]+@kubernetescrd"
     }[{{ interval }}]
   )
 )"#,

@@ -445,3 +445,39 @@ fn compared_metrics_plan_the_primary_side_too() {
         "{err}"
     );
 }
+
+/// Contour and traefik name the Services fledge routes to, `<service>-canary` and
+/// `<service>-primary`, so their builtins follow `service.name`, not the target's name.
+#[test]
+fn contour_and_traefik_builtins_follow_the_service_name() {
+    let mut canary = with_metrics(vec![compared(CanaryMetric {
+        name: "request-success-rate".into(),
+        ..Default::default()
+    })]);
+    canary.spec.service.name = Some("web".into());
+    let cases = [
+        (Provider::Contour, "test_web-canary_", "test_web-primary_"),
+        (Provider::Traefik, "test-web-canary-", "test-web-primary-"),
+    ];
+    for (provider, canary_side, primary_side) in cases {
+        let check = plan_with(&canary, provider, &templates())
+            .remove(0)
+            .unwrap();
+        assert!(
+            check.query.query.contains(canary_side),
+            "{}",
+            check.query.query
+        );
+        let primary = check.primary.unwrap();
+        assert!(
+            primary.query.query.contains(primary_side),
+            "{}",
+            primary.query.query
+        );
+        assert!(
+            !check.query.query.contains("podinfo"),
+            "{}",
+            check.query.query
+        );
+    }
+}
