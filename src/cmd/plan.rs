@@ -157,9 +157,9 @@ fn judged(canary: &Canary) -> Vec<(String, String)> {
         .iter()
         .map(|m| {
             let criteria = fledge_metrics::Criteria::for_metric(m);
-            let mut how = criteria
-                .describe()
-                .unwrap_or_else(|| "no threshold: recorded, never failed".into());
+            let mut how = criteria.describe().unwrap_or_else(|| {
+                "no threshold: every check fails until thresholdRange is set".into()
+            });
             if let Some(min) = m.min_sample_count {
                 let each = if m.compare_primary.is_some() {
                     " on each side"

@@ -173,8 +173,16 @@ impl TemplateVars {
 
 /// Renders `template` with `vars`, as Flagger does.
 pub fn render(template: &str, vars: &TemplateVars) -> Result<String, TemplateError> {
+    render_with(template, vars, MissingKey::Error)
+}
+
+fn render_with(
+    template: &str,
+    vars: &TemplateVars,
+    missing: MissingKey,
+) -> Result<String, TemplateError> {
     let mut t = Template::new("query")
-        .missing_key(MissingKey::Error)
+        .missing_key(missing)
         .max_range_iters(MAX_RANGE_ITERATIONS);
     for function in FUNCTIONS {
         let value = vars.value_of(function);
@@ -200,9 +208,14 @@ pub fn render(template: &str, vars: &TemplateVars) -> Result<String, TemplateErr
 }
 
 /// Checks a template without a Canary: its syntax and its functions. A `{{ variables.X }}`
-/// can't be missing here; the metric that uses the template sets it.
+/// can't be missing here; the metric that uses the template sets it. So the first pass lets
+/// missing keys render empty, and goes on past them to the rest of the template; the second
+/// refuses them, to catch a field of the data (`{{ .Namespace }}`) unless a variable comes
+/// first (rendering for the metric then names it).
 pub fn check(template: &str) -> Result<(), TemplateError> {
-    match render(template, &TemplateVars::placeholder()) {
+    let vars = TemplateVars::placeholder();
+    render_with(template, &vars, MissingKey::ZeroValue)?;
+    match render(template, &vars) {
         Ok(_) | Err(TemplateError::MissingVariable { .. }) => Ok(()),
         Err(e) => Err(e),
     }

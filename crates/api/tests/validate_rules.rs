@@ -192,7 +192,7 @@ fn canary_warnings_say_what_wins() {
         ("maxWeight with stepWeights", vec![("spec/analysis/stepWeight", null.clone()), ("spec/analysis/stepWeights", json!([10, 30]))], "spec.analysis.maxWeight", "last entry (30) is the maximum", W),
         ("webhook outlasts interval", vec![("spec/analysis/webhooks/0/timeout", json!("20s")), ("spec/analysis/webhooks/0/retries", json!(2))], "spec.analysis.webhooks[0].timeout", "worst case 1m (timeout 20s x 3 attempts) outlasts the analysis interval 30s", W),
         ("deprecated threshold", vec![("spec/analysis/metrics/0/threshold", json!(99))], "spec.analysis.metrics[0].threshold", "thresholdRange is set and wins", W),
-        ("no bounds", vec![("spec/analysis/metrics/0/thresholdRange", null.clone())], "spec.analysis.metrics[0]", "can never fail the check", W),
+        ("no bounds", vec![("spec/analysis/metrics/0/thresholdRange", null.clone())], "spec.analysis.metrics[0]", "every check of this metric fails", W),
         ("canaryAnalysis alias", vec![("spec/canaryAnalysis", json!({"interval": "1m", "threshold": 1, "stepWeight": 10})), ("spec/analysis", null.clone())], "spec.canaryAnalysis", "deprecated; rename it to spec.analysis", W),
         ("unrouted provider", vec![("spec/provider", json!("gloo"))], "spec.provider", "gloo is not supported by this fledge version (supported: kubernetes, gatewayapi:v1, gatewayapi:v1beta1, istio, contour, nginx, linkerd, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, traefik); set spec.provider to one of them", Level::Error),
         ("both analyses", vec![("spec/canaryAnalysis", json!({"interval": "1m", "stepWeight": 10}),)], "spec.canaryAnalysis", "ignored because spec.analysis is set", W),

@@ -131,6 +131,19 @@ fn check_needs_no_canary() {
         check("{{ if }}"),
         Err(TemplateError::Syntax { .. })
     ));
+    // A variable the template can't know yet doesn't hide a typo after it, or a data field.
+    assert!(
+        matches!(
+            check("{{ variables.code }} {{ nmespace }}"),
+            Err(TemplateError::UnknownFunction { ref name, .. }) if name == "nmespace"
+        ),
+        "{:?}",
+        check("{{ variables.code }} {{ nmespace }}")
+    );
+    assert!(matches!(
+        check("{{ .Namespace }} {{ variables.code }}"),
+        Err(TemplateError::Execution { .. })
+    ));
 }
 
 #[test]

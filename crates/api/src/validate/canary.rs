@@ -533,7 +533,7 @@ fn metric_rules(canary: &Canary, m: &CanaryMetric, path: &str, f: &mut Findings)
         None if m.threshold.is_none() && m.compare_primary.is_none() => {
             f.warn(
                 path.to_string(),
-                "no thresholdRange: the value is recorded but can never fail the check",
+                "no thresholdRange: every check of this metric fails; set thresholdRange.min and/or thresholdRange.max",
             );
         }
         None => {}
